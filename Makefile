@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+export RAY_USAGE_STATS_ENABLED := 0
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/python -c "import curation, torch, ray, datatrove, fasttext"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/curate run pipelines/demo.py --executor ray --num-cpus 2
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,51 @@
+"""``curate bench``: our stage and its peer on the same input, in one process, one run.
+
+    curate bench list                 the benchmarks
+    curate bench NAME [--docs N]      run one; writes curation/bench/results/NAME.json
+    curate bench table [--readme F]   render the README's benchmark table from the results
+
+Benchmarks measure; they are not tests and assert nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+
+from curation.bench.report import RESULTS_DIR, render_table, save_result, update_readme
+
+BENCHMARKS = {
+    "read": ("curation.bench.read", "JSONL.zst to Arrow batches: our Reader vs datatrove's"),
+    "exact_dedup": ("curation.bench.exact_dedup",
+                    "exact dedup end to end: our global stage vs datatrove's three steps"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", help="a benchmark name, 'list' or 'table'")
+    parser.add_argument("--docs", type=int, default=20_000, help="synthetic documents")
+    parser.add_argument("--out", default=RESULTS_DIR, help="directory for the JSON results")
+    parser.add_argument("--workdir", default="runs/bench", help="scratch space")
+    parser.add_argument("--readme", default="README.md", help="README to update ('table')")
+    args = parser.parse_args(argv)
+    if args.name == "list":
+        for name, (_, what) in BENCHMARKS.items():
+            print(f"{name:14} {what}")
+        return 0
+    if args.name == "table":
+        print(render_table(args.out))
+        if os.path.exists(args.readme):
+            update_readme(args.readme, args.out)
+            print(f"updated {args.readme}")
+        return 0
+    if args.name not in BENCHMARKS:
+        parser.error(f"unknown benchmark {args.name!r}; try 'curate bench list'")
+    module = importlib.import_module(BENCHMARKS[args.name][0])
+    result = module.run(docs=args.docs, workdir=os.path.join(args.workdir, args.name))
+    path = save_result(args.name, result, args.out)
+    print(render_table(args.out, only=[args.name]))
+    print(f"results in {path}")
+    return 0

@@ -1,0 +1,98 @@
+"""The ``curate`` command: run, plan, status, generate, bench."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+
+from curation.core.errors import CurationError
+from curation.core.pipeline import Pipeline
+
+
+def load_pipeline(path: str) -> Pipeline:
+    """The ``Pipeline`` a pipeline file builds: its ``pipeline`` variable, or the only one."""
+    # A run name outside sys.modules makes cloudpickle ship the file's classes by value to Ray.
+    namespace = runpy.run_path(path, run_name="curate_pipeline")
+    if isinstance(namespace.get("pipeline"), Pipeline):
+        return namespace["pipeline"]
+    found = [v for v in namespace.values() if isinstance(v, Pipeline)]
+    if len(found) != 1:
+        raise CurationError(f"{path}: define one Pipeline (named 'pipeline'); found {len(found)}")
+    return found[0]
+
+
+def _run(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.file)
+    options = {}
+    if args.executor == "ray":
+        options = {"address": args.address, "num_cpus": args.num_cpus}
+    result = pipeline.run(executor=args.executor, workdir=args.workdir, **options)
+    print(result.summary())
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    print(load_pipeline(args.file).describe())
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from curation.core.status import format_status
+
+    print(format_status(args.workdir))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from curation.synthetic.generator import main as generate_main
+
+    return generate_main(args.rest) or 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from curation.bench import main as bench_main
+
+    return bench_main(args.rest) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a pipeline file")
+    p.add_argument("file")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start one)")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray cluster")
+    p.add_argument("--workdir", default=None, help="override the pipeline's work dir")
+    p.set_defaults(fn=_run)
+
+    p = sub.add_parser("plan", help="print a pipeline's DAG and steps")
+    p.add_argument("file")
+    p.set_defaults(fn=_plan)
+
+    p = sub.add_parser("status", help="per-step progress of a work dir")
+    p.add_argument("workdir")
+    p.set_defaults(fn=_status)
+
+    p = sub.add_parser(
+        "generate", help="synthetic web corpus with ground truth (--help)", add_help=False
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=_generate)
+
+    p = sub.add_parser("bench", help="benchmarks against peers (--help)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=_bench)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except CurationError as e:
+        print(f"curate: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""From a validated DAG to steps: the units the runner executes one after another.
+
+- a ``SegmentStep`` fuses a chain of map stages (from a source, or from a materialised dataset)
+  into one task per input shard, so a filter chain reads and writes each shard once;
+- a ``GlobalStep`` runs a global stage's scan, reduce and apply phases;
+- a ``UnionStep`` concatenates the shard lists of its inputs (no task, no copy).
+
+A node's output is materialised (written as Parquet shards) where it feeds a global stage, a
+union, more than one node, or a sink; a step feeding only a sink writes straight into the
+sink's path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from curation.core import fs
+from curation.core.pipeline import Node, Pipeline
+from curation.core.readers import Reader
+from curation.core.stage import GlobalStage, MapStage
+
+
+@dataclass
+class SegmentStep:
+    name: str
+    output: str
+    reader: Reader | None = None
+    source_node: str | None = None
+    input: str | None = None
+    stages: list[tuple[str, MapStage]] = field(default_factory=list)
+    is_sink: bool = False
+
+    kind = "segment"
+
+    def nodes(self) -> list[str]:
+        return ([self.source_node] if self.source_node else []) + [n for n, _ in self.stages]
+
+    def summary(self) -> str:
+        start = f"read {self.source_node}" if self.reader else f"from {self.input}"
+        chain = " -> ".join([start, *(n for n, _ in self.stages)])
+        return f"{self.name}: {chain}  => {self.output}"
+
+
+@dataclass
+class GlobalStep:
+    name: str
+    output: str
+    stage: GlobalStage
+    input: str
+    is_sink: bool = False
+
+    kind = "global"
+
+    def nodes(self) -> list[str]:
+        return [self.name]
+
+    def summary(self) -> str:
+        return (
+            f"{self.name}: {type(self.stage).__name__} over {self.input} "
+            f"(scan -> reduce x{self.stage.partitions} -> apply)  => {self.output}"
+        )
+
+
+@dataclass
+class UnionStep:
+    name: str
+    inputs: list[str]
+
+    kind = "union"
+    is_sink = False
+
+    def nodes(self) -> list[str]:
+        return []
+
+    def summary(self) -> str:
+        return f"{self.name}: union of {', '.join(self.inputs)}"
+
+
+Step = SegmentStep | GlobalStep | UnionStep
+
+
+@dataclass
+class Plan:
+    steps: list[Step]
+    step_of: dict[str, str]  # node name -> name of the step producing its output
+    sinks: dict[str, str]  # sink node name -> output path
+
+
+def compile_plan(pipeline: Pipeline) -> Plan:
+    order = pipeline.validate()
+    consumers = pipeline.consumers()
+    nodes = pipeline.nodes
+
+    def ends_step(node: Node) -> bool:
+        out = consumers.get(node.name, [])
+        return len(out) != 1 or nodes[out[0]].kind != "map"
+
+    def feeds_only_sink(node: Node) -> str | None:
+        out = consumers.get(node.name, [])
+        return nodes[out[0]].path if len(out) == 1 and nodes[out[0]].kind == "sink" else None
+
+    def output_dir(node: Node, name: str) -> tuple[str, bool]:
+        sink = feeds_only_sink(node)
+        return (sink, True) if sink is not None else (fs.join(pipeline.workdir, name), False)
+
+    steps: list[Step] = []
+    step_of: dict[str, str] = {}
+    open_segment: dict[str, SegmentStep] = {}  # node name -> segment still growing after it
+    sinks: dict[str, str] = {}
+    for node in order:
+        if node.kind == "source":
+            seg = SegmentStep(node.name, "", reader=node.reader, source_node=node.name)
+            _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir)
+        elif node.kind == "map":
+            (upstream,) = node.inputs
+            seg = open_segment.pop(upstream, None)
+            if seg is None:
+                seg = SegmentStep(node.name, "", input=step_of[upstream])
+            seg.stages.append((node.name, node.stage))
+            _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir)
+        elif node.kind == "global":
+            out, is_sink = output_dir(node, node.name)
+            steps.append(GlobalStep(node.name, out, node.stage, step_of[node.inputs[0]], is_sink))
+            step_of[node.name] = node.name
+        elif node.kind == "union":
+            steps.append(UnionStep(node.name, [step_of[i] for i in node.inputs]))
+            step_of[node.name] = node.name
+        else:  # sink
+            sinks[node.name] = node.path
+            upstream = nodes[node.inputs[0]]
+            if upstream.kind in ("union",) or len(consumers[upstream.name]) > 1:
+                steps.append(
+                    SegmentStep(node.name, node.path, input=step_of[upstream.name], is_sink=True)
+                )
+            step_of[node.name] = step_of[upstream.name] if feeds_only_sink(upstream) else node.name
+    return Plan(steps, step_of, sinks)
+
+
+def _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir) -> None:
+    """Either keep the segment open for the next map stage, or close it as a step."""
+    if ends_step(node):
+        seg.name = node.name
+        seg.output, seg.is_sink = output_dir(node, node.name)
+        steps.append(seg)
+        for n in seg.nodes():
+            step_of[n] = seg.name
+    else:
+        open_segment[node.name] = seg

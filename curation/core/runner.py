@@ -1,0 +1,283 @@
+"""The driver: runs a pipeline's steps in order, skipping tasks already complete.
+
+Work dir layout::
+
+    <workdir>/_run.json                   plan, per-phase task totals, state
+    <workdir>/_tasks/<step>/<phase>-<i>.json   completion records
+    <workdir>/<step>/part-<shard>-<k>.parquet intermediate datasets
+    <workdir>/_global/<step>/{scan,reduce}/   partial results of global stages
+    <workdir>/_quarantine/<step>/             bad input, one JSONL per shard
+    <workdir>/_rejects/<node>/                dropped documents, when a stage keeps them
+    <workdir>/_stats/<node>.json, stats.json  stats per node, and all of them
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from curation.core import fs
+from curation.core.executors import Executor, make_executor
+from curation.core.hashing import fingerprint
+from curation.core.pipeline import Pipeline
+from curation.core.plan import GlobalStep, Plan, SegmentStep, UnionStep, compile_plan
+from curation.core.stats import StageStats
+from curation.core.tasks import (
+    ApplyTask,
+    InputShard,
+    ReduceTask,
+    ScanTask,
+    SegmentTask,
+    Task,
+    is_complete,
+)
+
+OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|p\d{4}-s\d{5})-\d{3}\.parquet$")
+
+
+@dataclass
+class RunResult:
+    workdir: str
+    stats: dict[str, StageStats]
+    outputs: dict[str, list[str]]  # sink name -> Parquet files
+    ran: int  # tasks executed in this run
+    skipped: int  # tasks found complete
+    seconds: float
+
+    def summary(self) -> str:
+        return format_summary(self)
+
+
+class Runner:
+    def __init__(self, pipeline: Pipeline, executor: Executor, progress: bool = True):
+        self.p, self.executor, self.progress = pipeline, executor, progress
+        self.workdir = pipeline.workdir
+        self.datasets: dict[str, list[InputShard]] = {}
+        self.records: dict[str, list[dict]] = {}  # step -> records of all its phases
+        self.ran = self.skipped = 0
+        self.status: dict = {}
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _record_path(self, step: str, phase: str, index: int) -> str:
+        return fs.join(self.workdir, "_tasks", step, f"{phase}-{index:05d}.json")
+
+    def _write_status(self) -> None:
+        fs.write_json(fs.join(self.workdir, "_run.json"), self.status)
+
+    def _run_phase(self, step: str, phase: str, tasks: list[Task]) -> list[dict]:
+        self.status["steps"][step]["phases"][phase] = len(tasks)
+        self._write_status()
+        done = {i: r for i, t in enumerate(tasks) if (r := is_complete(t)) is not None}
+        todo = [t for i, t in enumerate(tasks) if i not in done]
+        self.skipped += len(done)
+        bar = tqdm(
+            total=len(tasks),
+            initial=len(done),
+            desc=f"{step}:{phase}",
+            unit="task",
+            disable=not self.progress,
+            file=sys.stderr,
+            leave=True,
+        )
+        try:
+            fresh = self.executor.run(todo, lambda _r: bar.update(1))
+        finally:
+            bar.close()
+        self.ran += len(todo)
+        new = iter(fresh)
+        records = [done[i] if i in done else next(new) for i in range(len(tasks))]
+        self.records.setdefault(step, []).extend(records)
+        return records
+
+    # -- steps -------------------------------------------------------------------------------
+    def run(self, plan: Plan) -> None:
+        self.status = {
+            "pipeline": self.p.name,
+            "state": "running",
+            "steps": {
+                s.name: {"kind": s.kind, "nodes": s.nodes(), "phases": {}} for s in plan.steps
+            },
+        }
+        for step in plan.steps:
+            if isinstance(step, UnionStep):
+                self.datasets[step.name] = [s for i in step.inputs for s in self.datasets[i]]
+                continue
+            if isinstance(step, SegmentStep):
+                records = self._run_phase(step.name, "map", self._segment_tasks(step))
+            else:
+                records = self._run_global(step)
+            self.datasets[step.name] = _shards(records)
+            _remove_stale(step.output, records)
+            for node in step.nodes():
+                _remove_stale(fs.join(self.workdir, "_rejects", node), records)
+
+    def _task(self, cls: type[Task], step: str, phase: str, index: int, identity: dict,
+              label: str, **fields) -> Task:
+        """A task of ``cls`` whose fingerprint covers ``identity`` (config, seed, inputs)."""
+        return cls(step, phase, index, fingerprint(identity),
+                   self._record_path(step, phase, index), label, **fields)
+
+    def _segment_tasks(self, step: SegmentStep) -> list[Task]:
+        common = {"stages": [(n, s.describe()) for n, s in step.stages], "seed": self.p.seed,
+                  "max": self.p.max_shard_bytes, "output": step.output}
+        if step.reader is not None:
+            common["reader"] = step.reader.config()
+            inputs = [InputShard(path, fingerprint(fs.file_identity(path)))
+                      for path in step.reader.files()]
+        else:
+            inputs = self.datasets[step.input]
+        return [
+            self._task(SegmentTask, step.name, "map", i, {**common, "input": shard.identity},
+                       shard.path, input=shard, reader=step.reader,
+                       source_node=step.source_node, stages=step.stages,
+                       output_dir=step.output,
+                       quarantine_path=fs.join(self.workdir, "_quarantine", step.name,
+                                               f"part-{i:05d}.jsonl"),
+                       rejects_dir=fs.join(self.workdir, "_rejects"), seed=self.p.seed,
+                       max_shard_bytes=self.p.max_shard_bytes)
+            for i, shard in enumerate(inputs)
+        ]
+
+    def _run_global(self, step: GlobalStep) -> list[dict]:
+        """Scan every shard, then reduce every partition, then apply to every shard."""
+        stage, name = step.stage, step.name
+        base = {"stage": stage.describe(), "seed": self.p.seed}
+        scratch = fs.join(self.workdir, "_global", name)
+        shards = self.datasets[step.input]
+        scan = self._run_phase(name, "scan", [
+            self._task(ScanTask, name, "scan", i, {**base, "scan": s.identity}, s.path,
+                       input=s, stage=stage, output_dir=fs.join(scratch, "scan"))
+            for i, s in enumerate(shards)
+        ])
+        scan_fp, pieces = fingerprint([r["fingerprint"] for r in scan]), _shards(scan)
+        reduce = self._run_phase(name, "reduce", [
+            self._task(ReduceTask, name, "reduce", p, {**base, "reduce": p, "in": scan_fp},
+                       f"partition {p}", inputs=[x for x in pieces if x.key == p],
+                       stage=stage, output_dir=fs.join(scratch, "reduce"))
+            for p in range(stage.partitions)
+        ])
+        reduce_fp, decisions = fingerprint([r["fingerprint"] for r in reduce]), _shards(reduce)
+        apply_base = {**base, "decisions": reduce_fp, "max": self.p.max_shard_bytes,
+                      "output": step.output}
+        apply = self._run_phase(name, "apply", [
+            self._task(ApplyTask, name, "apply", i, {**apply_base, "apply": s.identity}, s.path,
+                       input=s, decisions=[d for d in decisions if d.key == i], stage=stage,
+                       output_dir=step.output, seed=self.p.seed,
+                       max_shard_bytes=self.p.max_shard_bytes)
+            for i, s in enumerate(shards)
+        ])
+        for sub, records in (("scan", scan), ("reduce", reduce)):
+            _remove_stale(fs.join(scratch, sub), records)
+        return apply
+
+    # -- results -----------------------------------------------------------------------------
+    def stats(self) -> dict[str, StageStats]:
+        out: dict[str, StageStats] = {}
+        for node in self.p.validate():
+            if node.kind in ("union", "sink"):
+                continue
+            total = StageStats()
+            for records in self.records.values():
+                for r in records:
+                    if node.name in r["stats"]:
+                        total.merge(StageStats.from_dict(r["stats"][node.name]))
+            out[node.name] = total
+        return out
+
+
+def _shards(records: list[dict]) -> list[InputShard]:
+    """The Parquet outputs of records, in task order (side outputs left out)."""
+    return [
+        InputShard(o["path"], o["checksum"], o.get("key"))
+        for r in records
+        for o in r["outputs"]
+        if "side" not in o
+    ]
+
+
+def _remove_stale(directory: str, records: list[dict]) -> None:
+    """Remove our output files in ``directory`` that no current record lists (an earlier run's)."""
+    keep = {fs.join(directory, n) for n in fs.list_dir(directory)} & {
+        o["path"] for r in records for o in r["outputs"]
+    }
+    for name in fs.list_dir(directory):
+        path = fs.join(directory, name)
+        if (OUTPUT_NAME.match(name) or name.startswith(fs.TMP_PREFIX)) and path not in keep:
+            fs.remove(path)
+
+
+def run(
+    pipeline: Pipeline,
+    executor: str | Executor = "local",
+    workdir: str | None = None,
+    progress: bool = True,
+    **executor_options,
+) -> RunResult:
+    """Run ``pipeline``; tasks complete from an earlier run with the same config are skipped."""
+    if workdir is not None:
+        pipeline.workdir = workdir
+    plan = compile_plan(pipeline)
+    own = not isinstance(executor, Executor)
+    ex = make_executor(executor, **executor_options) if own else executor
+    runner = Runner(pipeline, ex, progress)
+    start = time.perf_counter()
+    try:
+        runner.run(plan)
+    except BaseException:
+        if runner.status:
+            runner.status["state"] = "failed"
+            runner._write_status()
+        raise
+    finally:
+        if own:
+            ex.close()
+    seconds = time.perf_counter() - start
+    stats = runner.stats()
+    for name, s in stats.items():
+        fs.write_json(fs.join(pipeline.workdir, "_stats", f"{name}.json"), s.to_dict())
+    outputs = {sink: [s.path for s in runner.datasets[plan.step_of[sink]]] for sink in plan.sinks}
+    result = RunResult(pipeline.workdir, stats, outputs, runner.ran, runner.skipped, seconds)
+    summary = {
+        "pipeline": pipeline.name,
+        "executor": ex.name,
+        "seconds": round(seconds, 3),
+        "tasks_run": runner.ran,
+        "tasks_skipped": runner.skipped,
+        "outputs": outputs,
+        "stages": {n: s.to_dict() for n, s in stats.items()},
+    }
+    fs.write_json(fs.join(pipeline.workdir, "stats.json"), summary)
+    runner.status["state"] = "finished"
+    runner._write_status()
+    return result
+
+
+def format_summary(result: RunResult) -> str:
+    head = (
+        f"{'stage':24} {'docs in':>10} {'docs out':>10} {'MB in':>9} {'MB out':>9} "
+        f"{'seconds':>8} {'docs/s':>9}  dropped / quarantined"
+    )
+    lines = [head, "-" * len(head)]
+    for name, s in result.stats.items():
+        rate = s.docs_in / s.seconds if s.seconds else 0.0
+        why = ", ".join(
+            f"{k}={v:,}"
+            for k, v in list(s.dropped.items()) + [(f"q:{k}", v) for k, v in s.quarantined.items()]
+        )
+        lines.append(
+            f"{name:24} {s.docs_in:>10,} {s.docs_out:>10,} {s.bytes_in / 1e6:>9.2f} "
+            f"{s.bytes_out / 1e6:>9.2f} {s.seconds:>8.2f} {rate:>9,.0f}  {why}"
+        )
+    lines.append("")
+    lines.append(
+        f"{result.ran} tasks run, {result.skipped} already complete, "
+        f"{result.seconds:.1f} s; stats in {fs.join(result.workdir, 'stats.json')}"
+    )
+    for sink, files in result.outputs.items():
+        where = sorted({f.rsplit("/", 1)[0] for f in files}) or ["(no documents)"]
+        lines.append(f"output '{sink}': {len(files)} Parquet file(s) in {', '.join(where)}")
+    return "\n".join(lines)

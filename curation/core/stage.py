@@ -1,0 +1,155 @@
+"""The stage contracts.
+
+- ``MapStage``: ``table -> table`` over one batch at a time; embarrassingly parallel.
+- ``Filter``: a map stage that gives each row a drop reason (or null to keep); it drops the
+  rows (``mode="filter"``) or only tags them (``mode="tag"``, adds ``<name>_reason``).
+- ``GlobalStage``: sees the whole dataset in three phases, each a set of independent tasks:
+  ``scan`` each shard into keyed partitions, ``reduce`` each partition into per-shard
+  decisions, ``apply`` the decisions to each shard.
+
+Every stage declares the columns it ``requires`` and the typed columns it ``adds``; the DAG is
+validated against them before anything runs. A stage's ``config()`` (its public attributes) is
+fingerprinted for resume: change a parameter and the stage and everything after it is redone.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.core.stats import StageStats
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+class Stage:
+    """Base of all stages. Subclasses set ``requires``/``adds`` and implement their contract."""
+
+    requires: ClassVar[tuple[str, ...]] = ("text",)
+    adds: ClassVar[dict[str, pa.DataType]] = {}
+    version: ClassVar[int] = 1  # bump when the code changes what the stage outputs
+    name: str | None = None
+
+    def default_name(self) -> str:
+        return snake_case(type(self).__name__)
+
+    def config(self) -> dict:
+        """Parameters that define the output; fingerprinted for resume."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "name"}
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        """Columns this stage adds, with their types."""
+        return dict(self.adds)
+
+    def describe(self) -> dict:
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "version": self.version,
+            "config": self.config(),
+        }
+
+    def setup(self) -> None:
+        """Called once per task on the worker before the first batch (load models here)."""
+
+
+@dataclass
+class BatchContext:
+    """What a map stage can see and report while processing a batch."""
+
+    seed: int
+    shard: int
+    stats: StageStats
+    rejects: list[pa.Table] = field(default_factory=list)
+    keep_rejects: bool = False
+
+    def drop(self, reason: str, rows: pa.Table) -> None:
+        """Count ``rows`` as dropped for ``reason`` and keep them aside if asked to."""
+        self.stats.dropped[reason] += rows.num_rows
+        if self.keep_rejects and rows.num_rows:
+            self.rejects.append(
+                rows.append_column("drop_reason", pa.array([reason] * rows.num_rows, pa.string()))
+            )
+
+
+class MapStage(Stage, ABC):
+    """``process(batch, ctx) -> batch``. Dropped rows must be reported with ``ctx.drop``."""
+
+    keep_rejects: bool = False
+
+    @abstractmethod
+    def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
+        """The batch after this stage: rows kept, columns added."""
+
+
+class Filter(MapStage):
+    """A map stage that decides per row: ``reasons(batch)`` gives a string array, null = keep."""
+
+    def __init__(
+        self,
+        mode: Literal["filter", "tag"] = "filter",
+        keep_rejects: bool = False,
+        name: str | None = None,
+    ):
+        if mode not in ("filter", "tag"):
+            raise ValueError(f"mode must be 'filter' or 'tag', not {mode!r}")
+        self.mode, self.keep_rejects, self.name = mode, keep_rejects, name
+
+    @property
+    def reason_column(self) -> str:
+        return f"{self.name or self.default_name()}_reason"
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {**self.adds, self.reason_column: pa.string()} if self.mode == "tag" else self.adds
+
+    @abstractmethod
+    def reasons(self, batch: pa.Table) -> pa.Array:
+        """One drop reason per row (string), null where the row is kept."""
+
+    def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
+        reasons = self.reasons(batch)
+        if self.mode == "tag":
+            return batch.append_column(self.reason_column, reasons)
+        dropped = pc.is_valid(reasons)
+        if not pc.any(dropped).as_py():
+            return batch
+        rejected = batch.filter(dropped)
+        rejected_reasons = reasons.filter(dropped)
+        for reason in pc.unique(rejected_reasons).to_pylist():
+            ctx.drop(reason, rejected.filter(pc.equal(rejected_reasons, reason)))
+        return batch.filter(pc.invert(dropped))
+
+
+class GlobalStage(Stage, ABC):
+    """A stage over the whole dataset, in three phases of independent tasks.
+
+    ``scan(shard, batches)`` yields ``(partition, table)`` pieces, ``partition`` in
+    ``[0, partitions)``; ``reduce(partition, tables)`` gets that partition's pieces from every
+    shard in shard order and yields ``(shard, table)`` decisions; ``apply(batch, offset,
+    decisions, ctx)`` gets one shard's batches (``offset`` = index of the batch's first row in
+    the shard) and that shard's decisions from every partition concatenated in partition order.
+    No phase holds more than one shard or one partition.
+    """
+
+    partitions: int = 16
+
+    @abstractmethod
+    def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        """Keyed partial results of one shard."""
+
+    @abstractmethod
+    def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        """Decisions for each shard, from one partition's pieces."""
+
+    @abstractmethod
+    def apply(
+        self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
+    ) -> pa.Table:
+        """One batch of a shard with that shard's decisions applied."""

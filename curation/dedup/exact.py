@@ -1,0 +1,127 @@
+"""Exact deduplication by a 128-bit content hash (xxh3-128), as a global stage.
+
+scan:   hash each text (optionally normalised), route (hash, shard, row, created, id) to the
+        partition ``hash mod partitions``;
+reduce: per partition, group by hash and keep one representative per group: the newest
+        ``created`` (missing dates count as oldest), ties to the smallest ``id``
+        (``keep="oldest"`` and ``keep="smallest_id"`` are the alternatives);
+apply:  drop the others (reason ``exact_duplicate``) or, with ``mode="mark"``, keep every row and
+        set ``exact_dup_of`` to the representative's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation.core.hashing import xxh3_128_column
+from curation.core.stage import BatchContext, GlobalStage
+
+DUP_OF = "exact_dup_of"
+
+
+def normalise_whitespace_case(text: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Lowercase, and collapse runs of whitespace to one space, stripped at both ends."""
+    lowered = pc.utf8_lower(text)
+    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"\s+", " "))
+
+
+class ExactDedup(GlobalStage):
+    requires = ("id", "text", "created")
+
+    def __init__(
+        self,
+        normalise: bool = False,
+        keep: Literal["newest", "oldest", "smallest_id"] = "newest",
+        mode: Literal["drop", "mark"] = "drop",
+        partitions: int = 16,
+        name: str | None = None,
+    ):
+        if keep not in ("newest", "oldest", "smallest_id"):
+            raise ValueError(f"keep must be 'newest', 'oldest' or 'smallest_id', not {keep!r}")
+        if mode not in ("drop", "mark"):
+            raise ValueError(f"mode must be 'drop' or 'mark', not {mode!r}")
+        if partitions < 1:
+            raise ValueError("partitions must be >= 1")
+        self.normalise, self.keep, self.mode = normalise, keep, mode
+        self.partitions, self.name = partitions, name
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {DUP_OF: pa.string()} if self.mode == "mark" else {}
+
+    def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        pieces, offset = [], 0
+        for batch in batches:
+            text = batch.column("text").combine_chunks()
+            h = xxh3_128_column(normalise_whitespace_case(text) if self.normalise else text)
+            pieces.append(
+                pa.table(
+                    {
+                        "h_hi": h[:, 0],
+                        "h_lo": h[:, 1],
+                        "shard": pa.array(np.full(len(h), shard, np.int32)),
+                        "row": pa.array(np.arange(offset, offset + len(h), dtype=np.int64)),
+                        "created": batch.column("created"),
+                        "id": batch.column("id"),
+                    }
+                )
+            )
+            offset += len(h)
+        if not pieces:
+            return
+        table = pa.concat_tables(pieces)
+        keys = table.column("h_lo").to_numpy() % np.uint64(self.partitions)
+        for p in np.unique(keys).tolist():
+            yield int(p), table.filter(pa.array(keys == p))
+
+    def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        frames = [pl.from_arrow(t) for t in tables]
+        if not frames:
+            return
+        df = pl.concat(frames)
+        order = {
+            "newest": (["created", "id"], [True, False]),
+            "oldest": (["created", "id"], [False, False]),
+            "smallest_id": (["id"], [False]),
+        }[self.keep]
+        df = df.sort(
+            ["h_hi", "h_lo", *order[0]],
+            descending=[False, False, *order[1]],
+            nulls_last=True,
+            maintain_order=True,
+        )
+        df = df.with_columns(
+            pl.col("id").first().over(["h_hi", "h_lo"]).alias("keeper"),
+            pl.struct("h_hi", "h_lo").is_first_distinct().alias("first"),
+        ).filter(~pl.col("first"))
+        for shard, group in df.sort(["shard", "row"]).group_by("shard", maintain_order=True):
+            yield (
+                int(shard[0]),
+                group.select(pl.col("row"), pl.col("keeper").alias(DUP_OF)).to_arrow(),
+            )
+
+    def apply(
+        self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
+    ) -> pa.Table:
+        n = batch.num_rows
+        dup_of = pa.nulls(n, pa.string())
+        if decisions is not None and decisions.num_rows:
+            rows = decisions.column("row").to_numpy()
+            inside = (rows >= offset) & (rows < offset + n)
+            if inside.any():
+                values = np.full(n, None, dtype=object)
+                values[rows[inside] - offset] = decisions.column(DUP_OF).to_numpy(
+                    zero_copy_only=False
+                )[inside]
+                dup_of = pa.array(values, pa.string())
+        if self.mode == "mark":
+            return batch.append_column(DUP_OF, dup_of)
+        is_dup = pc.is_valid(dup_of)
+        if dup_of.null_count < n:
+            ctx.drop("exact_duplicate", batch.filter(is_dup))
+        return batch.filter(pc.invert(is_dup))

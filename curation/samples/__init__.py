@@ -1,0 +1,5 @@
+"""Sample corpora built from text every Python installation carries."""
+
+from curation.samples.python_docs import build_python_docs_corpus
+
+__all__ = ["build_python_docs_corpus"]

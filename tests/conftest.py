@@ -1,0 +1,59 @@
+"""Shared fixtures: one local Ray cluster for the whole run, and corpus writers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pytest
+import zstandard
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A 2-CPU local Ray cluster shared by every test that asks for it, shut down at the end."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            object_store_memory=200 * 1024**2,
+            include_dashboard=False,
+            configure_logging=False,
+            log_to_driver=False,
+        )
+    yield ray
+    ray.shutdown()
+
+
+def write_jsonl(path, records, compression: str | None = None) -> str:
+    """Write dicts (or raw bytes lines) as JSONL, optionally .gz or .zst; returns the path."""
+    lines = b"".join(
+        (r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in records
+    )
+    if compression == "zstd":
+        lines = zstandard.ZstdCompressor().compress(lines)
+    elif compression == "gzip":
+        lines = gzip.compress(lines, mtime=0)
+    with open(path, "wb") as f:
+        f.write(lines)
+    return str(path)
+
+
+def corpus(n: int, dup_every: int = 5, prefix: str = "doc") -> list[dict]:
+    """``n`` documents of a few hundred characters; each ``dup_every``-th repeats the one before."""
+    docs = []
+    for i in range(n):
+        j = i - 1 if dup_every and i % dup_every == 0 and i else i
+        words = " ".join(f"{prefix}{j}-word{k}" for k in range(40))
+        docs.append(
+            {
+                "id": f"{prefix}-{i:05d}",
+                "text": f"Document {j}. {words}.",
+                "created": f"2024-01-{1 + i % 28:02d}T00:00:00Z",
+            }
+        )
+    return docs

@@ -1,0 +1,87 @@
+"""Exact dedup against brute force: group texts in a dict, keep the newest, then smallest id."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from conftest import write_jsonl
+
+from curation import Pipeline, read
+from curation.dedup import ExactDedup
+
+
+def planted(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    originals = [f"original text number {i} " + "x" * rng.randint(0, 30) for i in range(n)]
+    docs = []
+    for i in range(3 * n):
+        text = rng.choice(originals)
+        created = None if rng.random() < 0.2 else f"2024-0{rng.randint(1, 3)}-01T00:00:00Z"
+        docs.append({"id": f"d{rng.randint(0, 10**6):07d}-{i}", "text": text, "created": created})
+    return docs
+
+
+def brute_force(docs: list[dict], keep: str) -> set[str]:
+    groups: dict[str, list[dict]] = {}
+    for d in docs:
+        groups.setdefault(d["text"], []).append(d)
+
+    def rank(d):
+        c = d["created"] or ""
+        if keep == "newest":
+            return (0 if c else 1, tuple(-ord(ch) for ch in c), d["id"])
+        if keep == "oldest":
+            return (0 if c else 1, c, d["id"])
+        return (d["id"],)
+
+    return {min(g, key=rank)["id"] for g in groups.values()}
+
+
+def run(tmp_path, docs, **options) -> pa.Table:
+    os.makedirs(tmp_path / "in", exist_ok=True)
+    for k in range(3):
+        write_jsonl(tmp_path / "in" / f"{k}.jsonl", docs[k::3])
+    p = Pipeline("t", str(tmp_path / "w"))
+    p.sink(p.source(read(str(tmp_path / "in"), source="s")) >> ExactDedup(**options),
+           str(tmp_path / "o"))
+    result = p.run(progress=False)
+    return pa.concat_tables(pq.read_table(f) for f in result.outputs["sink"])
+
+
+def test_keeps_newest_then_smallest_id(tmp_path):
+    docs = planted(40, seed=1)
+    out = run(tmp_path, docs, partitions=5)
+    assert set(out.column("id").to_pylist()) == brute_force(docs, "newest")
+
+
+def test_keep_policies(tmp_path):
+    docs = planted(30, seed=2)
+    for keep in ("oldest", "smallest_id"):
+        out = run(tmp_path / keep, docs, keep=keep, partitions=2)
+        assert set(out.column("id").to_pylist()) == brute_force(docs, keep)
+
+
+def test_mark_mode_keeps_rows_and_points_to_the_keeper(tmp_path):
+    docs = planted(20, seed=3)
+    out = run(tmp_path, docs, mode="mark")
+    assert out.num_rows == len(docs)
+    keepers = brute_force(docs, "newest")
+    by_id = {d["id"]: d for d in docs}
+    for doc_id, dup_of in zip(out.column("id").to_pylist(),
+                              out.column("exact_dup_of").to_pylist(), strict=True):
+        if doc_id in keepers:
+            assert dup_of is None
+        else:
+            assert dup_of in keepers and by_id[dup_of]["text"] == by_id[doc_id]["text"]
+
+
+def test_normalised_hash_merges_case_and_whitespace(tmp_path):
+    docs = [{"id": "a", "text": "Hello   World\n"}, {"id": "b", "text": "hello world"},
+            {"id": "c", "text": "hello, world"}]
+    plain = run(tmp_path / "plain", docs)
+    norm = run(tmp_path / "norm", docs, normalise=True, keep="smallest_id")
+    assert plain.num_rows == 3
+    assert sorted(norm.column("id").to_pylist()) == ["a", "c"]

@@ -1,0 +1,40 @@
+"""LengthFilter: bounds in characters, reasons counted, tag mode leaves rows untouched."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from curation.core.stage import BatchContext
+from curation.core.stats import StageStats
+from curation.filters import LengthFilter
+
+TEXTS = ["", "short", "exactly ten", "é" * 12, "x" * 50]
+
+
+def apply(stage, texts=TEXTS):
+    ctx = BatchContext(seed=0, shard=0, stats=StageStats(), keep_rejects=True)
+    out = stage.process(pa.table({"text": pa.array(texts, pa.large_string())}), ctx)
+    return out, ctx
+
+
+def test_bounds_are_in_characters_and_inclusive():
+    out, ctx = apply(LengthFilter(min_chars=11, max_chars=12))
+    assert out.column("text").to_pylist() == ["exactly ten", "é" * 12]
+    assert ctx.stats.dropped == {"too_short": 2, "too_long": 1}
+    rejected = pa.concat_tables(ctx.rejects)
+    assert sorted(rejected.column("drop_reason").to_pylist()) == ["too_long", "too_short",
+                                                                  "too_short"]
+
+
+def test_tag_mode_adds_reason_column_only():
+    out, ctx = apply(LengthFilter(min_chars=11, mode="tag"))
+    assert out.column("text").to_pylist() == TEXTS
+    assert out.column("length_filter_reason").to_pylist() == [
+        "too_short", "too_short", None, None, None]
+    assert not ctx.stats.dropped
+
+
+def test_bad_bounds():
+    with pytest.raises(ValueError, match="above"):
+        LengthFilter(min_chars=10, max_chars=5)

@@ -1,0 +1,58 @@
+"""The curate command: plan, run, status, and errors as one clear line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from conftest import corpus, write_jsonl
+
+from curation.cli import main
+
+PIPELINE = textwrap.dedent('''
+    from curation import Pipeline, read
+    from curation.dedup import ExactDedup
+    from curation.filters import LengthFilter
+
+    pipeline = Pipeline("cli", workdir="{work}")
+    docs = pipeline.source(read("{inputs}/*.jsonl", source="s"))
+    pipeline.sink(docs >> LengthFilter(min_chars=20) >> ExactDedup(partitions=2), "{out}")
+''')
+
+
+@pytest.fixture
+def pipeline_file(tmp_path):
+    (tmp_path / "in").mkdir()
+    write_jsonl(tmp_path / "in" / "a.jsonl", corpus(20))
+    write_jsonl(tmp_path / "in" / "b.jsonl", corpus(10))
+    path = tmp_path / "p.py"
+    path.write_text(PIPELINE.format(work=tmp_path / "w", inputs=tmp_path / "in",
+                                    out=tmp_path / "o"))
+    return path
+
+
+def test_plan_run_status(pipeline_file, tmp_path, capsys):
+    assert main(["plan", str(pipeline_file)]) == 0
+    plan = capsys.readouterr().out
+    assert "[global] exact_dedup" in plan and "scan -> reduce x2 -> apply" in plan
+
+    assert main(["status", str(tmp_path / "w")]) == 1
+    assert "no run has started" in capsys.readouterr().err
+
+    assert main(["run", str(pipeline_file)]) == 0
+    summary = capsys.readouterr().out
+    assert "exact_dedup" in summary and "exact_duplicate=" in summary
+    assert f"in {tmp_path / 'o'}" in summary
+
+    assert main(["status", str(tmp_path / "w")]) == 0
+    status = capsys.readouterr().out
+    assert "finished" in status and "scan 2/2  reduce 2/2  apply 2/2" in status
+
+
+def test_run_with_workdir_override_and_bad_input(pipeline_file, tmp_path, capsys):
+    (tmp_path / "in" / "c.jsonl").write_bytes(b'{"text": "fine"}\n{"text": \n')
+    assert main(["run", str(pipeline_file), "--workdir", str(tmp_path / "w2")]) == 1
+    err = capsys.readouterr().err
+    (last,) = [line for line in err.splitlines() if line.startswith("curate: error: ")]
+    assert "c.jsonl:line 2: malformed JSON" in last
+    assert (tmp_path / "w2" / "_run.json").exists()
