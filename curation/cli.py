@@ -47,13 +47,13 @@ def _status(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from curation.synthetic.generator import main as generate_main
 
-    return generate_main(args.rest) or 0
+    return generate_main(args.passthrough) or 0
 
 
 def _bench(args: argparse.Namespace) -> int:
     from curation.bench import main as bench_main
 
-    return bench_main(args.rest) or 0
+    return bench_main(args.passthrough) or 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser(
         "generate", help="synthetic web corpus with ground truth (--help)", add_help=False
     )
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=_generate)
+    p.set_defaults(fn=_generate, passthrough=True)
 
     p = sub.add_parser("bench", help="benchmarks against peers (--help)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=_bench)
+    p.set_defaults(fn=_bench, passthrough=True)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passthrough", False):
+        args.passthrough = extra  # generate and bench parse their own arguments
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.fn(args)
     except CurationError as e:

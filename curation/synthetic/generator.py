@@ -868,7 +868,7 @@ def generate(out_dir: str | Path, config: GeneratorConfig) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate a corpus and print the summary as JSON."""
     parser = argparse.ArgumentParser(
-        prog="python -m curation.synthetic.generator",
+        prog="curate generate",
         description="Write a seeded synthetic web corpus with planted ground truth.",
     )
     parser.add_argument("--out", required=True, help="output directory")

@@ -56,3 +56,19 @@ def test_run_with_workdir_override_and_bad_input(pipeline_file, tmp_path, capsys
     (last,) = [line for line in err.splitlines() if line.startswith("curate: error: ")]
     assert "c.jsonl:line 2: malformed JSON" in last
     assert (tmp_path / "w2" / "_run.json").exists()
+
+
+def test_generate_writes_corpus_and_truth(tmp_path, capsys):
+    out = tmp_path / "synthetic"
+    assert main(["generate", "--out", str(out), "--docs", "300", "--seed", "3"]) == 0
+    summary = capsys.readouterr().out
+    assert '"docs": 300' in summary
+    assert (out / "truth.parquet").exists() and list((out / "docs").glob("*.jsonl.zst"))
+
+
+def test_bench_lists_and_rejects_unknown_names(capsys):
+    assert main(["bench", "list"]) == 0
+    assert "exact_dedup" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["bench", "no-such-bench"])
+    assert "curate bench list" in capsys.readouterr().err
