@@ -1,4 +1,4 @@
-"""The ``curate`` command: run, plan, status, generate, bench."""
+"""The ``curate`` command: run, plan, status, generate, tokens, bench."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ def _generate(args: argparse.Namespace) -> int:
     return generate_main(args.passthrough) or 0
 
 
+def _tokens(args: argparse.Namespace) -> int:
+    from curation.tokenize.cli import main as tokens_main
+
+    return tokens_main(args.passthrough) or 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from curation.bench import main as bench_main
 
@@ -80,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         "generate", help="synthetic web corpus with ground truth (--help)", add_help=False
     )
     p.set_defaults(fn=_generate, passthrough=True)
+
+    p = sub.add_parser(
+        "tokens", help="tokenizers, token shards, .npy export/import (--help)", add_help=False
+    )
+    p.set_defaults(fn=_tokens, passthrough=True)
 
     p = sub.add_parser("bench", help="benchmarks against peers (--help)", add_help=False)
     p.set_defaults(fn=_bench, passthrough=True)

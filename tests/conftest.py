@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Ray cluster for the whole run, and corpus writers."""
+"""Shared fixtures: one local Ray cluster for the whole run, corpus writers, and small BPE
+tokenizers trained once per session."""
 
 from __future__ import annotations
 
@@ -57,3 +58,30 @@ def corpus(n: int, dup_every: int = 5, prefix: str = "doc") -> list[dict]:
             }
         )
     return docs
+
+
+TRAINING_TEXTS = [
+    "The quick brown fox jumps over the lazy dog. " * 3,
+    "Pack my box with five dozen liquor jugs, then tokenise it twice.",
+    "def main():\n    return {'answer': 42}\n",
+    "Ünïcödé text: café, naïve, Straße; 日本語のテキスト; emoji 🙂🚀.",
+    "Numbers 3.14159 and dates 2024-01-31 appear in web pages.",
+] * 20
+
+
+@pytest.fixture(scope="session")
+def tokenizer_path(tmp_path_factory) -> str:
+    from curation.tokenize import train_bpe
+
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    train_bpe(TRAINING_TEXTS, vocab_size=400, out_path=str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def other_tokenizer_path(tmp_path_factory) -> str:
+    from curation.tokenize import train_bpe
+
+    path = tmp_path_factory.mktemp("tok2") / "tokenizer.json"
+    train_bpe(TRAINING_TEXTS[:3], vocab_size=300, out_path=str(path))
+    return str(path)

@@ -178,8 +178,7 @@ class Pipeline:
             elif node.kind == "sink":
                 cols[n] = list(cols[node.inputs[0]])
             else:
-                upstream = cols[node.inputs[0]]
-                cols[n] = upstream + [c for c in node.stage.output_columns() if c not in upstream]
+                cols[n] = node.stage.columns_after(cols[node.inputs[0]])
         return cols
 
     def _check_columns(self, order: list[str]) -> list[str]:

@@ -57,7 +57,8 @@ class GlobalStep:
     def summary(self) -> str:
         return (
             f"{self.name}: {type(self.stage).__name__} over {self.input} "
-            f"(scan -> reduce x{self.stage.partitions} -> apply)  => {self.output}"
+            f"(scan -> reduce x{self.stage.partitions}{' -> merge' if self.stage.merges else ''}"
+            f" -> apply)  => {self.output}"
         )
 
 

@@ -9,6 +9,7 @@ Work dir layout::
     <workdir>/_quarantine/<step>/             bad input, one JSONL per shard
     <workdir>/_rejects/<node>/                dropped documents, when a stage keeps them
     <workdir>/_stats/<node>.json, stats.json  stats per node, and all of them
+    <sink>/manifest.json                  each sink's shards and counts (core/manifest.py)
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from tqdm import tqdm
 from curation.core import fs
 from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
+from curation.core.manifest import write_manifest
 from curation.core.pipeline import Pipeline
 from curation.core.plan import GlobalStep, Plan, SegmentStep, UnionStep, compile_plan
 from curation.core.stats import StageStats
 from curation.core.tasks import (
     ApplyTask,
     InputShard,
+    MergeTask,
     ReduceTask,
     ScanTask,
     SegmentTask,
@@ -36,7 +39,7 @@ from curation.core.tasks import (
     is_complete,
 )
 
-OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|p\d{4}-s\d{5})-\d{3}\.parquet$")
+OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|[pm]\d{4}-s\d{5})-\d{3}\.parquet$")
 
 
 @dataclass
@@ -143,7 +146,8 @@ class Runner:
         ]
 
     def _run_global(self, step: GlobalStep) -> list[dict]:
-        """Scan every shard, then reduce every partition, then apply to every shard."""
+        """Scan every shard, reduce every partition, merge if the stage asks, apply to every
+        shard."""
         stage, name = step.stage, step.name
         base = {"stage": stage.describe(), "seed": self.p.seed}
         scratch = fs.join(self.workdir, "_global", name)
@@ -161,6 +165,14 @@ class Runner:
             for p in range(stage.partitions)
         ])
         reduce_fp, decisions = fingerprint([r["fingerprint"] for r in reduce]), _shards(reduce)
+        merge: list[dict] = []
+        if stage.merges:
+            merge = self._run_phase(name, "merge", [
+                self._task(MergeTask, name, "merge", 0, {**base, "merge": 0, "in": reduce_fp},
+                           "merge", inputs=decisions, stage=stage,
+                           output_dir=fs.join(scratch, "merge"))
+            ])
+            reduce_fp, decisions = fingerprint([r["fingerprint"] for r in merge]), _shards(merge)
         apply_base = {**base, "decisions": reduce_fp, "max": self.p.max_shard_bytes,
                       "output": step.output}
         apply = self._run_phase(name, "apply", [
@@ -170,7 +182,7 @@ class Runner:
                        max_shard_bytes=self.p.max_shard_bytes)
             for i, s in enumerate(shards)
         ])
-        for sub, records in (("scan", scan), ("reduce", reduce)):
+        for sub, records in (("scan", scan), ("reduce", reduce), ("merge", merge)):
             _remove_stale(fs.join(scratch, sub), records)
         return apply
 
@@ -240,6 +252,8 @@ def run(
     for name, s in stats.items():
         fs.write_json(fs.join(pipeline.workdir, "_stats", f"{name}.json"), s.to_dict())
     outputs = {sink: [s.path for s in runner.datasets[plan.step_of[sink]]] for sink in plan.sinks}
+    for sink, path in plan.sinks.items():
+        write_manifest(path, [(s.path, s.identity) for s in runner.datasets[plan.step_of[sink]]])
     result = RunResult(pipeline.workdir, stats, outputs, runner.ran, runner.skipped, seconds)
     summary = {
         "pipeline": pipeline.name,

@@ -16,6 +16,10 @@ import pyarrow.compute as pc
 from curation.core.hashing import xxh3_64_column
 
 ID, TEXT, SOURCE, URL, CREATED = "id", "text", "source", "url", "created"
+# Columns of tokenized shards (curation.tokenize): token ids, and what they came from.
+INPUT_IDS, N_TOKENS, N_BYTES = "input_ids", "n_tokens", "n_bytes"
+TOKENIZER_METADATA = b"curation.tokenizer"  # schema metadata of tokenized shards: JSON
+DOMAIN_COLUMNS = (SOURCE, "topic", "vigintile")  # what mixing and the manifest count by
 
 BASE_FIELDS: dict[str, pa.DataType] = {
     ID: pa.string(),

@@ -49,6 +49,13 @@ class Stage:
         """Columns this stage adds, with their types."""
         return dict(self.adds)
 
+    def columns_after(self, upstream: list[str]) -> list[str]:
+        """Columns of this stage's output given its input's: by default all of them, plus ours.
+
+        A stage that also removes columns (tokenization drops ``text``) overrides this.
+        """
+        return upstream + [c for c in self.output_columns() if c not in upstream]
+
     def describe(self) -> dict:
         return {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -136,9 +143,16 @@ class GlobalStage(Stage, ABC):
     decisions, ctx)`` gets one shard's batches (``offset`` = index of the batch's first row in
     the shard) and that shard's decisions from every partition concatenated in partition order.
     No phase holds more than one shard or one partition.
+
+    A stage whose answer needs every partition at once (connected components over edges found
+    per partition) sets ``merges = True``: one ``merge`` task then runs between reduce and apply,
+    gets every reduce output as ``(key, table)`` in partition then key order, and yields the
+    per-shard decisions instead. It holds all of the reduce output, so that must stay small
+    (integer edges, not texts); the stage documents its size.
     """
 
     partitions: int = 16
+    merges: ClassVar[bool] = False
 
     @abstractmethod
     def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
@@ -147,6 +161,10 @@ class GlobalStage(Stage, ABC):
     @abstractmethod
     def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
         """Decisions for each shard, from one partition's pieces."""
+
+    def merge(self, pieces: Iterator[tuple[int, pa.Table]]) -> Iterator[tuple[int, pa.Table]]:
+        """Per-shard decisions from every reduce output (only called when ``merges``)."""
+        yield from pieces
 
     @abstractmethod
     def apply(

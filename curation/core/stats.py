@@ -8,14 +8,19 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.core.schema import TEXT
+from curation.core.schema import N_BYTES, TEXT
 
 
 def text_bytes(table: pa.Table) -> int:
-    """UTF-8 bytes of the ``text`` column (0 if absent)."""
-    if TEXT not in table.column_names or table.num_rows == 0:
+    """UTF-8 bytes of the ``text`` column; of the texts behind the tokens (``n_bytes``) once
+    tokenization has replaced it; 0 if neither is there."""
+    if table.num_rows == 0:
         return 0
-    return int(pc.sum(pc.binary_length(table.column(TEXT))).as_py() or 0)
+    if TEXT in table.column_names:
+        return int(pc.sum(pc.binary_length(table.column(TEXT))).as_py() or 0)
+    if N_BYTES in table.column_names:
+        return int(pc.sum(table.column(N_BYTES)).as_py() or 0)
+    return 0
 
 
 @dataclass
@@ -29,6 +34,7 @@ class StageStats:
     dropped: Counter = field(default_factory=Counter)
     quarantined: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    tokens_out: int = 0  # tokens written, for stages that tokenize
 
     def merge(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
@@ -38,6 +44,7 @@ class StageStats:
         self.dropped.update(other.dropped)
         self.quarantined.update(other.quarantined)
         self.seconds += other.seconds
+        self.tokens_out += other.tokens_out
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +55,7 @@ class StageStats:
             "dropped": dict(sorted(self.dropped.items())),
             "quarantined": dict(sorted(self.quarantined.items())),
             "seconds": round(self.seconds, 6),
+            "tokens_out": self.tokens_out,
         }
 
     @classmethod
@@ -60,4 +68,5 @@ class StageStats:
             Counter(d["dropped"]),
             Counter(d["quarantined"]),
             d["seconds"],
+            d.get("tokens_out", 0),
         )

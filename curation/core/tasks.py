@@ -238,6 +238,21 @@ class ReduceTask(Task):
 
 
 @dataclass
+class MergeTask(Task):
+    """Global stage, optional phase between reduce and apply: every reduce output, in partition
+    then key order, into per-shard decisions; one task (see ``GlobalStage.merges``)."""
+
+    inputs: list[InputShard] = field(default_factory=list)
+    stage: GlobalStage = None
+    output_dir: str = ""
+
+    def run(self) -> tuple[list[dict], dict[str, StageStats]]:
+        pieces = self.stage.merge((i.key, _read_whole(i.path)) for i in self.inputs)
+        return _write_keyed(pieces, self.output_dir, lambda s: f"m{self.index:04d}-s{s:05d}",
+                            self.step)
+
+
+@dataclass
 class ApplyTask(Task):
     """Global stage, phase 3: one shard with its decisions applied, written like a map output."""
     input: InputShard = None

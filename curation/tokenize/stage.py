@@ -1,0 +1,141 @@
+"""The ``Tokenize`` map stage: documents in, token ids out, one row per document.
+
+Output columns: ``input_ids`` (``list<uint16>`` when the vocabulary fits in 16 bits, else
+``list<uint32>``; the document's tokens then EOS, after BOS when one is configured),
+``n_tokens`` (int32, the list's length, EOS included), ``n_bytes`` (int64, UTF-8 bytes of the
+text), and the carried columns (``id``, ``source``, ``topic``, ``vigintile`` where present).
+``text`` is not kept. The schema metadata key ``curation.tokenizer`` holds the tokenizer's
+``TokenizerInfo`` as JSON, so every shard says which tokenizer made it.
+
+Special-token strings inside a text (a literal ``<|endoftext|>`` in a web page) are encoded as
+plain text: the only EOS ids in the output are the ones this stage appends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from tokenizers import Tokenizer
+
+from curation.core.schema import ID, INPUT_IDS, N_BYTES, N_TOKENS, SOURCE, TEXT
+from curation.core.stage import BatchContext, MapStage
+from curation.tokenize.tokenizer import TokenizerInfo, describe, load_tokenizer
+
+METADATA_KEY = b"curation.tokenizer"
+CARRY = (ID, SOURCE, "topic", "vigintile")
+
+
+def _in_ray_worker() -> bool:
+    ray = sys.modules.get("ray")
+    return bool(ray and ray.is_initialized() and ray.get_runtime_context().get_task_id())
+
+
+def token_type(info: TokenizerInfo) -> pa.DataType:
+    return pa.uint16() if info.dtype == "uint16" else pa.uint32()
+
+
+def tokens_array(ids: list[list[int]], info: TokenizerInfo) -> pa.ListArray:
+    """Per-document id lists (without specials) as one Arrow list array, BOS/EOS added."""
+    n = len(ids)
+    lengths = np.fromiter(map(len, ids), np.int64, n)
+    with_bos = info.bos_id is not None
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths + 1 + with_bos, out=offsets[1:])
+    dtype = np.uint16 if info.dtype == "uint16" else np.uint32
+    flat = np.empty(int(offsets[-1]), dtype)
+    body = np.ones(len(flat), bool)
+    body[offsets[1:] - 1] = False
+    if with_bos:
+        body[offsets[:-1]] = False
+        flat[offsets[:-1]] = info.bos_id
+    flat[body] = np.fromiter(itertools.chain.from_iterable(ids), dtype, int(lengths.sum()))
+    flat[offsets[1:] - 1] = info.eos_id
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(flat))
+
+
+def with_tokenizer_metadata(table: pa.Table, info: TokenizerInfo) -> pa.Table:
+    import json
+
+    meta = dict(table.schema.metadata or {})
+    meta[METADATA_KEY] = json.dumps(info.to_dict(), sort_keys=True).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def tokenizer_of(schema: pa.Schema) -> TokenizerInfo | None:
+    """The ``TokenizerInfo`` a tokenized shard's schema records, or None for untokenized data."""
+    import json
+
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    return None if raw is None else TokenizerInfo.from_dict(json.loads(raw))
+
+
+class Tokenize(MapStage):
+    """Encode ``text`` with a ``tokenizer.json``; see the module docstring for the output.
+
+    ``eos``/``bos`` name special tokens (``eos=None`` finds a usual one: ``<|endoftext|>``,
+    ``</s>``...). ``parallel`` chooses who uses the cores: the Rust tokenizer's own threads
+    (True), or one thread per task so that the executor's workers share them (False); the
+    default is one thread inside a Ray task and the tokenizer's threads otherwise. Empty texts
+    are dropped (reason ``empty_text``).
+    """
+
+    requires = (TEXT,)
+
+    def __init__(self, tokenizer: str, eos: str | None = None, bos: str | None = None,
+                 carry: tuple[str, ...] = CARRY, parallel: bool | None = None,
+                 name: str | None = None):
+        loaded = load_tokenizer(tokenizer)
+        self.tokenizer, self.eos, self.bos, self.carry = tokenizer, eos, bos, tuple(carry)
+        self.info = describe(loaded, os.path.basename(tokenizer), eos, bos).to_dict()
+        self.name = name
+        self._parallel = parallel
+        self._json = loaded.to_str()
+        self._tok: Tokenizer | None = None
+
+    @property
+    def tokenizer_info(self) -> TokenizerInfo:
+        return TokenizerInfo.from_dict(self.info)
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {
+            INPUT_IDS: pa.list_(token_type(self.tokenizer_info)),
+            N_TOKENS: pa.int32(),
+            N_BYTES: pa.int64(),
+        }
+
+    def columns_after(self, upstream: list[str]) -> list[str]:
+        return [c for c in upstream if c in self.carry] + list(self.output_columns())
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_tok": None}  # workers rebuild it from _json in setup()
+
+    def setup(self) -> None:
+        self._tok = Tokenizer.from_str(self._json)
+        self._tok.encode_special_tokens = True
+        parallel = self._parallel if self._parallel is not None else not _in_ray_worker()
+        os.environ["TOKENIZERS_PARALLELISM"] = "true" if parallel else "false"
+
+    def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
+        if self._tok is None:
+            self.setup()
+        n_bytes = pc.binary_length(batch.column(TEXT)).cast(pa.int64())
+        empty = pc.equal(n_bytes, 0)
+        if pc.any(empty).as_py():
+            ctx.drop("empty_text", batch.filter(empty))
+            keep = pc.invert(empty)
+            batch, n_bytes = batch.filter(keep), n_bytes.filter(keep)
+        info = self.tokenizer_info
+        texts = batch.column(TEXT).to_pylist()
+        encodings = self._tok.encode_batch_fast(texts, add_special_tokens=False)
+        ids = tokens_array([e.ids for e in encodings], info)
+        n_tokens = pc.list_value_length(ids).cast(pa.int32())
+        ctx.stats.tokens_out += len(ids.values)
+        kept = [c for c in batch.column_names if c in self.carry]
+        out = batch.select(kept).append_column(INPUT_IDS, ids)
+        out = out.append_column(N_TOKENS, n_tokens).append_column(N_BYTES, n_bytes)
+        return with_tokenizer_metadata(out, info)

@@ -1,0 +1,86 @@
+"""Export to raw .npy arrays with label lists, and import back, losslessly."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from test_stage import make_inputs, tokenize_pipeline
+
+from curation.core.errors import InputError
+from curation.tokenize import TokenizedDataset, export_npy, import_npy, read_manifest
+from curation.tokenize.export import read_export_meta
+
+COLUMNS = ["id", "source", "topic", "input_ids", "n_tokens", "n_bytes"]
+
+
+@pytest.fixture
+def shards(tmp_path, tokenizer_path) -> str:
+    out = str(tmp_path / "o")
+    tokenize_pipeline(make_inputs(tmp_path / "in"), str(tmp_path / "w"), out,
+                      tokenizer_path).run(progress=False)
+    return out
+
+
+def table_of(directory: str) -> pa.Table:
+    data = TokenizedDataset(directory)
+    table = pa.Table.from_batches(list(data.batches()))
+    return table.select([c for c in COLUMNS if c in table.column_names])
+
+
+def test_export_writes_eos_separated_arrays_and_labels(shards, tmp_path):
+    meta = export_npy(shards, str(tmp_path / "npy"))
+    assert meta == read_export_meta(str(tmp_path / "npy")) and meta["dtype"] == "uint32"
+    original = table_of(shards)
+    flat = np.concatenate([np.fromfile(tmp_path / "npy" / f["npy"], dtype="<u4")
+                           for f in meta["files"]])
+    assert flat.tolist() == [t for ids in original.column("input_ids").to_pylist() for t in ids]
+    assert (flat == 0).sum() == original.num_rows  # one EOS per document
+    first = meta["files"][0]
+    with gzip.open(tmp_path / "npy" / first["labels"], "rt") as f:
+        header, row = f.readline().strip(), f.readline().strip().split(",")
+    assert header == '"start","end","id","source","topic","n_bytes"'
+    assert row[:2] == ["0", str(original.column("n_tokens")[0].as_py())]
+
+
+@pytest.mark.parametrize("dtype", ["uint32", "uint16"])
+def test_round_trip_with_labels_is_lossless(shards, tmp_path, tokenizer_path, dtype):
+    export_npy(shards, str(tmp_path / "npy"), dtype)
+    manifest = import_npy(str(tmp_path / "npy" / "*.npy"), str(tmp_path / "back"),
+                          tokenizer_path, dtype=dtype)
+    assert table_of(str(tmp_path / "back")).equals(table_of(shards))
+    assert manifest["totals"]["tokens"] == read_manifest(shards)["totals"]["tokens"]
+    assert manifest["domains"] == read_manifest(shards)["domains"]
+
+
+def test_import_without_labels_splits_at_eos(shards, tmp_path, tokenizer_path):
+    meta = export_npy(shards, str(tmp_path / "npy"))
+    for f in meta["files"]:
+        os.remove(tmp_path / "npy" / f["labels"])
+    import_npy(str(tmp_path / "npy" / "*.npy"), str(tmp_path / "back"), tokenizer_path,
+               source="dolma")
+    back, original = table_of(str(tmp_path / "back")), table_of(shards)
+    for col in ("input_ids", "n_tokens", "n_bytes"):
+        assert back.column(col).to_pylist() == original.column(col).to_pylist()
+    assert set(back.column("source").to_pylist()) == {"dolma"}
+    assert back.column("id")[0].as_py() == "dolma-part-00000-000-0"
+
+
+def test_trailing_tokens_without_eos_become_a_document(tmp_path, tokenizer_path):
+    np.array([5, 6, 0, 7, 8], "<u4").tofile(tmp_path / "raw.npy")
+    import_npy(str(tmp_path / "raw.npy"), str(tmp_path / "back"), tokenizer_path)
+    t = pq.read_table(tmp_path / "back" / "part-00000-000.parquet")
+    assert t.column("input_ids").to_pylist() == [[5, 6, 0], [7, 8, 0]]
+
+
+def test_bad_arrays_are_errors_naming_the_file(tmp_path, tokenizer_path):
+    np.array([5, 999, 0], "<u4").tofile(tmp_path / "big.npy")
+    with pytest.raises(InputError, match=r"big.npy:token 1: id 999 is outside the vocabulary"):
+        import_npy(str(tmp_path / "big.npy"), str(tmp_path / "o1"), tokenizer_path)
+    (tmp_path / "odd.npy").write_bytes(b"\x01\x00\x00\x00\x02\x00")
+    with pytest.raises(InputError, match="odd.npy: 6 bytes is not a whole number of uint32"):
+        import_npy(str(tmp_path / "odd.npy"), str(tmp_path / "o2"), tokenizer_path)
