@@ -55,18 +55,19 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 
 
 def compare(what: str, peer_name: str, ours: Callable[[], Any], peer: Callable[[], Any],
-            docs: int) -> dict:
+            docs: int, metric: str = "docs/s", units: int | None = None) -> dict:
     """Run ours, then the peer, on the same input; their results must agree.
 
-    Returns a table row: documents per second of each (``docs`` / wall seconds) and the peak
-    memory increase of each.
+    Returns a table row: the rate of each (``units``, by default ``docs``, per wall second,
+    named ``metric``) and the peak memory increase of each.
     """
     ours_out, ours_s, ours_mb = measure(ours)
     peer_out, peer_s, peer_mb = measure(peer)
     if ours_out != peer_out:
         raise RuntimeError(f"{what}: ours gave {ours_out!r}, {peer_name} gave {peer_out!r}")
-    return {"what": what, "metric": "docs/s", "ours": docs / ours_s, "peer_name": peer_name,
-            "peer": docs / peer_s, "ours_peak_mb": ours_mb, "peer_peak_mb": peer_mb}
+    n = docs if units is None else units
+    return {"what": what, "metric": metric, "ours": n / ours_s, "peer_name": peer_name,
+            "peer": n / peer_s, "ours_peak_mb": ours_mb, "peer_peak_mb": peer_mb}
 
 
 def input_mb(files: list[str]) -> float:
