@@ -136,16 +136,19 @@ def remove(path: str) -> None:
             fs.delete_file(inner)
 
 
-def list_dir(path: str) -> list[str]:
-    """Names (not paths) of the files directly inside ``path``; empty if it does not exist."""
+def list_dir(path: str, directories: bool = False) -> list[str]:
+    """Names (not paths) of the files (or, with ``directories``, the subdirectories) directly
+    inside ``path``; empty if it does not exist."""
     if is_local(path):
         try:
-            return sorted(e.name for e in os.scandir(path) if e.is_file())
+            return sorted(e.name for e in os.scandir(path)
+                          if (e.is_dir() if directories else e.is_file()))
         except FileNotFoundError:
             return []
     fs, inner = resolve(path)
     infos = fs.get_file_info(pafs.FileSelector(inner, allow_not_found=True))
-    return sorted(i.base_name for i in infos if i.type == pafs.FileType.File)
+    kind = pafs.FileType.Directory if directories else pafs.FileType.File
+    return sorted(i.base_name for i in infos if i.type == kind)
 
 
 def tmp_path_for(path: str) -> str:

@@ -8,6 +8,7 @@ Work dir layout::
     <workdir>/_global/<step>/{scan,reduce}/   partial results of global stages
     <workdir>/_quarantine/<step>/             bad input, one JSONL per shard
     <workdir>/_rejects/<node>/                dropped documents, when a stage keeps them
+    <workdir>/_side/<node>/<output>/          side outputs a stage emits (reports, matches)
     <workdir>/_stats/<node>.json, stats.json  stats per node, and all of them
     <sink>/manifest.json                  each sink's shards and counts (core/manifest.py)
 """
@@ -117,6 +118,9 @@ class Runner:
             _remove_stale(step.output, records)
             for node in step.nodes():
                 _remove_stale(fs.join(self.workdir, "_rejects", node), records)
+                side = fs.join(self.workdir, "_side", node)
+                for output in fs.list_dir(side, directories=True):
+                    _remove_stale(fs.join(side, output), records)
 
     def _task(self, cls: type[Task], step: str, phase: str, index: int, identity: dict,
               label: str, **fields) -> Task:
@@ -140,7 +144,8 @@ class Runner:
                        output_dir=step.output,
                        quarantine_path=fs.join(self.workdir, "_quarantine", step.name,
                                                f"part-{i:05d}.jsonl"),
-                       rejects_dir=fs.join(self.workdir, "_rejects"), seed=self.p.seed,
+                       rejects_dir=fs.join(self.workdir, "_rejects"),
+                       side_dir=fs.join(self.workdir, "_side"), seed=self.p.seed,
                        max_shard_bytes=self.p.max_shard_bytes)
             for i, shard in enumerate(inputs)
         ]

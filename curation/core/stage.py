@@ -76,6 +76,14 @@ class BatchContext:
     stats: StageStats
     rejects: list[pa.Table] = field(default_factory=list)
     keep_rejects: bool = False
+    side: dict[str, list[pa.Table]] = field(default_factory=dict)
+
+    def emit(self, output: str, rows: pa.Table) -> None:
+        """Append ``rows`` to this stage's side output ``output`` (a report, matches found...):
+        Parquet shards under ``<workdir>/_side/<node>/<output>/``, one series per task, resumed
+        and cleaned up with the task like its main output."""
+        if rows.num_rows:
+            self.side.setdefault(output, []).append(rows)
 
     def drop(self, reason: str, rows: pa.Table) -> None:
         """Count ``rows`` as dropped for ``reason`` and keep them aside if asked to."""

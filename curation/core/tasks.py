@@ -26,6 +26,7 @@ from curation.core.stats import StageStats, text_bytes
 from curation.core.writer import ShardWriter
 
 INPUT_BATCH_ROWS = 2048
+REJECTS = "rejects"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class SegmentTask(Task):
     output_dir: str = ""
     quarantine_path: str = ""
     rejects_dir: str = ""
+    side_dir: str = ""
     seed: int = 0
     max_shard_bytes: int = 512 << 20
 
@@ -162,11 +164,15 @@ class SegmentTask(Task):
         fs.remove(self.quarantine_path)  # an earlier attempt's, if any
         q = Quarantine(self.reader.on_error if self.reader else "raise", self.quarantine_path)
         writer = ShardWriter(self.output_dir, f"part-{self.index:05d}", self.max_shard_bytes)
-        rejects = {
-            n: ShardWriter(fs.join(self.rejects_dir, n), f"part-{self.index:05d}")
-            for n, st in self.stages
-            if st.keep_rejects
-        }
+        side_writers: dict[tuple[str, str], ShardWriter] = {}  # (node, output name) -> writer
+
+        def write_side(node: str, name: str, tables: list[pa.Table]) -> None:
+            if (node, name) not in side_writers:
+                directory = (fs.join(self.rejects_dir, node) if name == REJECTS
+                             else fs.join(self.side_dir, node, name))
+                side_writers[node, name] = ShardWriter(directory, f"part-{self.index:05d}")
+            side_writers[node, name].write(pa.concat_tables(tables, promote_options="default"))
+
         try:
             for _, stage in self.stages:
                 stage.setup()
@@ -178,16 +184,19 @@ class SegmentTask(Task):
                     batch = _tracked(stats[name], batch, lambda b: stage.process(b, ctx))  # noqa: B023
                     _check_adds(name, stage, batch)
                     if ctx.rejects:
-                        rejects[name].write(pa.concat_tables(ctx.rejects))
+                        write_side(name, REJECTS, ctx.rejects)
+                    for output, tables in ctx.side.items():
+                        write_side(name, output, tables)
                     if batch.num_rows == 0:
                         break
                 writer.write(batch)
             files = [f.to_dict() for f in writer.close()]
-            side = [f.to_dict() | {"side": "rejects"} for w in rejects.values() for f in w.close()]
+            side = [f.to_dict() | {"side": name}
+                    for (_, name), w in side_writers.items() for f in w.close()]
             side += [{"path": p, "side": "quarantine"} for p in q.commit()]
         except BaseException:
             writer.abort()
-            for w in rejects.values():
+            for w in side_writers.values():
                 w.abort()
             q.abort()
             raise

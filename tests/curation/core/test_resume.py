@@ -10,9 +10,13 @@ import sys
 import textwrap
 import time
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 (pa.compute below)
 import pyarrow.parquet as pq
 from conftest import corpus, write_jsonl
 from test_executors import build, make_inputs, output_bytes
+
+from curation import MapStage, Pipeline, read
 
 PIPELINE = textwrap.dedent('''
     import os, time
@@ -106,3 +110,34 @@ def test_changed_input_file_redoes_its_shard_only(tmp_path):
     fresh = build(inputs, str(tmp_path / "w2"), str(tmp_path / "o2")).run(progress=False)
     assert output_bytes(str(tmp_path / "o")) == output_bytes(str(tmp_path / "o2"))
     assert fresh.ran > result.ran
+
+
+class Reporter(MapStage):
+    """Emits one side row per document whose text mentions a given word."""
+
+    def __init__(self, word: str):
+        self.word = word
+
+    def process(self, batch, ctx):
+        hits = batch.filter(pa.compute.match_substring(batch.column("text"), self.word))
+        ctx.emit("hits", hits.select(["id"]))
+        return batch
+
+
+def test_side_outputs_are_written_per_task_and_cleaned_on_rerun(tmp_path):
+    inputs = make_inputs(tmp_path / "in")
+
+    def run(word):
+        p = Pipeline("side", str(tmp_path / "w"))
+        docs = p.source(read(os.path.join(inputs, "in-*.jsonl.zst"), source="a"))
+        p.sink(docs >> Reporter(word), str(tmp_path / "o"))
+        p.run(progress=False)
+        side = tmp_path / "w" / "_side" / "reporter" / "hits"
+        return sorted(os.listdir(side)) if side.exists() else [], side
+
+    names, side = run("doc1")  # doc1, doc10..doc19, doc100..: in every input shard
+    assert names == [f"part-{i:05d}-000.parquet" for i in range(4)]
+    ids = pa.concat_tables(pq.read_table(side / n) for n in names).column("id").to_pylist()
+    expected = [d["id"] for d in corpus(120) if "doc1" in d["text"]]
+    assert sorted(ids) == sorted(expected)
+    assert run("no-such-word")[0] == []  # an earlier run's side shards do not linger
