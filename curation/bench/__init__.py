@@ -19,6 +19,10 @@ BENCHMARKS = {
     "read": ("curation.bench.read", "JSONL.zst to Arrow batches: our Reader vs datatrove's"),
     "exact_dedup": ("curation.bench.exact_dedup",
                     "exact dedup end to end: our global stage vs datatrove's three steps"),
+    "tokenize": ("curation.bench.tokenize",
+                 "tokenize stage end to end vs tokenizers encode_batch on texts in memory"),
+    "minhash": ("curation.bench.minhash",
+                "MinHash signatures vs datasketch and rensa; dedup end to end vs datatrove"),
 }
 
 

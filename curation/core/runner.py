@@ -5,7 +5,7 @@ Work dir layout::
     <workdir>/_run.json                   plan, per-phase task totals, state
     <workdir>/_tasks/<step>/<phase>-<i>.json   completion records
     <workdir>/<step>/part-<shard>-<k>.parquet intermediate datasets
-    <workdir>/_global/<step>/{scan,reduce}/   partial results of global stages
+    <workdir>/_global/<step>/{scan,reduce,merge}/  partial results of global stages
     <workdir>/_quarantine/<step>/             bad input, one JSONL per shard
     <workdir>/_rejects/<node>/                dropped documents, when a stage keeps them
     <workdir>/_side/<node>/<output>/          side outputs a stage emits (reports, matches)

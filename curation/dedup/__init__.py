@@ -1,5 +1,6 @@
-"""Deduplication stages: exact (content hash)."""
+"""Deduplication stages: exact (content hash) and near-duplicate (MinHash LSH)."""
 
 from curation.dedup.exact import ExactDedup
+from curation.dedup.minhash import DOLMA3, FINEWEB, MinHashDedup, collision_probability
 
-__all__ = ["ExactDedup"]
+__all__ = ["DOLMA3", "FINEWEB", "ExactDedup", "MinHashDedup", "collision_probability"]

@@ -1,0 +1,437 @@
+"""Near-duplicate removal by MinHash LSH, as a global stage with a merge phase.
+
+scan:   normalise each text (lowercase, non-alphanumerics to spaces, whitespace collapsed; the
+        first two configurable), hash its word n-gram shingles (xxh3-64 of each word, mixed
+        in order into one 64-bit hash per n-gram), sign it with
+        ``bands * rows`` MinHash values (uint32), hash each band's ``rows`` values into a 64-bit
+        bucket and route (bucket, doc key, created, id) to the partition ``bucket mod
+        partitions``. A doc key is ``shard << 40 | row`` (int64).
+reduce: per partition, the buckets holding two or more documents; in each, every member is
+        linked to the bucket's best-ranked member (the keep policy's order), optionally only if
+        their true shingle Jaccard reaches ``verify_threshold`` (members that fail are linked
+        among themselves the same way). Yields the edges (int64 pairs) and the ranking columns
+        of the documents they touch.
+merge:  one task: union-find over every edge (numpy, no Python object per edge); in each
+        component the keeper is the newest ``created`` (missing dates count as oldest), ties to
+        the smallest ``id`` (``keep="oldest"`` and ``keep="smallest_id"`` are the
+        alternatives). Memory: 16 bytes per edge plus, per document in an edge, its key,
+        ``created`` and ``id``; no text.
+apply:  ``minhash_cluster`` (int64: xxh3-64 of the keeper's id, top bit cleared; null outside
+        any cluster); the other members are dropped (reason ``minhash_duplicate``) or, with
+        ``mode="mark"``, kept with ``minhash_duplicate`` = true.
+
+Components over ``max_cluster_size`` documents (chains of false positives, boilerplate) keep
+every member: they get their cluster id and nothing is dropped.
+
+Scratch space of the scan: ``bands`` rows of about 40 bytes per document (more with
+``verify_threshold``, which adds the document's shingle hashes, 8 bytes each, to every row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal, NamedTuple
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import rensa
+
+from curation.core.hashing import xxh3_64_column
+from curation.core.stage import BatchContext, GlobalStage
+
+CLUSTER = "minhash_cluster"
+DUPLICATE = "minhash_duplicate"
+SHARD_SHIFT = 40  # doc key = shard << 40 | row: up to 2**40 rows per shard, 2**23 shards
+_EDGES, _NODES = 0, 1  # reduce output keys
+_MASK63 = np.uint64((1 << 63) - 1)
+
+
+class Banding(NamedTuple):
+    """LSH banding: ``bands`` buckets per document, each over ``rows`` MinHash values."""
+
+    bands: int
+    rows: int
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+    @property
+    def threshold(self) -> float:
+        """The usual estimate of the curve's steepest point, ``(1 / bands) ** (1 / rows)``."""
+        return (1.0 / self.bands) ** (1.0 / self.rows)
+
+
+DOLMA3 = Banding(26, 11)  # Dolma 3: target Jaccard 0.8 (286 permutations)
+FINEWEB = Banding(14, 8)  # FineWeb: 112 permutations, threshold about 0.72
+PRESETS = {"dolma3": DOLMA3, "fineweb": FINEWEB}
+
+
+def collision_probability(s: float | np.ndarray, bands: int, rows: int) -> float | np.ndarray:
+    """Probability that two sets of Jaccard ``s`` share at least one bucket: 1-(1-s^r)^b."""
+    return 1.0 - (1.0 - np.power(s, rows)) ** bands
+
+
+def collision_curve(bands: int, rows: int, points: int = 11) -> str:
+    """A table of ``collision_probability`` at ``points`` Jaccard values evenly over [0, 1]."""
+    lines = [f"bands={bands} rows={rows} threshold~{Banding(bands, rows).threshold:.3f}",
+             "jaccard  P(candidate)"]
+    for s in np.linspace(0.0, 1.0, points):
+        lines.append(f"{s:7.2f}  {float(collision_probability(s, bands, rows)):.4f}")
+    return "\n".join(lines)
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit)."""
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xFF51AFD7ED558CCD)
+    h = h ^ (h >> np.uint64(33))
+    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+    return h ^ (h >> np.uint64(33))
+
+
+# --- text to shingle hashes ----------------------------------------------------------------
+
+
+def normalise(text: pa.Array | pa.ChunkedArray, lowercase: bool = True,
+              punctuation: bool = True) -> pa.Array:
+    """Lowercase (optional), every non-letter non-digit to a space (optional, else only
+    whitespace), runs of spaces collapsed to one, ends stripped. Equals
+    ``curation.synthetic.normalize`` with both options on (for letters, digits, ``_``)."""
+    out = pc.utf8_lower(text) if lowercase else text
+    pattern = r"[^\p{L}\p{N}]+" if punctuation else r"\s+"
+    out = pc.utf8_trim(pc.replace_substring_regex(out, pattern, " "), " ")
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+def shingle_hashes(text: pa.Array, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the word ``n``-grams of normalised texts (words separated by one space)
+    and the per-document offsets: document d owns ``hashes[offsets[d]:offsets[d + 1]]``.
+
+    Each distinct word is hashed once (xxh3-64 of its UTF-8 bytes, ``seed``); an n-gram's hash
+    is the polynomial ``sum_j w_j * K**(n-1-j) mod 2**64`` of its words' hashes, then
+    MurmurHash3's finaliser. A document of fewer than ``n`` words has one shingle, all its
+    words (the missing ones count as 0); an empty document has none.
+    """
+    lists = pc.split_pattern(text, " ")
+    words = pc.list_flatten(lists)
+    words = words.filter(pc.greater(pc.binary_length(words), 0))  # "" only from empty texts
+    encoded = pc.dictionary_encode(words)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    word_hash = xxh3_64_column(encoded.dictionary, seed)[encoded.indices.to_numpy()]
+    n_words = np.asarray(pc.fill_null(pc.list_value_length(lists), 0), np.int64)
+    n_words[np.asarray(pc.binary_length(text), np.int64) == 0] = 0
+    first_word = np.concatenate([[0], np.cumsum(n_words)[:-1]]).astype(np.int64)
+    counts = np.where(n_words > 0, np.maximum(n_words - n + 1, 1), 0)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    doc = np.repeat(np.arange(len(counts)), counts)
+    start = first_word[doc] + (np.arange(offsets[-1]) - offsets[:-1][doc])
+    last = first_word[doc] + n_words[doc] - 1
+    short = bool((n_words[n_words > 0] < n).any())
+    h = np.zeros(len(start), np.uint64)
+    for j in range(n):  # h = sum_j w_j * K^(n-1-j) mod 2**64, missing words of short docs as 0
+        w = word_hash[np.minimum(start + j, last)]
+        if short:
+            w = np.where(start + j <= last, w, np.uint64(0))
+        h = h * np.uint64(0x9E3779B97F4A7C15) + w
+    h = _fmix64(h)
+    return h, offsets
+
+
+def unique_per_doc(hashes: np.ndarray, offsets: np.ndarray) -> pa.LargeListArray:
+    """Each document's shingle hashes, sorted and deduplicated, as a list<uint64> column."""
+    doc = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    order = np.lexsort((hashes, doc))
+    h, d = hashes[order], doc[order]
+    keep = np.ones(len(h), bool)
+    keep[1:] = (h[1:] != h[:-1]) | (d[1:] != d[:-1])
+    counts = np.bincount(d[keep], minlength=len(offsets) - 1)
+    new_off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return pa.LargeListArray.from_arrays(pa.array(new_off), pa.array(h[keep], pa.uint64()))
+
+
+# --- signatures -----------------------------------------------------------------------------
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.Generator(np.random.PCG64(seed))
+    a = rng.integers(0, 1 << 63, num_perm, dtype=np.uint64) << np.uint64(1) | np.uint64(1)
+    return a, rng.integers(0, 1 << 63, num_perm, dtype=np.uint64)
+
+
+def signatures_numpy(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = 0,
+                     chunk: int = 1 << 14) -> np.ndarray:
+    """MinHash signatures, ``(docs, num_perm)`` uint32: the minimum over a document's shingle
+    hashes x of ``(a * x + b) mod 2**64 >> 32`` (multiply-shift, a odd), one (a, b) per
+    permutation from ``seed``. A document without shingles gets all ``2**32 - 1``."""
+    a, b = _permutations(num_perm, seed)
+    out = np.full((len(offsets) - 1, num_perm), np.iinfo(np.uint32).max, np.uint32)
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    d = 0
+    while d < len(nonempty):  # blocks of whole documents, about ``chunk`` shingles each
+        stop = int(np.searchsorted(offsets[nonempty + 1], offsets[nonempty[d]] + chunk))
+        block = nonempty[d:max(stop, d + 1)]
+        lo, hi = offsets[block[0]], offsets[block[-1] + 1]
+        values = (hashes[lo:hi, None] * a + b) >> np.uint64(32)
+        out[block] = np.minimum.reduceat(values, offsets[block] - lo, axis=0)
+        d += len(block)
+    return out
+
+
+def signatures_rensa(hashes: np.ndarray, offsets: np.ndarray, num_perm: int,
+                     seed: int = 0) -> np.ndarray:
+    """Like ``signatures_numpy``, computed by rensa's ``RMinHash`` (its own hash family)."""
+    if len(offsets) == 1:
+        return np.zeros((0, num_perm), np.uint32)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        hashes, offsets.astype(np.uint64), num_perm, seed)
+    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, num_perm)
+
+
+def band_buckets(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """``(docs, bands)`` uint64 bucket hashes; band k hashes values ``k*rows:(k+1)*rows`` and
+    its index, so that equal values in different bands never share a bucket."""
+    sig = signatures[:, : bands * rows].reshape(len(signatures), bands, rows).astype(np.uint64)
+    h = _fmix64(np.arange(bands, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    h = np.broadcast_to(h, (len(signatures), bands))
+    for j in range(rows):
+        h = _fmix64((h ^ sig[:, :, j]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(j))
+    return h
+
+
+# --- union-find -----------------------------------------------------------------------------
+
+
+def connected_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Component label (its smallest node) of each of nodes ``0..n-1`` under edges ``u-v``.
+
+    Hook-and-compress: each round hooks the larger root of every edge whose ends differ onto
+    the smaller (so a parent is never larger than its child: no cycles) and then jumps pointers
+    until every node points at its root; about log(n) rounds, all numpy.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    u, v = np.asarray(u, np.int64), np.asarray(v, np.int64)
+    while len(u):
+        ru, rv = parent[u], parent[v]
+        differ = ru != rv
+        u, v, ru, rv = u[differ], v[differ], ru[differ], rv[differ]
+        if not len(u):
+            break
+        np.minimum.at(parent, np.maximum(ru, rv), np.minimum(ru, rv))
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    return parent
+
+
+def jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """|a & b| / |a | b| of two sorted arrays of distinct values; 1.0 for two empty ones."""
+    if not len(a) and not len(b):
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+_ORDER = {
+    "newest": (["created", "id"], [True, False]),
+    "oldest": (["created", "id"], [False, False]),
+    "smallest_id": (["id"], [False]),
+}
+
+
+class MinHashDedup(GlobalStage):
+    """MinHash LSH near-duplicate removal (see the module docstring for the phases)."""
+
+    requires = ("id", "text", "created")
+    merges = True
+
+    def __init__(
+        self,
+        bands: int = DOLMA3.bands,
+        rows: int = DOLMA3.rows,
+        preset: Literal["dolma3", "fineweb"] | None = None,
+        ngram: int = 5,
+        lowercase: bool = True,
+        punctuation: bool = True,
+        seed: int = 0,
+        engine: Literal["rensa", "numpy"] = "rensa",
+        verify_threshold: float | None = None,
+        max_cluster_size: int | None = None,
+        keep: Literal["newest", "oldest", "smallest_id"] = "newest",
+        mode: Literal["drop", "mark"] = "drop",
+        partitions: int = 16,
+        name: str | None = None,
+    ):
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError(f"preset must be one of {sorted(PRESETS)}, not {preset!r}")
+            bands, rows = PRESETS[preset]
+        if bands < 1 or rows < 1 or ngram < 1 or partitions < 1:
+            raise ValueError("bands, rows, ngram and partitions must be >= 1")
+        if keep not in _ORDER:
+            raise ValueError(f"keep must be 'newest', 'oldest' or 'smallest_id', not {keep!r}")
+        if mode not in ("drop", "mark"):
+            raise ValueError(f"mode must be 'drop' or 'mark', not {mode!r}")
+        if engine not in ("rensa", "numpy"):
+            raise ValueError(f"engine must be 'rensa' or 'numpy', not {engine!r}")
+        if verify_threshold is not None and not 0 < verify_threshold <= 1:
+            raise ValueError("verify_threshold must lie in (0, 1]")
+        if max_cluster_size is not None and max_cluster_size < 2:
+            raise ValueError("max_cluster_size must be >= 2")
+        self.bands, self.rows, self.ngram = bands, rows, ngram
+        self.lowercase, self.punctuation = lowercase, punctuation
+        self.seed, self.engine = seed, engine
+        self.verify_threshold, self.max_cluster_size = verify_threshold, max_cluster_size
+        self.keep, self.mode, self.partitions, self.name = keep, mode, partitions, name
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        cols = {CLUSTER: pa.int64()}
+        return {**cols, DUPLICATE: pa.bool_()} if self.mode == "mark" else cols
+
+    # -- scan --------------------------------------------------------------------------------
+    def signatures(self, text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+        """``(signatures (docs, bands*rows) uint32, shingle hashes, per-doc offsets)``."""
+        norm = normalise(text, self.lowercase, self.punctuation)
+        hashes, offsets = shingle_hashes(norm, self.ngram)
+        sign = signatures_rensa if self.engine == "rensa" else signatures_numpy
+        return sign(hashes, offsets, self.bands * self.rows, self.seed), hashes, offsets
+
+    def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        pieces, offset = [], 0
+        for batch in batches:
+            sig, hashes, offsets = self.signatures(batch.column("text"))
+            n = batch.num_rows
+            buckets = band_buckets(sig, self.bands, self.rows)
+            has = np.diff(offsets) > 0  # documents with no word never match anything
+            doc = np.repeat(np.flatnonzero(has), self.bands)
+            columns = {
+                "bucket": pa.array(buckets[has].reshape(-1)),
+                "key": pa.array((np.int64(shard) << SHARD_SHIFT) + offset + doc),
+                "created": batch.column("created").take(pa.array(doc)),
+                "id": batch.column("id").take(pa.array(doc)),
+            }
+            if self.verify_threshold is not None:
+                columns["shingles"] = unique_per_doc(hashes, offsets).take(pa.array(doc))
+            pieces.append(pa.table(columns))
+            offset += n
+        if not pieces:
+            return
+        table = pa.concat_tables(pieces)
+        parts = table.column("bucket").to_numpy() % np.uint64(self.partitions)
+        for p in np.unique(parts).tolist():
+            yield int(p), table.filter(pa.array(parts == p))
+
+    # -- reduce ------------------------------------------------------------------------------
+    def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        frames = [pl.from_arrow(t) for t in tables]
+        if not frames:
+            return
+        df = pl.concat(frames).filter(pl.col("bucket").is_duplicated())
+        if df.height == 0:
+            return
+        by, descending = _ORDER[self.keep]
+        df = df.sort(["bucket", *by], descending=[False, *descending], nulls_last=True,
+                     maintain_order=True)
+        if self.verify_threshold is None:
+            edges = df.select(pl.col("key").first().over("bucket").alias("u"), pl.col("key")
+                              .alias("v")).filter(pl.col("u") != pl.col("v"))
+        else:
+            edges = self._verified_edges(df)
+        edges = edges.unique().sort(["u", "v"])
+        touched = pl.concat([edges["u"], edges["v"]]).unique()
+        nodes = (df.filter(pl.col("key").is_in(touched.implode()))
+                 .select("key", "created", "id").unique("key").sort("key"))
+        yield _EDGES, edges.to_arrow()
+        yield _NODES, nodes.to_arrow()
+
+    def _verified_edges(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Star edges within each bucket, kept only where the true Jaccard reaches the threshold;
+        members that fail against one anchor are grouped again under the best of them."""
+        keys = df["key"].to_numpy()
+        shingles = df["shingles"].to_arrow()
+        bounds = np.flatnonzero(np.diff(df["bucket"].to_numpy())) + 1
+        starts = np.concatenate([[0], bounds]).tolist()
+        ends = [*bounds.tolist(), df.height]
+        seen: dict[tuple[int, int], bool] = {}
+        us: list[int] = []
+        vs: list[int] = []
+        for lo, hi in zip(starts, ends, strict=True):
+            remaining = list(range(lo, hi))
+            while len(remaining) > 1:
+                anchor, rest = remaining[0], []
+                a = shingles[anchor].values.to_numpy()
+                for m in remaining[1:]:
+                    pair = (int(keys[anchor]), int(keys[m]))
+                    if pair not in seen:
+                        b = shingles[m].values.to_numpy()
+                        seen[pair] = jaccard_sorted(a, b) >= self.verify_threshold
+                    if seen[pair]:
+                        us.append(pair[0])
+                        vs.append(pair[1])
+                    else:
+                        rest.append(m)
+                remaining = rest
+        return pl.DataFrame({"u": np.array(us, np.int64), "v": np.array(vs, np.int64)})
+
+    # -- merge -------------------------------------------------------------------------------
+    def merge(self, pieces: Iterator[tuple[int, pa.Table]]) -> Iterator[tuple[int, pa.Table]]:
+        edges, nodes = [], []
+        for key, table in pieces:
+            (edges if key == _EDGES else nodes).append(pl.from_arrow(table))
+        if not nodes:
+            return
+        nodes_df = pl.concat(nodes).unique("key").sort("key")
+        edges_df = pl.concat(edges)
+        keys = nodes_df["key"].to_numpy()
+        u = np.searchsorted(keys, edges_df["u"].to_numpy())
+        v = np.searchsorted(keys, edges_df["v"].to_numpy())
+        label = connected_components(len(keys), u, v)
+        by, descending = _ORDER[self.keep]
+        df = nodes_df.with_columns(pl.Series("component", label)).sort(
+            ["component", *by], descending=[False, *descending], nulls_last=True,
+            maintain_order=True)
+        df = df.with_columns(
+            pl.col("id").first().over("component").alias("keeper"),
+            pl.len().over("component").alias("size"),
+        )
+        keeper_hash = xxh3_64_column(df["keeper"].to_arrow()) & _MASK63
+        cap = self.max_cluster_size
+        giant = pl.col("size") > cap if cap is not None else pl.lit(False)
+        df = df.with_columns(
+            pl.Series(CLUSTER, keeper_hash.astype(np.int64)),
+            ((pl.col("id") != pl.col("keeper")) & ~giant).alias(DUPLICATE),
+            (pl.col("key") // (1 << SHARD_SHIFT)).alias("shard"),
+            (pl.col("key") % (1 << SHARD_SHIFT)).alias("row"),
+        )
+        for shard, group in df.sort("key").group_by("shard", maintain_order=True):
+            yield int(shard[0]), group.select("row", CLUSTER, DUPLICATE).to_arrow()
+
+    # -- apply -------------------------------------------------------------------------------
+    def apply(
+        self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
+    ) -> pa.Table:
+        n = batch.num_rows
+        cluster = np.zeros(n, np.int64)
+        in_cluster = np.zeros(n, bool)
+        duplicate = np.zeros(n, bool)
+        if decisions is not None and decisions.num_rows:
+            rows = decisions.column("row").to_numpy()
+            inside = (rows >= offset) & (rows < offset + n)
+            at = rows[inside] - offset
+            cluster[at] = decisions.column(CLUSTER).to_numpy()[inside]
+            in_cluster[at] = True
+            duplicate[at] = decisions.column(DUPLICATE).to_numpy(zero_copy_only=False)[inside]
+        out = batch.append_column(CLUSTER, pa.array(cluster, mask=~in_cluster))
+        if self.mode == "mark":
+            return out.append_column(DUPLICATE, pa.array(duplicate))
+        if duplicate.any():
+            ctx.drop("minhash_duplicate", out.filter(pa.array(duplicate)))
+        return out.filter(pa.array(~duplicate))

@@ -1,0 +1,243 @@
+"""MinHash LSH dedup against plain references: exact Jaccard on the generator's planted
+near-duplicates, the closed-form collision curve, BFS components, the keep policy, and the same
+output whatever the executor or the shard order."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import write_jsonl
+
+from curation import Pipeline, read
+from curation.core.executors import RayExecutor
+from curation.dedup import MinHashDedup, collision_probability
+from curation.dedup.minhash import (
+    band_buckets,
+    collision_curve,
+    connected_components,
+    jaccard_sorted,
+    normalise,
+    shingle_hashes,
+    signatures_numpy,
+    signatures_rensa,
+    unique_per_doc,
+)
+from curation.synthetic import GeneratorConfig, generate, jaccard, normalize, shingles
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> str:
+    """1,500 synthetic documents in 3 shards, a fifth of them planted near-duplicates."""
+    root = tmp_path_factory.mktemp("synthetic")
+    generate(root, GeneratorConfig(docs=1500, seed=3, shard_docs=500, near_dup=0.2,
+                                   exact_dup=0.05))
+    return str(root)
+
+
+def run_dedup(inputs, workdir, executor="local", **options) -> pl.DataFrame:
+    p = Pipeline("t", os.path.join(workdir, "w"))
+    p.sink(p.source(read(inputs, source="s")) >> MinHashDedup(**options),
+           os.path.join(workdir, "o"))
+    result = p.run(executor, progress=False)
+    return pl.from_arrow(pa.concat_tables(pq.read_table(f) for f in result.outputs["sink"]))
+
+
+def planted_pairs(root: str, texts: dict[str, str]) -> list[tuple[str, str, float]]:
+    """(duplicate id, source id, exact shingle Jaccard) of every planted exact or near dup."""
+    truth = pl.read_parquet(os.path.join(root, "truth.parquet")).filter(
+        pl.col("kind").is_in(["near_dup", "exact_dup"]))
+    return [(i, d, jaccard(shingles(texts[i]), shingles(texts[d])))
+            for i, d in zip(truth["id"], truth["dup_of"], strict=True)]
+
+
+def same_cluster(out: pl.DataFrame) -> callable:
+    cluster = dict(zip(out["id"], out["minhash_cluster"], strict=True))
+    return lambda a, b: cluster[a] is not None and cluster[a] == cluster[b]
+
+
+def test_recall_and_precision_against_exact_jaccard(planted, tmp_path):
+    out = run_dedup(os.path.join(planted, "docs"), str(tmp_path / "plain"), mode="mark",
+                    partitions=4)
+    texts = dict(zip(out["id"], out["text"], strict=True))
+    pairs = planted_pairs(planted, texts)
+    together = same_cluster(out)
+    high = [together(a, b) for a, b, j in pairs if j >= 0.8]
+    assert len(high) > 150 and sum(high) / len(high) >= 0.9
+    assert not any(together(a, b) for a, b, j in pairs if j < 0.4)
+
+    verified = run_dedup(os.path.join(planted, "docs"), str(tmp_path / "verified"),
+                         mode="mark", partitions=4, verify_threshold=0.5)
+    together = same_cluster(verified)
+    high = [together(a, b) for a, b, j in pairs if j >= 0.8]
+    assert sum(high) / len(high) >= 0.9
+    assert not any(together(a, b) for a, b, j in pairs if j < 0.5)
+    # every document merged into a cluster is within 0.5 of some other member
+    sets = {i: shingles(t) for i, t in texts.items()}
+    for members in verified.filter(pl.col("minhash_cluster").is_not_null()).group_by(
+            "minhash_cluster").agg("id")["id"].to_list():
+        for m in members:
+            assert max(jaccard(sets[m], sets[o]) for o in members if o != m) >= 0.5
+
+
+def test_drop_keeps_newest_then_smallest_id_per_cluster(planted, tmp_path):
+    docs = os.path.join(planted, "docs")
+    marked = run_dedup(docs, str(tmp_path / "mark"), mode="mark", partitions=3)
+    kept = run_dedup(docs, str(tmp_path / "drop"), partitions=3)
+    clusters = marked.filter(pl.col("minhash_cluster").is_not_null())
+    assert clusters.height > 100
+    for group in clusters.partition_by("minhash_cluster"):
+        rows = group.to_dicts()
+        newest = max((r["created"] for r in rows if r["created"] is not None), default=None)
+        best = min(r["id"] for r in rows if r["created"] == newest)
+        assert [r["id"] for r in rows if not r["minhash_duplicate"]] == [best]
+    assert sorted(kept["id"]) == sorted(marked.filter(~pl.col("minhash_duplicate"))["id"])
+    assert kept.filter(pl.col("minhash_cluster").is_not_null()).height == clusters[
+        "minhash_cluster"].n_unique()
+
+
+def test_normalise_and_shingles_match_the_generator():
+    rng = np.random.default_rng(0)
+    alphabet = list("abcXYZ  \n\t,.;!-_'é") + ["ß", "12"]
+    texts = ["".join(rng.choice(alphabet, rng.integers(0, 60))) for _ in range(300)]
+    texts += ["one two", "", "   ", "a b c d e f"]
+    arr = pa.array(texts, pa.large_string())
+    norm = normalise(arr)
+    assert norm.to_pylist() == [normalize(t) for t in texts]
+    hashes, offsets = shingle_hashes(norm.slice(3), 5)  # a sliced array too
+    lists = unique_per_doc(hashes, offsets).to_pylist()
+    for text, got in zip(texts[3:], lists, strict=True):
+        assert len(got) == len(shingles(text)) and got == sorted(got)
+
+
+def test_jaccard_sorted_is_set_jaccard():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        a = set(rng.integers(0, 40, rng.integers(0, 30)).tolist())
+        b = set(rng.integers(0, 40, rng.integers(0, 30)).tolist())
+        got = jaccard_sorted(np.array(sorted(a), np.int64), np.array(sorted(b), np.int64))
+        assert got == pytest.approx(jaccard(a, b))
+
+
+def test_collision_probability_closed_form():
+    s = np.linspace(0, 1, 21)
+    for b, r in ((26, 11), (14, 8), (3, 2)):
+        inclusion_exclusion = sum((-1) ** (k + 1) * math.comb(b, k) * s ** (r * k)
+                                  for k in range(1, b + 1))
+        assert np.allclose(collision_probability(s, b, r), inclusion_exclusion, atol=1e-9)
+    assert collision_probability(0.8, 26, 11) == pytest.approx(0.9032, abs=1e-4)
+    assert "   0.80  0.9032" in collision_curve(26, 11).splitlines()
+
+
+@pytest.mark.parametrize("sign", [signatures_rensa, signatures_numpy])
+def test_collision_rate_matches_the_curve_on_random_sets(sign):
+    """Pairs of random sets with Jaccard exactly s share a bucket at rate 1-(1-s^r)^b."""
+    rng = np.random.default_rng(2)
+    bands, rows, pairs, size = 4, 3, 600, 60
+    for s in (0.3, 0.55, 0.8):
+        common = round(2 * size * s / (1 + s))  # |A & B| / |A | B| = s with |A| = |B| = size
+        hashes, offsets = [], [0]
+        for _ in range(pairs):
+            pool = rng.integers(0, 1 << 63, 2 * size - common, dtype=np.uint64)
+            hashes += [pool[:size], pool[size - common:]]
+            offsets += [offsets[-1] + size, offsets[-1] + 2 * size]
+        true_s = common / (2 * size - common)
+        sig = sign(np.concatenate(hashes), np.array(offsets, np.int64), bands * rows, seed=5)
+        buckets = band_buckets(sig, bands, rows)
+        rate = (buckets[0::2] == buckets[1::2]).any(axis=1).mean()
+        expected = collision_probability(true_s, bands, rows)
+        assert abs(rate - expected) < 4 * math.sqrt(expected * (1 - expected) / pairs) + 0.01
+
+
+def bfs_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    adjacency = [[] for _ in range(n)]
+    for a, b in zip(u.tolist(), v.tolist(), strict=True):
+        adjacency[a].append(b)
+        adjacency[b].append(a)
+    label = [-1] * n
+    for start in range(n):  # the smallest node of a component is reached first
+        if label[start] >= 0:
+            continue
+        label[start], queue = start, deque([start])
+        while queue:
+            for nb in adjacency[queue.popleft()]:
+                if label[nb] < 0:
+                    label[nb] = start
+                    queue.append(nb)
+    return np.array(label)
+
+
+def test_union_find_matches_bfs():
+    rng = np.random.default_rng(3)
+    for n, m in ((1, 0), (10, 0), (50, 30), (300, 250), (2000, 1900), (500, 3000)):
+        u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+        assert np.array_equal(connected_components(n, u, v), bfs_components(n, u, v))
+    order = rng.permutation(999)  # the path 0-1-...-999, its edges shuffled
+    assert (connected_components(1000, order + 1, order) == 0).all()
+
+
+def test_giant_components_are_kept_whole(tmp_path):
+    base = " ".join(f"w{k}" for k in range(200))
+    docs = [{"id": f"d{i}", "text": base + f" tail{i}"} for i in range(6)]
+    write_jsonl(tmp_path / "in.jsonl", docs)
+    capped = run_dedup(str(tmp_path / "in.jsonl"), str(tmp_path / "capped"),
+                       max_cluster_size=5, partitions=2)
+    assert capped.height == 6 and capped["minhash_cluster"].n_unique() == 1
+    plain = run_dedup(str(tmp_path / "in.jsonl"), str(tmp_path / "plain"), partitions=2)
+    assert plain["id"].to_list() == ["d0"]
+
+
+def write_shards(root, docs: list[dict], order: list[int]) -> str:
+    os.makedirs(root, exist_ok=True)
+    for name, k in enumerate(order):
+        write_jsonl(os.path.join(root, f"{name}.jsonl"), docs[k::3])
+    return str(root)
+
+
+def small_corpus(planted: str) -> list[dict]:
+    frames = pl.read_ndjson(os.path.join(planted, "docs", "part-00000.jsonl.zst"))
+    return frames.head(400).to_dicts()
+
+
+def decisions(out: pl.DataFrame) -> list[tuple]:
+    return sorted(zip(out["id"], out["minhash_cluster"], out["minhash_duplicate"], strict=True))
+
+
+def test_same_output_whatever_the_shard_order(planted, tmp_path):
+    docs = small_corpus(planted)
+    a = run_dedup(write_shards(tmp_path / "a", docs, [0, 1, 2]), str(tmp_path / "ra"),
+                  mode="mark", partitions=3)
+    b = run_dedup(write_shards(tmp_path / "b", docs, [2, 0, 1]), str(tmp_path / "rb"),
+                  mode="mark", partitions=5)
+    assert a["minhash_duplicate"].sum() > 10
+    assert decisions(a) == decisions(b)
+
+
+def test_merge_phase_resumes(planted, tmp_path):
+    """The merge task has a completion record like every other: a rerun runs nothing."""
+    inputs = write_shards(tmp_path / "in", small_corpus(planted), [0, 1, 2])
+    p = Pipeline("t", str(tmp_path / "w"))
+    p.sink(p.source(read(inputs, source="s")) >> MinHashDedup(partitions=2), str(tmp_path / "o"))
+    first = p.run(progress=False)
+    assert os.listdir(tmp_path / "w" / "_global" / "min_hash_dedup" / "merge")
+    again = p.run(progress=False)
+    assert again.ran == 0 and again.skipped == first.ran and again.outputs == first.outputs
+
+
+@pytest.mark.ray
+def test_local_and_ray_give_the_same_bytes(planted, tmp_path, ray_cluster):
+    inputs = write_shards(tmp_path / "in", small_corpus(planted), [0, 1, 2])
+    local = run_dedup(inputs, str(tmp_path / "local"), partitions=3)
+    ray = run_dedup(inputs, str(tmp_path / "ray"), RayExecutor(), partitions=3)
+    assert local.height < 400 and local.equals(ray)
+    names = sorted(os.listdir(tmp_path / "local" / "o"))
+    assert names == sorted(os.listdir(tmp_path / "ray" / "o"))
+    for name in names:
+        assert (tmp_path / "local" / "o" / name).read_bytes() == (
+            tmp_path / "ray" / "o" / name).read_bytes()
