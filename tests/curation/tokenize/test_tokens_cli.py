@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import write_jsonl
-from test_stage import make_inputs, tokenize_pipeline
+from test_tokenize_stage import make_inputs, tokenize_pipeline
 
 from curation.cli import main
 

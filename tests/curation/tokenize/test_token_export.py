@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_stage import make_inputs, tokenize_pipeline
+from test_tokenize_stage import make_inputs, tokenize_pipeline
 
 from curation.core.errors import InputError
 from curation.tokenize import TokenizedDataset, export_npy, import_npy, read_manifest
