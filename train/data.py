@@ -1,0 +1,205 @@
+"""The training data loader: tokenized Parquet shards in, fixed-length batches out.
+
+Layout, following OLMo-core's deterministic loading:
+
+1. Each source (a tokenized output directory with its manifest) is checked against the
+   tokenizer the run expects, then exported once to memory-mappable ``.npy`` token arrays in a
+   cache directory keyed by the shards' checksums (``curation.tokenize.export_npy``).
+2. A source's token stream (its arrays concatenated in manifest order) is cut into
+   **instances** of ``seq_len + 1`` tokens (inputs and next-token labels; the last token of an
+   instance is the first of the next); instances whose tokens repeat a short period many times
+   are dropped (``is_repetitive``).
+3. Instances are shuffled per source with a permutation keyed on ``(seed, source, epoch)``;
+   an exhausted source starts its next epoch. Each slot of the global stream draws its source
+   from the mixture weights with a generator keyed on ``(seed, block)``, so slot ``k`` is a pure
+   function of the seed and ``k``.
+4. Step ``t`` of a run with global batch ``G`` takes slots ``[t*G, (t+1)*G)``; rank ``r`` of
+   ``W`` takes the ``r``-th contiguous ``G/W`` of them, so the union over ranks is the same
+   whatever ``W``. The loader's state is the next step: restoring it gives the same next batch.
+
+Document boundaries travel with each row as ``doc_ids`` (a new id after every EOS); labels
+that would predict across a boundary are ``IGNORE`` (-100).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from curation.core import fs
+from curation.core.hashing import fingerprint
+from curation.tokenize import TokenizedDataset, TokenizerInfo, export_npy
+from curation.tokenize.export import read_export_meta
+
+IGNORE = -100
+SLOT_BLOCK = 4096  # slots whose sources are drawn by one generator
+
+
+def is_repetitive(tokens: np.ndarray, max_period: int = 13, min_repeats: int = 32) -> bool:
+    """True when some period ``p <= max_period`` repeats at least ``min_repeats`` times in a row
+    (a run of ``p * min_repeats`` tokens where ``tokens[i] == tokens[i + p]`` throughout)."""
+    for p in range(1, max_period + 1):
+        need = p * (min_repeats - 1)  # equalities in a row that make min_repeats periods
+        if len(tokens) <= p or len(tokens) - p < need:
+            continue
+        same = np.concatenate([[False], tokens[p:] == tokens[:-p], [False]]).astype(np.int8)
+        edges = np.flatnonzero(np.diff(same))
+        if len(edges) and (edges[1::2] - edges[::2]).max() >= need:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source: its memory-mapped token arrays and its instance index."""
+
+    name: str
+    arrays: list[np.ndarray]  # one memmap per exported file
+    instances: np.ndarray  # (n, 2) int64: file index and start offset of each kept instance
+    bytes_per_token: float  # text bytes per token, from the manifest (for bits per byte)
+
+    def tokens(self, i: int, length: int) -> np.ndarray:
+        f, start = self.instances[i]
+        return np.asarray(self.arrays[f][start:start + length], np.int64)
+
+
+def _npy_cache(directory: str, data: TokenizedDataset, cache_dir: str) -> list[str]:
+    """The dataset's ``.npy`` arrays, exported on first use into a checksum-keyed cache."""
+    key = fingerprint([s["checksum"] for s in data.manifest["shards"]])
+    out = fs.join(cache_dir, key)
+    if not fs.exists(fs.join(out, "export.json")):
+        export_npy(directory, out, data.info.dtype)
+    return [fs.join(out, f["npy"]) for f in read_export_meta(out)["files"]]
+
+
+def open_source(name: str, directory: str, tokenizer: TokenizerInfo, seq_len: int,
+                cache_dir: str, filter_repetitive: bool = True) -> Source:
+    """A source's instances of ``seq_len + 1`` tokens; instances never cross files. The
+    repetition filter reads every instance once (numpy, about 13 passes over its tokens)."""
+    data = TokenizedDataset(directory, expect=tokenizer)
+    dtype = np.dtype(data.info.dtype).newbyteorder("<")
+    arrays = [np.memmap(p, dtype=dtype, mode="r") for p in _npy_cache(directory, data, cache_dir)
+              if os.path.getsize(p)]
+    instances = [(f, s) for f, a in enumerate(arrays)
+                 for s in range(0, len(a) - seq_len, seq_len)
+                 if not (filter_repetitive and is_repetitive(a[s:s + seq_len + 1]))]
+    if not instances:
+        raise ValueError(f"{directory}: no instance of {seq_len + 1} usable tokens in source "
+                         f"{name}")
+    totals = data.manifest["totals"]
+    return Source(name, arrays, np.array(instances, np.int64),
+                  totals["text_bytes"] / max(1, totals["tokens"]))
+
+
+class MixtureLoader:
+    """Deterministic, resumable batches from weighted sources (see the module docstring).
+
+    ``batch_rows`` is the per-rank batch; the global batch is ``batch_rows * world_size``.
+    Batches are dicts of int64 tensors ``input_ids``, ``labels``, ``doc_ids`` of shape
+    ``(batch_rows, seq_len)`` and ``source`` (int64, index into ``names``) of shape
+    ``(batch_rows,)``.
+    """
+
+    def __init__(self, sources: dict[str, str], weights: dict[str, float] | None,
+                 tokenizer: TokenizerInfo, seq_len: int, batch_rows: int, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, cache_dir: str = "runs/cache/npy",
+                 filter_repetitive: bool = True):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world size {world_size}")
+        weights = weights or {n: 1.0 for n in sources}
+        if set(weights) != set(sources) or min(weights.values()) < 0 or \
+                sum(weights.values()) <= 0:
+            raise ValueError(f"weights {weights} must be non-negative, not all zero, and name "
+                             f"exactly the sources {sorted(sources)}")
+        self.names = sorted(sources)
+        self.sources = [open_source(n, sources[n], tokenizer, seq_len, cache_dir,
+                                    filter_repetitive) for n in self.names]
+        total = sum(weights.values())
+        self.probs = np.array([weights[n] / total for n in self.names])
+        self.eos = tokenizer.eos_id
+        self.seq_len, self.batch_rows = seq_len, batch_rows
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.step = 0
+        self._block: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._perms: dict[tuple[int, int], np.ndarray] = {}
+        self._before = [np.zeros(len(self.names), np.int64)]
+
+    # -- the global stream: slot -> (source, instance) ------------------------------------
+    def _slots_of_block(self, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """Source of each slot in a block, and each slot's rank among its source's draws."""
+        if self._block is None or self._block[0] != block:
+            rng = np.random.default_rng([self.seed, 1, block])
+            src = rng.choice(len(self.names), size=SLOT_BLOCK, p=self.probs)
+            before = self._drawn_before(block)
+            nth = np.empty(SLOT_BLOCK, np.int64)
+            for s in range(len(self.names)):
+                mask = src == s
+                nth[mask] = before[s] + np.arange(mask.sum())
+            self._block = (block, src, nth)
+        return self._block[1], self._block[2]
+
+    def _drawn_before(self, block: int) -> np.ndarray:
+        """Draws of each source in blocks before ``block`` (memoised block by block)."""
+        while len(self._before) <= block:
+            b = len(self._before) - 1
+            rng = np.random.default_rng([self.seed, 1, b])
+            drawn = np.bincount(rng.choice(len(self.names), size=SLOT_BLOCK, p=self.probs),
+                                minlength=len(self.names))
+            self._before.append(self._before[-1] + drawn)
+        return self._before[block]
+
+    def _instance(self, source: int, nth: int) -> int:
+        """Index of the ``nth`` instance drawn from ``source`` (epochs wrap around)."""
+        n = len(self.sources[source].instances)
+        epoch, i = divmod(nth, n)
+        key = (source, epoch)
+        if key not in self._perms:
+            if len(self._perms) > 8:
+                self._perms.clear()
+            self._perms[key] = np.random.default_rng([self.seed, 2, source, epoch]).permutation(n)
+        return int(self._perms[key][i])
+
+    def slot(self, k: int) -> tuple[int, np.ndarray]:
+        """Source index and the ``seq_len + 1`` tokens of global slot ``k``."""
+        block, offset = divmod(k, SLOT_BLOCK)
+        src, nth = self._slots_of_block(block)
+        s = int(src[offset])
+        return s, self.sources[s].tokens(self._instance(s, int(nth[offset])), self.seq_len + 1)
+
+    # -- batches ------------------------------------------------------------------------------
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        """This rank's rows of global step ``step``."""
+        first = (step * self.world_size + self.rank) * self.batch_rows
+        rows = [self.slot(first + i) for i in range(self.batch_rows)]
+        chunk = np.stack([r[1] for r in rows])
+        inputs, labels = chunk[:, :-1], chunk[:, 1:].copy()
+        ends = inputs == self.eos  # a document ends at its EOS; the next token starts another
+        doc_ids = np.cumsum(np.concatenate([np.zeros((len(rows), 1), bool), ends[:, :-1]], 1), 1)
+        labels[ends] = IGNORE  # EOS never predicts the next document's first token
+        return {
+            "input_ids": torch.from_numpy(inputs.copy()),
+            "labels": torch.from_numpy(labels),
+            "doc_ids": torch.from_numpy(doc_ids.astype(np.int64)),
+            "source": torch.tensor([r[0] for r in rows], dtype=torch.int64),
+        }
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            batch = self.batch(self.step)
+            self.step += 1
+            yield batch
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "seed": self.seed, "names": self.names,
+                "probs": self.probs.tolist(), "seq_len": self.seq_len}
+
+    def load_state_dict(self, state: dict) -> None:
+        mine = self.state_dict()
+        for k in ("seed", "names", "seq_len"):
+            if state[k] != mine[k]:
+                raise ValueError(f"loader state has {k}={state[k]!r}, this loader {mine[k]!r}")
+        self.step = state["step"]

@@ -1,0 +1,348 @@
+"""The training loop: stages of data mixes run back to back, metrics, evaluation, checkpoints.
+
+A run is a ``TrainConfig``: the model, the optimiser, and a list of ``StageConfig`` (each with
+its mix of tokenized sources, step budget, sequence length and LR schedule). The loop:
+
+- builds the model with the seed, the optimiser (AdamW or Muon), and one ``MixtureLoader`` per
+  stage (seeded with ``seed + stage index``), switching at stage boundaries;
+- per step: ``grad_accum`` micro-batches (bf16 autocast on CUDA, fp32 on CPU), gradient
+  clipping, the LR of the stage's schedule (a multiplier on the optimiser's base LRs), an
+  optimiser step, the MoE balancing-bias update;
+- writes ``metrics.jsonl`` (loss, ce, z-loss, MoE aux, grad norm, LR, tokens/s, MFU from
+  ``flops_per_token``; eval BPB per domain at intervals);
+- checkpoints atomically (``ckpt-<step>/`` written under a temporary name, then renamed, then
+  ``latest`` updated): model, optimiser, step. The schedule and the loader are pure functions
+  of the step (the loader's state is recorded for inspection). A rerun with the same config
+  resumes from the latest checkpoint and reaches bitwise the same weights as an uninterrupted
+  run (on CPU).
+
+Data parallelism: launched by ``torchrun`` (``WORLD_SIZE`` > 1), ranks wrap the model in DDP
+(gloo on CPU, NCCL on CUDA) and each loads its slice of every global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.distributed as dist
+
+from curation.tokenize import TokenizedDataset
+from train import schedule
+from train.data import MixtureLoader
+from train.evaluate import EvalSet
+from train.model import ModelConfig, RopeScaling, Transformer, flops_per_token
+from train.moe import MoEConfig
+from train.optim import OptimConfig, build_optimizer, clip_grad_norm, set_lr_scale
+
+PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s
+
+
+@dataclass
+class StageConfig:
+    """One stage of training. ``lr_scale`` multiplies the optimiser's base LRs at the peak;
+    ``schedule`` is wsd, cosine, linear_to_zero or constant. ``seq_len`` above the model's
+    ``max_seq_len`` with ``rope_scaling`` set makes a context-extension stage (the RoPE of
+    full-attention layers is rescaled, windowed layers keep theirs)."""
+
+    name: str
+    sources: dict[str, str]  # source name -> tokenized output directory
+    steps: int
+    weights: dict[str, float] | None = None
+    seq_len: int = 256
+    lr_scale: float = 1.0
+    schedule: str = "wsd"
+    warmup_steps: int = 0
+    decay_fraction: float = 0.2
+    rope_scaling: dict | None = None
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig
+    stages: list[StageConfig]
+    out_dir: str
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    batch_rows: int = 8  # per rank, per micro-batch
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+    seed: int = 0
+    eval_domains: dict[str, str] = field(default_factory=dict)
+    eval_every: int = 0  # steps; 0: only at the end
+    eval_rows: int = 32
+    checkpoint_every: int = 0  # steps; 0: only at the end
+    keep_checkpoints: int = 2
+    cache_dir: str = "runs/cache/npy"
+    log_every: int = 1
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.stages)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        model = dict(d["model"])
+        if model.get("moe"):
+            model["moe"] = MoEConfig(**model["moe"])
+        if model.get("rope_scaling"):
+            model["rope_scaling"] = RopeScaling(**model["rope_scaling"])
+        optim = dict(d.get("optim", {}))
+        if "betas" in optim:
+            optim["betas"] = tuple(optim["betas"])
+        rest = {k: v for k, v in d.items() if k not in ("model", "stages", "optim")}
+        return cls(ModelConfig(**model), [StageConfig(**s) for s in d["stages"]],
+                   optim=OptimConfig(**optim), **rest)
+
+    @classmethod
+    def from_file(cls, path: str) -> TrainConfig:
+        with open(path) as f:
+            if path.endswith((".yaml", ".yml")):
+                import yaml
+
+                return cls.from_dict(yaml.safe_load(f))
+            return cls.from_dict(json.load(f))
+
+
+def lr_multiplier(stage: StageConfig, step: int) -> float:
+    """The LR multiplier at ``step`` of ``stage`` (0-based within the stage)."""
+    common = {"total_steps": stage.steps, "warmup_steps": stage.warmup_steps}
+    if stage.schedule == "wsd":
+        return schedule.wsd(step, max_lr=stage.lr_scale, decay_fraction=stage.decay_fraction,
+                            **common)
+    if stage.schedule == "cosine":
+        return schedule.cosine(step, max_lr=stage.lr_scale, **common)
+    if stage.schedule == "linear_to_zero":
+        return schedule.linear_to_zero(step, start_lr=stage.lr_scale, **common)
+    if stage.schedule == "constant":
+        return stage.lr_scale
+    raise ValueError(f"unknown schedule {stage.schedule!r}")
+
+
+def set_context(model: Transformer, seq_len: int, scaling: RopeScaling | None) -> None:
+    """Rebuild the RoPE tables for ``seq_len`` tokens, ``scaling`` on full-attention layers."""
+    from train.model import rope_table
+
+    cfg = model.cfg
+    cfg.max_seq_len, cfg.rope_scaling = max(cfg.max_seq_len, seq_len), scaling
+    device = model.rope_cos_local.device
+    for kind, scale in (("local", None), ("global", scaling)):
+        cos, sin = rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_theta, scale)
+        setattr(model, f"rope_cos_{kind}", cos.to(device))
+        setattr(model, f"rope_sin_{kind}", sin.to(device))
+
+
+def _device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device("cpu")
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig):
+        self.cfg = config
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = _device()
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+        self.tokenizer = TokenizedDataset(next(iter(config.stages[0].sources.values()))).info
+        if config.model.vocab_size < self.tokenizer.vocab_size:
+            raise ValueError(f"model vocab_size {config.model.vocab_size} is below the "
+                             f"tokenizer's {self.tokenizer.vocab_size}")
+        torch.manual_seed(config.seed)
+        self.model = Transformer(config.model).to(self.device)
+        self.ddp = (torch.nn.parallel.DistributedDataParallel(self.model)
+                    if self.world_size > 1 else self.model)
+        self.optimizer = build_optimizer(self.model, config.optim)
+        self.step = 0
+        self.evals = (EvalSet(config.eval_domains, self.tokenizer, config.stages[-1].seq_len,
+                              config.eval_rows, config.cache_dir)
+                      if config.eval_domains else None)
+        self._loader: tuple[int, MixtureLoader] | None = None
+
+    # -- stages and data ----------------------------------------------------------------------
+    def stage_at(self, step: int) -> tuple[int, int]:
+        """(stage index, step within it) of global ``step``."""
+        for i, s in enumerate(self.cfg.stages):
+            if step < s.steps:
+                return i, step
+            step -= s.steps
+        raise IndexError("step past the last stage")
+
+    def loader(self, index: int, step_in_stage: int) -> MixtureLoader:
+        if self._loader is None or self._loader[0] != index:
+            s = self.cfg.stages[index]
+            if s.rope_scaling is not None or s.seq_len > self.model.cfg.max_seq_len:
+                scaling = RopeScaling(**s.rope_scaling) if s.rope_scaling else None
+                set_context(self.model, s.seq_len, scaling)
+            loader = MixtureLoader(s.sources, s.weights, self.tokenizer, s.seq_len,
+                                   self.cfg.batch_rows * self.cfg.grad_accum,
+                                   seed=self.cfg.seed + index, rank=self.rank,
+                                   world_size=self.world_size, cache_dir=self.cfg.cache_dir)
+            self._loader = (index, loader)
+        self._loader[1].step = step_in_stage
+        return self._loader[1]
+
+    # -- checkpoints --------------------------------------------------------------------------
+    @property
+    def ckpt_root(self) -> str:
+        return os.path.join(self.cfg.out_dir, "checkpoints")
+
+    def save(self) -> str:
+        """Write ``ckpt-<step>/`` atomically and point ``latest`` at it (rank 0 only)."""
+        path = os.path.join(self.ckpt_root, f"ckpt-{self.step:07d}")
+        if self.rank == 0:
+            tmp = path + ".tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+            torch.save(self.model.state_dict(), os.path.join(tmp, "model.pt"))
+            torch.save(self.optimizer.state_dict(), os.path.join(tmp, "optim.pt"))
+            with open(os.path.join(tmp, "state.json"), "w") as f:
+                json.dump({"step": self.step, "config": self.cfg.to_dict(),
+                           "tokenizer": self.tokenizer.to_dict(),
+                           "loader": self._loader[1].state_dict() if self._loader else None},
+                          f, indent=2)
+            shutil.rmtree(path, ignore_errors=True)
+            os.replace(tmp, path)
+            with open(os.path.join(self.ckpt_root, "latest.tmp"), "w") as f:
+                f.write(os.path.basename(path))
+            os.replace(os.path.join(self.ckpt_root, "latest.tmp"),
+                       os.path.join(self.ckpt_root, "latest"))
+            old = sorted(n for n in os.listdir(self.ckpt_root)
+                         if n.startswith("ckpt-") and not n.endswith(".tmp"))
+            for name in old[: -self.cfg.keep_checkpoints]:
+                shutil.rmtree(os.path.join(self.ckpt_root, name))
+        if self.world_size > 1:
+            dist.barrier()
+        return path
+
+    def load(self, path: str, optimizer: bool = True) -> None:
+        with open(os.path.join(path, "state.json")) as f:
+            state = json.load(f)
+        self.tokenizer.check(type(self.tokenizer).from_dict(state["tokenizer"]), path)
+        self.model.load_state_dict(torch.load(os.path.join(path, "model.pt"),
+                                              map_location=self.device))
+        if optimizer:
+            self.optimizer.load_state_dict(torch.load(os.path.join(path, "optim.pt"),
+                                                      map_location=self.device))
+            self.step = state["step"]
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint, if any, and forget metrics logged after it."""
+        latest = os.path.join(self.ckpt_root, "latest")
+        if not os.path.exists(latest):
+            return False
+        with open(latest) as f:
+            self.load(os.path.join(self.ckpt_root, f.read().strip()))
+        metrics = os.path.join(self.cfg.out_dir, "metrics.jsonl")
+        if self.rank == 0 and os.path.exists(metrics):
+            with open(metrics) as f:
+                kept = [line for line in f if json.loads(line)["step"] <= self.step]
+            with open(metrics + ".tmp", "w") as f:
+                f.writelines(kept)
+            os.replace(metrics + ".tmp", metrics)
+        return True
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _log(self, record: dict) -> None:
+        if self.rank == 0:
+            os.makedirs(self.cfg.out_dir, exist_ok=True)
+            with open(os.path.join(self.cfg.out_dir, "metrics.jsonl"), "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def train_step(self) -> dict:
+        index, in_stage = self.stage_at(self.step)
+        stage = self.cfg.stages[index]
+        batch = self.loader(index, in_stage).batch(in_stage)
+        scale = lr_multiplier(stage, in_stage)
+        set_lr_scale(self.optimizer, scale)
+        t0 = time.perf_counter()
+        totals = {"loss": 0.0, "ce": 0.0, "z_loss": 0.0, "moe_aux": 0.0}
+        rows = self.cfg.batch_rows
+        for micro in range(self.cfg.grad_accum):
+            sl = slice(micro * rows, (micro + 1) * rows)
+            sync = (self.world_size == 1 or micro == self.cfg.grad_accum - 1)
+            ctx = contextlib.nullcontext() if sync else self.ddp.no_sync()
+            with ctx, self._autocast():
+                _, losses = self.ddp(batch["input_ids"][sl].to(self.device),
+                                     doc_ids=batch["doc_ids"][sl].to(self.device),
+                                     labels=batch["labels"][sl].to(self.device))
+                (losses["loss"] / self.cfg.grad_accum).backward()
+            for k in totals:
+                totals[k] += losses[k].item() / self.cfg.grad_accum
+        grad_norm = clip_grad_norm(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        loads = self.model.update_moe_biases()
+        self.step += 1
+        seconds = time.perf_counter() - t0
+        tokens = batch["input_ids"].numel() * self.world_size
+        record = {"step": self.step, "stage": stage.name, **totals,
+                  "grad_norm": float(grad_norm), "lr_scale": scale,
+                  "tokens_per_s": tokens / seconds, "mfu": self._mfu(tokens / seconds,
+                                                                     stage.seq_len)}
+        if loads:
+            record["moe_load"] = [(n.float() / max(1, n.sum())).tolist() for n in loads]
+        return record
+
+    def _mfu(self, tokens_per_s: float, seq_len: int) -> float | None:
+        if self.device.type != "cuda":
+            return None
+        name = torch.cuda.get_device_name(self.device)
+        peak = next((v for k, v in PEAK_FLOPS.items() if k in name), None)
+        if peak is None:
+            return None
+        return flops_per_token(self.model.cfg, seq_len) * tokens_per_s / self.world_size / peak
+
+    def evaluate(self) -> dict[str, float]:
+        if self.evals is None:
+            return {}
+        return self.evals.bits_per_byte(self.model, self.cfg.batch_rows, self.device)
+
+    def fit(self) -> dict:
+        """Train to the end (resuming if a checkpoint exists); returns the last metrics."""
+        self.resume()
+        record: dict = {}
+        total = self.cfg.total_steps
+        while self.step < total:
+            record = self.train_step()
+            last = self.step == total
+            if self.cfg.eval_every and (self.step % self.cfg.eval_every == 0 or last):
+                record["eval_bpb"] = self.evaluate()
+            if last or self.step % self.cfg.log_every == 0:
+                self._log(record)
+            if last or (self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0):
+                self.save()
+        if self.evals is not None and "eval_bpb" not in record:
+            record["eval_bpb"] = self.evaluate()
+            self._log({"step": self.step, "eval_bpb": record["eval_bpb"]})
+        return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m train.trainer CONFIG.yaml`` (or under ``torchrun``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m train.trainer CONFIG.(yaml|json)", file=sys.stderr)
+        return 2
+    record = Trainer(TrainConfig.from_file(argv[0])).fit()
+    print(json.dumps({k: v for k, v in record.items() if not isinstance(v, list)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
