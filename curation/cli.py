@@ -1,4 +1,4 @@
-"""The ``curate`` command: run, plan, status, generate, tokens, bench."""
+"""The ``curate`` command: run, plan, status, generate, tokens, train, anneal, bench."""
 
 from __future__ import annotations
 
@@ -56,6 +56,18 @@ def _tokens(args: argparse.Namespace) -> int:
     return tokens_main(args.passthrough) or 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from train.trainer import main as train_main
+
+    return train_main(args.passthrough) or 0
+
+
+def _anneal(args: argparse.Namespace) -> int:
+    from train.anneal import main as anneal_main
+
+    return anneal_main(args.passthrough) or 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from curation.bench import main as bench_main
 
@@ -91,6 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         "tokens", help="tokenizers, token shards, .npy export/import (--help)", add_help=False
     )
     p.set_defaults(fn=_tokens, passthrough=True)
+
+    p = sub.add_parser("train", help="train a model from a config file (--help)",
+                       add_help=False)
+    p.set_defaults(fn=_train, passthrough=True)
+
+    p = sub.add_parser("anneal", help="microanneal a checkpoint on a target dataset (--help)",
+                       add_help=False)
+    p.set_defaults(fn=_anneal, passthrough=True)
 
     p = sub.add_parser("bench", help="benchmarks against peers (--help)", add_help=False)
     p.set_defaults(fn=_bench, passthrough=True)

@@ -95,3 +95,23 @@ def test_lr_multipliers():
     assert [lr_multiplier(s, i) for i in (0, 5, 10)] == [0.5, 0.25, 0.0]
     with pytest.raises(ValueError, match="unknown schedule"):
         lr_multiplier(StageConfig("s", {}, 10, schedule="nope"), 0)
+
+
+def test_microanneal_writes_its_report(tmp_path, tokenizer_path):
+    from train.anneal import main as anneal_main
+
+    web = tokenized_source(tmp_path, "web", tokenizer_path, 200, "alpha")
+    target = tokenized_source(tmp_path, "target", tokenizer_path, 200, "beta")
+    base = Trainer(config(tmp_path, {"web": web}, 4))
+    base.fit()
+    ckpt = str(tmp_path / "run" / "checkpoints" / "ckpt-0000004")
+    out = tmp_path / "anneal"
+    assert anneal_main([ckpt, "--target", target, "--web", web, "--steps", "3",
+                        "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["domains"]) == {"target", "web"}
+    t = report["domains"]["target"]
+    assert t["delta"] == pytest.approx(t["web"] - t["target+web"])
+    assert t["delta"] > 0  # annealing on the target lowers the target's BPB more
+    assert (out / "report.png").stat().st_size > 1000 and "| target |" in (
+        out / "report.md").read_text()
