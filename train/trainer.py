@@ -127,19 +127,6 @@ def lr_multiplier(stage: StageConfig, step: int) -> float:
     raise ValueError(f"unknown schedule {stage.schedule!r}")
 
 
-def set_context(model: Transformer, seq_len: int, scaling: RopeScaling | None) -> None:
-    """Rebuild the RoPE tables for ``seq_len`` tokens, ``scaling`` on full-attention layers."""
-    from train.model import rope_table
-
-    cfg = model.cfg
-    cfg.max_seq_len, cfg.rope_scaling = max(cfg.max_seq_len, seq_len), scaling
-    device = model.rope_cos_local.device
-    for kind, scale in (("local", None), ("global", scaling)):
-        cos, sin = rope_table(cfg.max_seq_len, cfg.head_dim, cfg.rope_theta, scale)
-        setattr(model, f"rope_cos_{kind}", cos.to(device))
-        setattr(model, f"rope_sin_{kind}", sin.to(device))
-
-
 def _device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -183,7 +170,7 @@ class Trainer:
             s = self.cfg.stages[index]
             if s.rope_scaling is not None or s.seq_len > self.model.cfg.max_seq_len:
                 scaling = RopeScaling(**s.rope_scaling) if s.rope_scaling else None
-                set_context(self.model, s.seq_len, scaling)
+                self.model.set_context(max(s.seq_len, self.model.cfg.max_seq_len), scaling)
             loader = MixtureLoader(s.sources, s.weights, self.tokenizer, s.seq_len,
                                    self.cfg.batch_rows * self.cfg.grad_accum,
                                    seed=self.cfg.seed + index, rank=self.rank,

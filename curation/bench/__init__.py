@@ -23,6 +23,8 @@ BENCHMARKS = {
                  "tokenize stage end to end vs tokenizers encode_batch on texts in memory"),
     "minhash": ("curation.bench.minhash",
                 "MinHash signatures vs datasketch and rensa; dedup end to end vs datatrove"),
+    "decon": ("curation.bench.decon", "decontamination scan MB/s vs a Python 8-gram set lookup"),
+    "filters": ("curation.bench.filters", "Gopher, C4, FineWeb filter chain vs datatrove's"),
 }
 
 

@@ -7,6 +7,9 @@ record exists with the same fingerprint and whose outputs are all present is not
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -74,6 +77,15 @@ def is_complete(task: Task) -> dict | None:
     return record
 
 
+def _where() -> dict:
+    """Host, process and (inside a Ray task) node that ran a task, for the record."""
+    where = {"host": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        where["node"] = ray.get_runtime_context().get_node_id()
+    return where
+
+
 def execute(task: Task) -> dict:
     """Run a task and publish its record (after its outputs). Returns the record."""
     start = time.perf_counter()
@@ -87,6 +99,7 @@ def execute(task: Task) -> dict:
         "outputs": outputs,
         "stats": {name: s.to_dict() for name, s in stats.items()},
         "seconds": round(time.perf_counter() - start, 6),
+        "ran_on": _where(),
     }
     fs.write_json(task.record_path, record)
     return record

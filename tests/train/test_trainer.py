@@ -32,6 +32,10 @@ def python_docs_tokens(tmp_path_factory, tokenizer_path) -> str:
     return str(root / "tokens")
 
 
+def metrics(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
 def config(tmp_path, sources: dict[str, str], steps: int, **kw) -> TrainConfig:
     return TrainConfig(
         model=kw.pop("model", tiny_model()),
@@ -47,7 +51,7 @@ def test_tiny_model_loss_falls_on_the_demo_corpus(tmp_path, python_docs_tokens):
     trainer = Trainer(cfg)
     before = trainer.evaluate()["docs"]
     last = trainer.fit()
-    lines = [json.loads(x) for x in open(tmp_path / "run" / "metrics.jsonl")]
+    lines = metrics(tmp_path / "run")
     first_losses = [r["ce"] for r in lines[:5]]
     last_losses = [r["ce"] for r in lines if "ce" in r][-5:]
     assert sum(last_losses) / 5 < 0.8 * sum(first_losses) / 5
@@ -69,7 +73,7 @@ def test_resume_reaches_bitwise_the_same_weights(tmp_path, tokenizer_path):
     assert resumed.step == 6
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    steps = [json.loads(x)["step"] for x in open(tmp_path / "b" / "run" / "metrics.jsonl")]
+    steps = [r["step"] for r in metrics(tmp_path / "b" / "run")]
     assert steps == sorted(set(steps))  # no step logged twice
 
 
@@ -86,7 +90,7 @@ def test_stages_switch_mix_and_context(tmp_path, tokenizer_path):
     assert trainer.step == 7 and trainer.model.cfg.max_seq_len == 96
     assert trainer.model.rope_cos_global.shape[0] == 96
     assert not torch.equal(trainer.model.rope_cos_global[:64], trainer.model.rope_cos_local[:64])
-    stages_seen = [json.loads(x)["stage"] for x in open(tmp_path / "run" / "metrics.jsonl")]
+    stages_seen = [r["stage"] for r in metrics(tmp_path / "run")]
     assert stages_seen == ["pretrain"] * 3 + ["midtrain"] * 2 + ["long"] * 2
 
 

@@ -1,0 +1,59 @@
+"""Gather the ``matches`` side output of every ``Decontaminate`` node of a work dir into one
+JSONL report: one line per (document, eval item) match, sorted by node, eval set, document id
+and item id, each with the node name and the ``MATCH_SCHEMA`` fields.
+
+    curate decon report WORKDIR [--out FILE]     (default FILE: WORKDIR/decon_report.jsonl)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def gather(workdir: str) -> list[dict]:
+    """Every match row under ``<workdir>/_side/<node>/matches/``, with ``node`` added."""
+    rows: list[dict] = []
+    for directory in sorted(glob.glob(os.path.join(workdir, "_side", "*", "matches"))):
+        node = os.path.basename(os.path.dirname(directory))
+        files = sorted(glob.glob(os.path.join(directory, "*.parquet")))
+        if not files:
+            continue
+        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+        rows.extend({"node": node, **r} for r in table.to_pylist())
+    rows.sort(key=lambda r: (r["node"], r["eval"], r["id"], r["item"], r["start"]))
+    return rows
+
+
+def write_report(workdir: str, out: str | None = None) -> dict:
+    """Write the JSONL report; returns {"path", "matches", "documents", "by_eval"}."""
+    rows = gather(workdir)
+    path = out or os.path.join(workdir, "decon_report.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return {"path": path, "matches": len(rows),
+            "documents": len({(r["node"], r["id"]) for r in rows}),
+            "by_eval": dict(sorted(Counter(r["eval"] for r in rows).items()))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate decon report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workdir", help="a pipeline work dir")
+    parser.add_argument("--out", default=None, help="JSONL file to write")
+    args = parser.parse_args(argv)
+    if not os.path.isdir(args.workdir):
+        parser.error(f"no such work dir: {args.workdir}")
+    print(json.dumps(write_report(args.workdir, args.out), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Normalisation, tokens and n-gram hashes, shared by eval items and documents.
+
+Normalisation: lowercase, every character that is not a letter or a digit (punctuation,
+symbols, ``_``) becomes a space, whitespace runs collapse. Tokens are then either the words
+(``tokenizer=None``, the default) or the ids a Hugging Face ``tokenizers`` file (tokenizer.json)
+gives the normalised text. Each token is a uint64: the polars hash (seed 0) of the lowercased
+word, or the token id. Polars' hash is stable within one polars version only, so index
+fingerprints include that version.
+
+``Tokens.batch`` is the vectorised hot path (polars regex + hash over the whole batch, flat
+arrays and offsets); ``Tokens.spans`` is the per-document path used only for documents that hit
+an index: it also gives each token's character span in the original text (Unicode code points,
+end exclusive).
+
+An n-gram hash combines n consecutive token hashes with a polynomial (order-sensitive) then a
+SplitMix64 finaliser; n-grams never straddle a document boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+
+WORD = r"[^\W_]+"  # a run of letters and digits
+_WORD_RE = re.compile(WORD)
+_PRIME = np.uint64(0x100000001B3)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, non-alphanumerics to spaces, whitespace collapsed and stripped."""
+    return " ".join(m.group().lower() for m in _WORD_RE.finditer(text))
+
+
+def _hash_words(words: pl.Series) -> np.ndarray:
+    return words.str.to_lowercase().hash(seed=0).to_numpy().astype(np.uint64, copy=False)
+
+
+class Tokens:
+    """Tokenisation of texts into uint64 token hashes; ``tokenizer`` is a tokenizer.json path."""
+
+    def __init__(self, tokenizer: str | None = None):
+        self.tokenizer = tokenizer
+
+    @cached_property
+    def _hf(self):
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_file(self.tokenizer)
+
+    def batch(self, texts: list[str] | pl.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(token hashes uint64 [T], offsets int64 [len(texts) + 1]): text i's tokens are
+        ``hashes[offsets[i]:offsets[i + 1]]``."""
+        series = texts if isinstance(texts, pl.Series) else pl.Series(texts, dtype=pl.String)
+        words = series.str.extract_all(WORD)
+        if self.tokenizer is None:
+            lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+            hashes = _hash_words(words.explode().drop_nulls())
+        else:
+            normalised = words.list.join(" ").str.to_lowercase().fill_null("").to_list()
+            encodings = self._hf.encode_batch(normalised, add_special_tokens=False)
+            lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
+            hashes = np.fromiter(
+                (i for e in encodings for i in e.ids), np.uint64, int(lengths.sum())
+            )
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return hashes, offsets
+
+    def spans(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(token hashes uint64, char starts int64, char ends int64) of one text."""
+        matches = list(_WORD_RE.finditer(text))
+        starts = np.fromiter((m.start() for m in matches), np.int64, len(matches))
+        ends = np.fromiter((m.end() for m in matches), np.int64, len(matches))
+        words = pl.Series([m.group() for m in matches], dtype=pl.String)
+        if self.tokenizer is None:
+            return _hash_words(words), starts, ends
+        lowered = words.str.to_lowercase().to_list()
+        normalised = " ".join(lowered)
+        norm_starts = np.zeros(len(lowered), np.int64)
+        if lowered:
+            np.cumsum([len(w) + 1 for w in lowered[:-1]], out=norm_starts[1:])
+        encoding = self._hf.encode(normalised, add_special_tokens=False)
+        ids = np.asarray(encoding.ids, np.uint64)
+        token_starts, token_ends = [], []
+        for ns, ne in encoding.offsets:
+            w = max(int(np.searchsorted(norm_starts, ns, side="right")) - 1, 0)
+            word_len = ends[w] - starts[w]
+            token_starts.append(starts[w] + min(ns - norm_starts[w], word_len))
+            we = max(int(np.searchsorted(norm_starts, max(ne - 1, 0), side="right")) - 1, 0)
+            token_ends.append(starts[we] + min(ne - norm_starts[we], ends[we] - starts[we]))
+        return (ids, np.asarray(token_starts, np.int64).reshape(-1),
+                np.asarray(token_ends, np.int64).reshape(-1))
+
+    def text(self, text: str) -> np.ndarray:
+        """Token hashes of one text (uint64)."""
+        return self.batch([text])[0]
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _MIX1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+def ngrams(hashes: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n-gram hashes uint64 [G], start token index int64 [G]) of every text, in order.
+
+    The n-gram starting at token i of the flat array covers tokens ``i .. i + n - 1`` of the
+    same text; a text with fewer than n tokens has none.
+    """
+    total = len(hashes)
+    if total < n:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    count = total - n + 1
+    acc = hashes[:count].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, n):
+            np.multiply(acc, _PRIME, out=acc)
+            np.add(acc, hashes[k : k + count], out=acc)
+        grams = mix64(acc)
+    starts = np.arange(count, dtype=np.int64)
+    # start i is valid when i + n <= end of its text: the last n - 1 starts of each text are not
+    ends = offsets[1:]
+    valid = np.ones(count + n, bool)
+    cut = np.repeat(ends, n - 1) - np.tile(np.arange(n - 1, 0, -1), len(ends))
+    valid[cut[cut >= 0]] = False
+    valid = valid[:count]
+    return grams[valid], starts[valid]

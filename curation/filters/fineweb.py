@@ -1,0 +1,89 @@
+"""FineWeb's extra quality rules (Penedo et al. 2024), as datatrove 0.10.1's
+``FineWebQualityFilter`` applies them, vectorised over a batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from curation.core.stage import Filter
+from curation.filters.text import (
+    TERMINAL,
+    char_class,
+    duplicates,
+    first_reason,
+    per_doc,
+    ratio,
+    split_literal,
+    texts_of,
+    words,
+)
+
+
+class FineWebQuality(Filter):
+    """Over the non-blank lines (split on ``\\n``): at least ``line_punct_thr`` of them end with
+    a terminal punctuation mark (``stop_chars``; a ratio of exactly 0 passes when
+    ``line_punct_exclude_zero``), at most ``short_line_thr`` of them have at most
+    ``short_line_length`` characters, characters of duplicated lines at most
+    ``char_duplicates_ratio`` of the text's non-newline characters, and newlines per word at
+    most ``new_line_ratio``. A text without a non-blank line is dropped as ``empty``.
+    Reasons: datatrove's (``line_punct_ratio``, ``short_line_ratio``, ``char_dup_ratio``,
+    ``list_ratio``)."""
+
+    def __init__(
+        self,
+        line_punct_thr: float = 0.12,
+        line_punct_exclude_zero: bool = False,
+        stop_chars: tuple[str, ...] | None = None,
+        short_line_thr: float = 0.67,
+        short_line_length: int = 30,
+        char_duplicates_ratio: float = 0.01,
+        new_line_ratio: float = 0.3,
+        **options,
+    ):
+        super().__init__(**options)
+        self.line_punct_thr, self.line_punct_exclude_zero = line_punct_thr, line_punct_exclude_zero
+        self.stop_chars = None if stop_chars is None else tuple(stop_chars)
+        self.short_line_thr, self.short_line_length = short_line_thr, short_line_length
+        self.char_duplicates_ratio, self.new_line_ratio = char_duplicates_ratio, new_line_ratio
+
+    def _stop_pattern(self) -> str:
+        """Regex for "ends with one of the stop strings"."""
+        if self.stop_chars is None:
+            return f"{TERMINAL}$"
+        if all(len(s) == 1 for s in self.stop_chars):
+            return f"{char_class(''.join(self.stop_chars))}$"
+        alternatives = "|".join("".join(f"\\x{{{ord(c):x}}}" for c in s) for s in self.stop_chars)
+        return f"(?:{alternatives})$"
+
+    def reasons(self, batch: pa.Table) -> pa.Array:
+        texts = texts_of(batch)
+        n = len(texts)
+        lines = split_literal(texts, "\n").filter(pl.col("piece").str.strip_chars() != "")
+        stats = per_doc(
+            lines, n,
+            pl.len().alias("n"),
+            pl.col("piece").str.contains(self._stop_pattern()).sum().alias("punct"),
+            (pl.col("piece").str.len_chars() <= self.short_line_length).sum().alias("short"),
+        ).fill_null(0)
+        n_lines = stats["n"].to_numpy()
+        punct = ratio(stats["punct"], n_lines)
+        low_punct = punct < self.line_punct_thr
+        if self.line_punct_exclude_zero:
+            low_punct &= punct != 0
+        dup_chars = duplicates(lines, n)["dup_chars"]
+        non_newline = (texts.str.len_chars() - texts.str.count_matches("\n", literal=True))
+        checks = [
+            ("empty", n_lines == 0),
+            ("line_punct_ratio", low_punct),
+            ("short_line_ratio", ratio(stats["short"], n_lines) > self.short_line_thr),
+            ("char_dup_ratio", ratio(dup_chars, non_newline) > self.char_duplicates_ratio),
+        ]
+        alive = first_reason(n, checks).is_null().to_numpy(zero_copy_only=False).nonzero()[0]
+        n_words = np.zeros(n, dtype=np.int64)
+        w = words(texts.gather(alive.astype(np.uint32)))
+        n_words[alive] = np.bincount(w["doc"].to_numpy(), minlength=len(alive))
+        newlines = texts.str.count_matches("\n", literal=True)
+        checks.append(("list_ratio", ratio(newlines, n_words) > self.new_line_ratio))
+        return first_reason(n, checks)

@@ -1,0 +1,162 @@
+"""Text pieces shared by the heuristic filters, as long polars tables keyed by document index.
+
+Everything here is computed for a whole batch at once: a document's lines, paragraphs or words
+become rows ``(doc, pos, piece)`` with ``doc`` the row index in the batch and ``pos`` the
+piece's index in its document, in text order. Lengths are in Unicode characters (Python's
+``len``). Word tokenisation is spaCy's blank English tokenizer, the one datatrove 0.10.1 uses
+for ``Languages.english``, so word counts agree with datatrove exactly; only the tokenizer's
+inner loop is per document (Cython), every statistic after it is vectorised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+
+# Python's str.splitlines() separators; \r\n first so that it counts as one break.
+LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\x{2028}\x{2029}]"
+PY_WORD = r"[^\s\x1c-\x1f]+"  # one item of Python's str.split()
+_RESET_STRINGS = 2_000_000  # rebuild the tokenizer once its string store holds this many
+
+
+def char_class(chars: set[str] | str, negate: bool = False) -> str:
+    """A Rust-regex character class of exactly ``chars`` (each written as ``\\x{HEX}``)."""
+    body = "".join(f"\\x{{{ord(c):x}}}" for c in sorted(set(chars)))
+    return f"[{'^' if negate else ''}{body}]"
+
+
+NOT_PUNCTUATION = char_class(PUNCTUATION_SET, negate=True)
+TERMINAL = char_class(TERMINAL_PUNCTUATION)
+
+
+def texts_of(batch: pa.Table) -> pl.Series:
+    """The ``text`` column as a polars string series (nulls read as empty texts)."""
+    text = batch.column("text")
+    return pl.Series("text", text.combine_chunks() if isinstance(text, pa.ChunkedArray)
+                     else text).cast(pl.String).fill_null("")
+
+
+def explode(pieces: pl.Series, n_docs: int) -> pl.DataFrame:
+    """A list series (one list per document) as rows ``doc, pos, piece``."""
+    df = pl.DataFrame({"doc": pl.arange(0, n_docs, dtype=pl.UInt32, eager=True),
+                       "piece": pieces})
+    df = df.with_columns(pl.col("piece").list.len().alias("n")).explode("piece")
+    df = df.filter(pl.col("n") > 0).drop("n")
+    return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
+
+
+def split_lines(texts: pl.Series) -> pl.DataFrame:
+    """Python ``str.splitlines()`` of every text: no piece for the empty text, and none after a
+    final line break."""
+    arr = texts.to_arrow()
+    trimmed = pc.replace_substring_regex(arr, f"(?:{LINE_BREAK})$", "", max_replacements=1)
+    parts = pl.Series(pc.split_pattern_regex(trimmed, LINE_BREAK)).cast(pl.List(pl.String))
+    parts = pl.select(pl.when(texts.str.len_chars() > 0).then(parts)
+                      .otherwise(pl.lit([], pl.List(pl.String)))).to_series()
+    return explode(parts, len(texts))
+
+
+def split_regex(texts: pl.Series, pattern: str) -> pl.DataFrame:
+    """Python ``re.split(pattern, text)`` of every text (an empty text gives one empty piece)."""
+    parts = pl.Series(pc.split_pattern_regex(texts.to_arrow(), pattern))
+    return explode(parts.cast(pl.List(pl.String)), len(texts))
+
+
+def split_literal(texts: pl.Series, sep: str) -> pl.DataFrame:
+    """Python ``text.split(sep)`` of every text."""
+    return explode(texts.str.split(sep, inclusive=False), len(texts))
+
+
+class _Tokenizer:
+    """spaCy's blank English tokenizer, rebuilt when its string store grows past a bound so
+    that memory stays bounded over a long run. The spans of the previous call's texts are
+    kept, so that filters chained on the same batch tokenize each text once."""
+
+    def __init__(self) -> None:
+        self._nlp = None
+        self._last: dict[str, np.ndarray] = {}
+
+    def _tokenize(self, texts: list[str]) -> list[np.ndarray]:
+        from spacy.attrs import IDX, LENGTH
+
+        if self._nlp is None or len(self._nlp.vocab.strings) > _RESET_STRINGS:
+            import spacy
+
+            self._nlp = spacy.blank("en")
+        return [doc.to_array([IDX, LENGTH]).reshape(-1, 2)
+                for doc in self._nlp.tokenizer.pipe(texts, batch_size=256)]
+
+    def spans(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(document index, start, length) of every token, in text order; lengths in chars."""
+        last = self._last
+        missing = [t for t in dict.fromkeys(texts) if t not in last]
+        found = dict(zip(missing, self._tokenize(missing), strict=True))
+        arrays = [last.get(t) if t in last else found[t] for t in texts]
+        self._last = {**{t: last[t] for t in texts if t in last}, **found}
+        counts = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
+        flat = np.concatenate(arrays) if arrays else np.zeros((0, 2), np.uint64)
+        docs = np.repeat(np.arange(len(texts), dtype=np.uint32), counts)
+        return docs, flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64)
+
+
+_TOKENIZER = _Tokenizer()
+
+
+def tokens(texts: pl.Series) -> pl.DataFrame:
+    """Every spaCy token as rows ``doc, pos, piece`` (whitespace tokens included)."""
+    docs, start, length = _TOKENIZER.spans(texts.to_list())
+    df = pl.DataFrame({"doc": docs, "start": start, "length": length})
+    df = df.with_columns(texts.gather(df["doc"]).alias("text"))
+    df = df.select("doc", pl.col("text").str.slice(pl.col("start"), pl.col("length"))
+                   .alias("piece"))
+    return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
+
+
+def words(texts: pl.Series) -> pl.DataFrame:
+    """datatrove's ``split_into_words``: spaCy tokens, stripped, empty ones dropped."""
+    df = tokens(texts).with_columns(pl.col("piece").str.strip_chars())
+    df = df.filter(pl.col("piece").str.len_chars() > 0)
+    return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
+
+
+def per_doc(df: pl.DataFrame, n_docs: int, *aggs: pl.Expr) -> pl.DataFrame:
+    """``df`` aggregated by ``doc``, one row per document ``0..n_docs-1`` in order (documents
+    without rows get nulls)."""
+    every = pl.DataFrame({"doc": pl.arange(0, n_docs, dtype=pl.UInt32, eager=True)})
+    if df.height == 0:
+        return every.with_columns(*[pl.lit(None).alias(a.meta.output_name()) for a in aggs])
+    return every.join(df.group_by("doc").agg(*aggs), on="doc", how="left", maintain_order="left")
+
+
+def duplicates(df: pl.DataFrame, n_docs: int) -> pl.DataFrame:
+    """datatrove's ``find_duplicates`` per document: ``dup_count`` (pieces equal to an earlier
+    piece of the same document) and ``dup_chars`` (their total length); zero without pieces."""
+    marked = df.with_columns(
+        pl.int_range(pl.len()).over("doc", "piece").gt(0).alias("dup"))
+    out = per_doc(marked, n_docs,
+                  pl.col("dup").sum().alias("dup_count"),
+                  pl.col("piece").str.len_chars().filter(pl.col("dup")).sum().alias("dup_chars"))
+    return out.fill_null(0)
+
+
+def first_reason(n: int, checks: list[tuple[str, np.ndarray]]) -> pa.Array:
+    """Per row, the name of the first check that is true (in list order), else null."""
+    reason = np.full(n, None, dtype=object)
+    undecided = np.ones(n, dtype=bool)
+    for name, failed in checks:
+        hit = undecided & np.asarray(failed, dtype=bool)
+        reason[hit] = name
+        undecided &= ~hit
+    return pa.array(reason, pa.string())
+
+
+def ratio(num: pl.Series | np.ndarray, den: pl.Series | np.ndarray) -> np.ndarray:
+    """``num / den`` as floats; ``x / 0`` is +inf for ``x > 0`` and 0 for ``x == 0``."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where(den == 0, np.where(num > 0, np.inf, 0.0), out)

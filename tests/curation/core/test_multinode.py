@@ -1,0 +1,110 @@
+"""Two Ray nodes on this machine (a head and a worker started with ``ray start``): tasks spread
+over both, and the output is byte-identical to the in-process run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+from test_executors import make_inputs, output_bytes
+
+RAY = os.path.join(os.path.dirname(sys.executable), "ray")
+# every process of the two-node cluster and its driver: no usage stats, no token auth
+ENV = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_node(args: list[str], tmp: str) -> subprocess.Popen:
+    """``ray start --block``: the node lives as long as this process; SIGTERM stops it."""
+    return subprocess.Popen(
+        [RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats",
+         "--object-store-memory=100000000", *args],
+        env=ENV, stdout=open(os.path.join(tmp, f"node-{len(os.listdir(tmp))}.log"), "w"),
+        stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture
+def two_nodes(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    port = free_port()
+    # a short private temp dir: socket paths must stay under 108 bytes, and a cluster in the
+    # default /tmp/ray would be found by any later ray.init() on this machine
+    ray_tmp = tempfile.mkdtemp(prefix="rmn-", dir="/tmp")
+    address = f"127.0.0.1:{port}"
+    head = start_node(["--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                       "--include-dashboard=false", f"--temp-dir={ray_tmp}"], str(logs))
+    time.sleep(4)
+    worker = start_node([f"--address={address}", "--node-ip-address=127.0.0.1"], str(logs))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if head.poll() is not None or worker.poll() is not None:
+            break
+        try:
+            probe = subprocess.run(
+                [sys.executable, "-c", "import ray; ray.init(address='" + address + "', "
+                 "configure_logging=False); print(len([n for n in ray.nodes() if n['Alive']]))"],
+                capture_output=True, text=True, timeout=30,
+                env=ENV)
+        except subprocess.TimeoutExpired:
+            continue
+        if probe.stdout.strip().endswith("2"):
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("the second Ray node did not join in time")
+    if head.poll() is not None or worker.poll() is not None:
+        pytest.fail("a Ray node exited:\n" + "".join(p.read_text()[-2000:]
+                                                    for p in logs.iterdir()))
+    yield address
+    for proc in (worker, head):
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in (worker, head):
+        proc.wait(timeout=60)
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+PIPELINE = """
+import os
+from curation import Pipeline, read
+from curation.dedup import ExactDedup
+from curation.filters import LengthFilter
+
+pipeline = Pipeline("two-nodes", os.environ["WORK"], seed=1)
+docs = pipeline.source(read({inputs!r} + "/in-*.jsonl.zst", source="a"))
+pipeline.sink(docs >> LengthFilter(50) >> ExactDedup(partitions=3), os.environ["OUT"])
+"""
+
+
+def run_cli(script, tmp_path, name: str, *options: str) -> subprocess.CompletedProcess:
+    env = ENV | {"WORK": str(tmp_path / f"w-{name}"), "OUT": str(tmp_path / f"o-{name}")}
+    return subprocess.run([sys.executable, "-m", "curation.cli", "run", str(script), *options],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.slow
+def test_pipeline_over_two_nodes_equals_local_run(tmp_path, two_nodes):
+    inputs = make_inputs(tmp_path / "in", shards=8, docs=400)
+    script = tmp_path / "p.py"
+    script.write_text(PIPELINE.format(inputs=inputs))
+    local = run_cli(script, tmp_path, "local")
+    assert local.returncode == 0, local.stderr[-3000:]
+    ray = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address", two_nodes)
+    assert ray.returncode == 0, ray.stderr[-3000:]
+    assert output_bytes(str(tmp_path / "o-ray")) == output_bytes(str(tmp_path / "o-local"))
+    records = tmp_path / "w-ray" / "_tasks"
+    nodes = {json.loads(p.read_text())["ran_on"]["node"] for p in records.rglob("*.json")}
+    assert len(nodes) == 2, "tasks must have run on both nodes"

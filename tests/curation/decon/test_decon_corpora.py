@@ -1,0 +1,108 @@
+"""Decontamination on corpora: HumanEval planted into the Python documentation, and the
+synthetic generator's planted benchmark copies (recall and false positives against its truth)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import polars as pl
+import pytest
+
+from curation.decon.evals import humaneval, load_eval
+from curation.decon.index import DeconIndex, IndexParams
+from curation.decon.scan import ScanParams, scan
+from curation.decon.tokens import Tokens
+
+_TARGET = re.compile(r"^\s*(?:for\s+)?([a-z_][a-z0-9_]*)\s*(?:=[^=]|in\s)", re.M)
+
+
+def rename_locals(code: str) -> str:
+    """``code`` with every assigned or loop variable renamed (``x`` -> ``x_renamed``)."""
+    for name in sorted(set(_TARGET.findall(code))):
+        code = re.sub(rf"\b{name}\b", f"{name}_renamed", code)
+    return code
+
+
+def reformat(code: str) -> str:
+    """Tabs for indentation, a blank line after every line, spaces around parentheses."""
+    return code.replace("    ", "\t").replace("\n", "\n\n").replace("(", " ( ").replace(")", " ) ")
+
+
+@pytest.fixture(scope="module")
+def humaneval_index() -> tuple:
+    evalset = humaneval()
+    return evalset, DeconIndex.build(evalset, IndexParams())
+
+
+def test_humaneval_planted_in_python_docs(python_docs, humaneval_index):
+    evalset, index = humaneval_index
+    texts = [d["text"] for d in python_docs]
+    assert scan(index, Tokens(), pl.Series(texts), ScanParams()) == []  # the docs alone
+    problems = [it for it in evalset.items if rename_locals(it.answer) != it.answer][:12]
+    assert len(problems) == 12
+    planted, expected = [], {}
+    for k, item in enumerate(problems):
+        variant = ("verbatim", "reformatted", "renamed")[k % 3]
+        solution = {"verbatim": item.answer, "reformatted": reformat(item.answer),
+                    "renamed": rename_locals(item.answer)}[variant]
+        prompt = reformat(item.question) if variant == "reformatted" else item.question
+        host = texts[37 * k + 5]
+        cut = host.find("\n\n", len(host) // 2)
+        cut = cut if cut >= 0 else len(host)
+        expected[len(texts) + len(planted)] = item.id
+        planted.append(host[:cut] + "\n\nExample:\n" + prompt + solution + host[cut:])
+    matches = scan(index, Tokens(), pl.Series(texts + planted), ScanParams())
+    found = {m.row: str(index.ids[m.item]) for m in matches}
+    assert found == expected
+
+
+def _recall(synthetic, mode: str):
+    evalset = load_eval(synthetic["evals"], mode=mode)
+    index = DeconIndex.build(evalset, IndexParams())
+    texts = [d["text"] for d in synthetic["docs"]]
+    matches = scan(index, Tokens(), pl.Series(texts), ScanParams())
+    by_row: dict[int, list] = {}
+    for m in matches:
+        by_row.setdefault(m.row, []).append(m)
+    total, hits, spans, flagged_clean = Counter(), Counter(), Counter(), 0
+    for row, truth in enumerate(synthetic["truth"]):
+        if truth["kind"] != "bench_copy":
+            flagged_clean += row in by_row
+            continue
+        variant = truth["bench_variant"]
+        total[variant] += 1
+        mine = [m for m in by_row.get(row, []) if str(index.ids[m.item]) == truth["bench_item"]]
+        hits[variant] += bool(mine)
+        text = texts[row]
+        planted = text.encode()[truth["bench_start"] : truth["bench_end"]].decode()
+        start = len(text.encode()[: truth["bench_start"]].decode())
+        if any(m.start == start and m.end == start + len(planted) - 1 for m in mine):
+            spans[variant] += 1
+    return total, hits, spans, flagged_clean
+
+
+def test_synthetic_recall_and_no_false_positives_simple(synthetic):
+    total, hits, spans, flagged_clean = _recall(synthetic, "simple")
+    assert total["verbatim"] >= 20 and total["normalised"] >= 20
+    for variant in ("verbatim", "normalised"):
+        assert hits[variant] / total[variant] >= 0.95, (variant, hits, total)
+    assert spans["verbatim"] == hits["verbatim"]  # question start to answer's last word
+    assert flagged_clean == 0
+
+
+def test_synthetic_recall_and_no_false_positives_ngram8(synthetic):
+    total, hits, _, flagged_clean = _recall(synthetic, "ngram8")
+    for variant in ("verbatim", "normalised", "reworded"):
+        assert hits[variant] / total[variant] >= 0.95, (variant, hits, total)
+    assert hits["partial"] == 0  # the first half of the words covers at most half the tokens
+    assert flagged_clean == 0
+
+
+def test_sampling_finds_what_a_full_scan_finds(synthetic):
+    index = DeconIndex.build(load_eval(synthetic["evals"]), IndexParams())
+    texts = pl.Series([d["text"] for d in synthetic["docs"]])
+    sampled = scan(index, Tokens(), texts, ScanParams())
+    full = scan(index, Tokens(), texts, ScanParams(sample_every=1))
+    assert len(sampled) > 50
+    assert {(m.row, m.item) for m in sampled} == {(m.row, m.item) for m in full}

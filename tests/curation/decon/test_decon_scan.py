@@ -1,0 +1,247 @@
+"""The SIMPLE scan and 8-gram coverage on hand-made documents, and both against plain-Python
+reference computations."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from decon_texts import ANSWER, ITEM, QUESTION, filler
+
+from curation.decon.evals import EvalItem, build_set
+from curation.decon.index import DeconIndex, IndexParams
+from curation.decon.scan import ScanParams, required_overlap, scan, weights
+from curation.decon.tokens import Tokens, normalize
+
+
+def index_of(items: list[EvalItem], mode: str = "simple", **options) -> DeconIndex:
+    return DeconIndex.build(build_set("bench", items, mode, **options), IndexParams())
+
+
+def find(index: DeconIndex, texts: list[str], **params):
+    return scan(index, Tokens(), texts, ScanParams(**params))
+
+
+def planted(text: str, seed: int = 0) -> tuple[str, int]:
+    head = filler(seed, 150) + "\n\n"
+    return head + text + "\n\n" + filler(seed + 1, 150), len(head)
+
+
+def test_verbatim_copy_found_with_its_span():
+    other = EvalItem("other", "A baker in the southern town sells loaves of rye bread from a cart "
+                     "every morning and counts the coins at noon. How much does she earn?", "Ten.")
+    index = index_of([ITEM, other])
+    doc, at = planted(QUESTION + " " + ANSWER)
+    matches = find(index, [filler(5, 400), doc])
+    assert [(m.row, str(index.ids[m.item])) for m in matches] == [(1, "farm")]
+    m = matches[0]
+    assert m.score == pytest.approx(1.0)
+    assert (m.start, m.end) == (at, at + len(QUESTION + " " + ANSWER) - 1)  # up to "standing"
+
+
+def test_case_punctuation_and_whitespace_changes_are_found():
+    index = index_of([ITEM])
+    changed = re.sub(r"[.,?]", " ;", (QUESTION + "\n\n" + ANSWER).upper()).replace(" ", "   ")
+    assert normalize(changed) == normalize(QUESTION + " " + ANSWER)
+    matches = find(index, [planted(changed)[0]])
+    assert len(matches) == 1 and matches[0].score == pytest.approx(1.0)
+
+
+def test_one_reworded_sentence_is_still_found_above_threshold():
+    index = index_of([ITEM])
+    reworded = QUESTION.replace("During a storm in early summer", "During a gale in early June")
+    matches = find(index, [planted(reworded + " " + ANSWER)[0]])
+    assert len(matches) == 1
+    assert ScanParams().threshold <= matches[0].score < 1.0
+
+
+def test_common_phrases_alone_are_not_flagged():
+    stem = "Which of the following is the best explanation for"
+    topics = [filler(100 + k, 14).replace(".", "") for k in range(60)]
+    items = [EvalItem(f"mc{k}", f"{stem} {t}?", f"Option {k} is correct because of {t}.")
+             for k, t in enumerate(topics)]
+    index = index_of(items)
+    assert index.q_hot.any()  # the shared stem's n-grams are in all 60 items
+    doc = " ".join(f"{filler(k, 30)} {stem} this? {stem} that?" for k in range(10))
+    assert find(index, [doc]) == []
+    copy = planted(f"{stem} {topics[7]}? Option 7 is correct because of {topics[7]}.")[0]
+    assert [str(index.ids[m.item]) for m in find(index, [copy])] == ["mc7"]
+
+
+def test_short_items_need_exact_coverage():
+    question = "Name the river that flows through the old capital of the northern kingdom today."
+    item = EvalItem("short", question, "The river is called Vessa in the local tongue.")
+    index = index_of([item])
+    assert index.q_len[0] <= 20 and required_overlap(index.q_len[0], ScanParams()) == 1.0
+    exact = planted(question + " " + item.answer)[0]
+    one_word = planted(question.replace("old", "former") + " " + item.answer)[0]
+    assert [m.row for m in find(index, [exact, one_word])] == [0]
+
+
+def test_multiple_choice_matches_on_the_correct_answer_text():
+    question = QUESTION.split(" During")[0] + " How many apple trees are there?"
+    record = {"id": "mc", "question": question, "answerKey": "C",
+              "choices": ["There are 99 trees.", "There are 100 trees.",
+                          "There are 101 apple trees still standing.", "None of them."]}
+    from curation.decon.evals import adapt
+
+    item = adapt(record, "mc", 0)
+    assert item.answer == ANSWER
+    index = index_of([item])
+    assert index.q_len[0] < ScanParams().question_alone
+    right = planted(question + " Answer: " + record["choices"][2])[0]
+    wrong = planted(question + " Answer: " + record["choices"][0])[0]
+    assert [m.row for m in find(index, [right, wrong])] == [0]
+    assert find(index, [wrong], threshold=0.75)  # the question alone scores 0.75
+
+
+def test_a_long_question_is_sufficient_alone():
+    index = index_of([ITEM])
+    assert index.q_len[0] >= ScanParams().question_alone
+    matches = find(index, [planted(QUESTION + " The answer is unknown.")[0]])
+    assert len(matches) == 1 and matches[0].score == pytest.approx(1.0)
+    assert find(index, [planted(QUESTION)[0]], question_alone=1000) == []
+
+
+def test_ngram8_half_coverage_is_clean():
+    words = [f"tok{k}" for k in range(20)]
+    item = EvalItem("twenty", " ".join(words[:16]), " ".join(words[16:]))
+    index = index_of([item], mode="ngram8")
+    assert index.c_len[0] == 20
+    half = planted(" ".join(words[:10]))[0]  # 3 shared 8-grams cover 10 of 20 tokens
+    more = planted(" ".join(words[:11]))[0]  # 4 cover 11 of 20
+    matches = find(index, [half, more])
+    assert [m.row for m in matches] == [1]
+    assert matches[0].score == pytest.approx(11 / 20)
+
+
+def _brute_coverage(item: EvalItem, doc: str) -> float:
+    tokens = normalize(f"{item.question} {item.answer}").split()
+    doc_tokens = normalize(doc).split()
+    shared = {tuple(doc_tokens[i : i + 8]) for i in range(len(doc_tokens) - 7)}
+    covered = set()
+    for i in range(len(tokens) - 7):
+        if tuple(tokens[i : i + 8]) in shared:
+            covered.update(range(i, i + 8))
+    return len(covered) / len(tokens)
+
+
+def _random_items(rng: np.random.Generator, n: int) -> list[EvalItem]:
+    vocab = [f"v{k}" for k in range(40)]
+    return [EvalItem(f"r{k}", " ".join(rng.choice(vocab, int(rng.integers(20, 40)))),
+                     " ".join(rng.choice(vocab, 5))) for k in range(n)]
+
+
+def test_ngram8_coverage_matches_brute_force():
+    rng = np.random.default_rng(3)
+    items = _random_items(rng, 30)
+    index = index_of(items, mode="ngram8")
+    docs = []
+    for d in range(40):
+        item = items[d % 30]
+        words = normalize(f"{item.question} {item.answer}").split()
+        a, b = sorted(rng.integers(0, len(words), 2).tolist())
+        docs.append(f"{filler(d, 40)} {' '.join(words[a : b + 1])} {filler(d + 99, 40)}")
+    got = {(m.row, str(index.ids[m.item])): m.score for m in find(index, docs, )}
+    expected = {}
+    for row, doc in enumerate(docs):
+        for item in items:
+            fraction = _brute_coverage(item, doc)
+            if fraction > 0.5:
+                expected[row, item.id] = fraction
+    assert expected and got.keys() == expected.keys()
+    for key, fraction in expected.items():
+        assert got[key] == pytest.approx(fraction)
+
+
+def test_question_overlap_matches_brute_force_idf_overlap():
+    rng = np.random.default_rng(4)
+    items = [EvalItem(it.id, it.question) for it in _random_items(rng, 25)]
+    index = index_of(items)
+    n_items = len(items)
+    grams = [{tuple(normalize(it.question).split()[i : i + 5])
+              for i in range(len(normalize(it.question).split()) - 4)} for it in items]
+    df: dict[tuple, int] = {}
+    for g in grams:
+        for x in g:
+            df[x] = df.get(x, 0) + 1
+    idf = {x: math.log(1 + n_items / c) for x, c in df.items()}
+    everything = dict(sample_every=1, threshold=0.0, decay_start=0, decay_end=1, decay_floor=0.0)
+    for d in range(20):
+        k = d % n_items
+        words = normalize(items[k].question).split()
+        for at in range(int(rng.integers(0, 6)), len(words), 9):  # an edit every 9 words
+            words[at] = f"edit{at}"
+        doc = f"{filler(d, 30)} {' '.join(words)} {filler(d + 50, 30)}"
+        doc_grams = {tuple(words[i : i + 5]) for i in range(len(words) - 4)}
+        expected = {}
+        for j, g in enumerate(grams):
+            shared = g & doc_grams
+            if shared:
+                expected[items[j].id] = sum(idf[x] for x in shared) / sum(idf[x] for x in g)
+        got = {str(index.ids[m.item]): m.score for m in find(index, [doc], **everything)}
+        assert got.keys() == expected.keys()
+        for key, value in expected.items():
+            assert got[key] == pytest.approx(value)
+
+
+SHORT_Q = QUESTION.split(" During")[0] + " How many apple trees are there?"  # < 50 tokens
+
+
+def test_answer_must_be_near_the_question():
+    index = index_of([EvalItem("near", SHORT_Q, ANSWER)])
+    near = planted(SHORT_Q + " " + ANSWER)[0]
+    far = planted(SHORT_Q + " " + filler(9, 120) + " " + ANSWER)[0]
+    assert [m.row for m in find(index, [near, far])] == [0]
+    assert [m.row for m in find(index, [near, far], answer_window=200)] == [0, 1]
+
+
+def test_long_answer_scores_its_ngram_overlap():
+    answer = ("First multiply twelve by nine to get one hundred and eight trees then subtract "
+              "the seven broken trees to get one hundred and one trees in total")
+    index = index_of([EvalItem("long", SHORT_Q, answer)])
+    words = answer.split()
+    half = " ".join(words[: len(words) // 2] + [f"other{k}" for k in range(len(words) // 2)])
+    full, partial = find(index, [planted(f"{SHORT_Q} {answer}")[0],
+                                 planted(f"{SHORT_Q} {half}")[0]], threshold=0.0)
+    assert full.score == pytest.approx(1.0)
+    assert 0.75 < partial.score < 0.95  # 0.75 from the question, part of 0.25 from the answer
+
+
+def test_passage_weights():
+    passage = filler(77, 60).replace("zq", "pp")
+    item = EvalItem("qap", SHORT_Q, ANSWER, passage)
+    index = index_of([item, EvalItem("qp", SHORT_Q.replace("farmer", "grower"), "", passage)])
+    scores = {str(index.ids[m.item]): m.score for m in find(
+        index, [planted(f"{passage}\n\n{SHORT_Q} {ANSWER}")[0]], threshold=0.0)}
+    assert scores["qap"] == pytest.approx(1.0)
+    scores = {str(index.ids[m.item]): m.score for m in find(
+        index, [planted(f"{SHORT_Q} {ANSWER}")[0]], threshold=0.0)}
+    assert scores["qap"] == pytest.approx(0.7 + 0.2)  # no passage nearby
+    grower = SHORT_Q.replace("farmer", "grower")
+    scores = {str(index.ids[m.item]): m.score for m in find(
+        index, [planted(f"{grower}")[0]], threshold=0.0)}
+    assert scores["qp"] == pytest.approx(0.85)
+
+
+def test_tokenizer_ids_find_the_copy(tokenizer_path):
+    evalset = build_set("bench", [ITEM])
+    index = DeconIndex.build(evalset, IndexParams(tokenizer=tokenizer_path))
+    doc, at = planted(QUESTION.upper() + " " + ANSWER)
+    matches = scan(index, Tokens(tokenizer_path), [filler(3, 100), doc], ScanParams())
+    assert [m.row for m in matches] == [1]
+    assert matches[0].start == at and doc[matches[0].end - 1] == "g"  # ...still standing
+
+
+def test_weights_move_from_short_questions_to_the_answer():
+    p = ScanParams()
+    assert weights(True, False, 40, p) == (0.75, 0.25, 0.0)
+    assert weights(False, False, 3, p) == (1.0, 0.0, 0.0)  # nowhere to move it
+    wq, wa, wp = weights(True, False, 10, p)  # confidence 0.75
+    assert (wq, wa, wp) == pytest.approx((0.5625, 0.4375, 0.0))
+    wq, wa, wp = weights(False, True, 0, p)  # confidence 0.5
+    assert (wq, wa, wp) == pytest.approx((0.425, 0.0, 0.575))
+    for args in ((True, True, 5), (True, False, 19), (False, True, 12)):
+        assert sum(weights(*args, p)) == pytest.approx(1.0)

@@ -1,0 +1,138 @@
+"""FineWebQuality: edge cases, reasons counted, tag mode, agreement with datatrove 0.10.1's
+FineWebQualityFilter at the same parameters.
+
+Agreement: same line split (``\\n``, blank lines ignored), same terminal punctuation set,
+same word tokenizer (spaCy's blank English one), same rule order; decisions and reasons are
+identical on the synthetic corpus and the python-docs sample. No disagreement class is known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+import zstandard
+from datatrove.data import Document
+from datatrove.pipeline.filters import FineWebQualityFilter
+
+from curation.core.stage import BatchContext
+from curation.core.stats import StageStats
+from curation.filters import FineWebQuality
+from curation.samples.python_docs import build_python_docs_corpus
+from curation.synthetic import GeneratorConfig, generate
+
+SENTENCE = "This line is long enough and it ends with a full stop, as prose does."
+EDGE = {
+    "empty": "",
+    "whitespace": "   \n \t\n",
+    "prose": "\n".join(f"{SENTENCE} Number {i} of them." for i in range(8)),
+    "giant_line": "word " * 50_000 + ".",
+    "crlf": "\r\n".join(f"{SENTENCE} Number {i} of them." for i in range(8)),
+    "no_punct": "\n".join(f"A heading without any final mark number {i}" for i in range(8)),
+    "short_lines": "\n".join(f"Item {i}." for i in range(20)) + "\n" + SENTENCE,
+    "dup_lines": "\n".join([SENTENCE] * 4 + [f"{SENTENCE} {i}." for i in range(30)]),
+    "list_like": ("\n" * 8).join(f"{SENTENCE} Number {i}." for i in range(5)),
+    "cyrillic": "\n".join(f"Это довольно длинная строка текста номер {i}." for i in range(8)),
+    "chinese": "\n".join(f"这是一个没有空格但足够长的中文句子，用来测试过滤器的行为，编号为{i}。"
+                          for i in range(8)),
+    "emoji": "\n".join(f"{SENTENCE} Party number {i} 🎉🎉!" for i in range(8)),
+}
+
+
+def run(stage, texts):
+    ctx = BatchContext(seed=0, shard=0, stats=StageStats(), keep_rejects=True)
+    out = stage.process(pa.table({"text": pa.array(texts, pa.large_string())}), ctx)
+    return out, ctx
+
+
+def datatrove_reasons(texts: list[str], **params) -> list[str | None]:
+    f = FineWebQualityFilter(**params)
+    out = []
+    for i, text in enumerate(texts):
+        r = f.filter(Document(text=text, id=str(i)))
+        out.append(None if r is True else r[1])
+    return out
+
+
+def read_texts(paths) -> list[str]:
+    texts = []
+    for path in paths:
+        with open(path, "rb") as f:
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(f.read())
+        texts += [json.loads(line)["text"] for line in data.splitlines() if line.strip()]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> dict[str, list[str]]:
+    """Every 5th document of a 2000-document synthetic corpus, every 3rd python-docs page."""
+    root = tmp_path_factory.mktemp("synthetic")
+    generate(root, GeneratorConfig(docs=2000, seed=12))
+    synthetic = read_texts(sorted((root / "docs").glob("*.jsonl.zst")))
+    python_docs = read_texts(build_python_docs_corpus(str(tmp_path_factory.mktemp("pydocs"))))
+    return {"synthetic": synthetic[::5], "python_docs": python_docs[::3]}
+
+
+def reasons(stage, texts):
+    return stage.reasons(pa.table({"text": pa.array(texts, pa.large_string())})).to_pylist()
+
+
+@pytest.mark.parametrize("params", [{}, {"line_punct_exclude_zero": True},
+                                    {"stop_chars": (".", "!"), "short_line_length": 10}])
+def test_edge_cases_match_datatrove(params):
+    texts = list(EDGE.values())
+    assert dict(zip(EDGE, reasons(FineWebQuality(**params), texts), strict=True)) == dict(
+        zip(EDGE, datatrove_reasons(texts, **params), strict=True))
+
+
+def test_edge_case_reasons():
+    got = dict(zip(EDGE, reasons(FineWebQuality(), list(EDGE.values())), strict=True))
+    assert got["empty"] == got["whitespace"] == "empty"
+    for name in ("prose", "giant_line", "cyrillic", "emoji"):
+        assert got[name] is None, name
+    assert got["chinese"] == "list_ratio"  # an unspaced CJK run is one English "word"
+    # lines split on "\n" keep their "\r": only the last line ends in "." (1/8 >= 0.12)
+    assert got["crlf"] is None
+    assert got["no_punct"] == "line_punct_ratio"
+    assert got["short_lines"] == "short_line_ratio"
+    assert got["dup_lines"] == "char_dup_ratio"
+    assert got["list_like"] == "list_ratio"
+    assert reasons(FineWebQuality(line_punct_exclude_zero=True), [EDGE["no_punct"]]) == [None]
+
+
+def test_reasons_counted_and_rejects_kept():
+    texts = [EDGE["prose"], EDGE["empty"], EDGE["no_punct"], EDGE["no_punct"], EDGE["dup_lines"]]
+    out, ctx = run(FineWebQuality(keep_rejects=True), texts)
+    assert out.column("text").to_pylist() == [EDGE["prose"]]
+    assert ctx.stats.dropped == {"empty": 1, "line_punct_ratio": 2, "char_dup_ratio": 1}
+    rejects = pa.concat_tables(ctx.rejects)
+    assert Counter(rejects.column("drop_reason").to_pylist()) == ctx.stats.dropped
+
+
+def test_tag_mode_leaves_rows_untouched():
+    texts = list(EDGE.values())
+    out, ctx = run(FineWebQuality(mode="tag"), texts)
+    assert out.column("text").to_pylist() == texts
+    assert out.column("fine_web_quality_reason").to_pylist()[0] == "empty"
+    assert not ctx.stats.dropped
+
+
+@pytest.mark.parametrize("corpus", ["synthetic", "python_docs"])
+def test_agreement_with_datatrove(corpora, corpus):
+    texts = corpora[corpus]
+    got = reasons(FineWebQuality(), texts)
+    want = datatrove_reasons(texts)
+    assert sum((a is None) == (b is None) for a, b in zip(got, want, strict=True)) \
+        / len(texts) >= 0.995
+    assert sum(a == b for a, b in zip(got, want, strict=True)) / len(texts) >= 0.995
+    assert 0 < sum(r is not None for r in want) < len(texts)  # both kinds occur
+
+
+@pytest.mark.parametrize("stage", [FineWebQuality])
+@pytest.mark.parametrize("texts", [[], [None, ""], ["a b c."] * 3], ids=["none", "null", "tiny"])
+def test_degenerate_batches(stage, texts):
+    """Zero rows, null texts (read as empty) and texts too short for any n-gram or rule."""
+    reasons = stage().reasons(pa.table({"text": pa.array(texts, pa.string())})).to_pylist()
+    assert len(reasons) == len(texts) and all(r is not None for r in reasons)

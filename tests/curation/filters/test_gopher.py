@@ -1,0 +1,180 @@
+"""GopherQuality / GopherRepetition: edge cases, reasons counted, tag mode, agreement with
+datatrove 0.10.1's GopherQualityFilter / GopherRepetitionFilter at the same parameters.
+
+Agreement: both use spaCy's blank English tokenizer for words, the same line and paragraph
+splits and the same rule order, so decisions and reasons are identical on the synthetic corpus
+and the python-docs sample. The one known disagreement class, which neither corpus hits:
+datatrove compares duplicated 5..10-grams as the words concatenated without separator, so
+("ab", "c") equals ("a", "bc") there; we compare word tuples (by 64-bit hashes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+import zstandard
+from datatrove.data import Document
+from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
+
+from curation.core.stage import BatchContext
+from curation.core.stats import StageStats
+from curation.filters import GopherQuality, GopherRepetition
+from curation.samples.python_docs import build_python_docs_corpus
+from curation.synthetic import GeneratorConfig, generate
+
+PROSE = ("The quick brown fox jumps over the lazy dog and that is what we have to say of it "
+         "with some more words. ")
+VARIED = (
+    "Early on a misty autumn morning, the fishermen of the small harbour town gathered their "
+    "nets and prepared to sail. Nobody expected that the weather would change so quickly, yet "
+    "within an hour dark clouds had rolled in from the west. The oldest sailor, who had spent "
+    "fifty years at sea, warned the younger crews to stay close to the shore. Some listened "
+    "to his advice; others, eager to reach the richer waters beyond the cape, ignored him and "
+    "pressed on with their journey.")
+ITEMS = ["umbrella", "passport", "charger", "notebook", "sweater", "camera", "toothbrush",
+         "sandals", "headphones", "sunscreen", "jacket", "wallet"]
+EDGE = {
+    "empty": "",
+    "whitespace": "  \n\t \n  ",
+    "prose": PROSE * 8,
+    "giant_line": "alpha beta gamma delta " * 5_000,
+    "crlf": (PROSE + "\r\n") * 6 + "the end of it\r\n",
+    "crlf_dup_lines": "the same line of text to be with\r\n" * 10,
+    "cyrillic": "Это простой текст на русском языке и он не содержит английских слов. " * 10,
+    "chinese": "这是一个没有空格的中文句子，用于测试分词。" * 30,
+    "emoji": ("I love this 😀😀 and the party was fun 🎉 with friends to be there! " * 8),
+    "varied": VARIED,
+    "bullets_dash": "\n".join(f"- remember to pack the {w} carefully" for w in ITEMS),
+    "bullets_dot": "\n".join(f"  • remember to pack the {w} carefully" for w in ITEMS),
+    "bullets_star": "\n".join(f"* remember to pack the {w} carefully" for w in ITEMS),
+    "hashes": "#news " * 14 + PROSE * 4,
+    "ellipsis_lines": "\n".join(f"the story of the brave {w} who rode to the castle with his "
+                                f"loyal friends…" for w in ITEMS),
+    "dup_paragraphs": ("A paragraph that repeats itself and the other one with it.\n\n" * 5
+                       + PROSE * 4),
+    "symbols": "+++ === *** %%% ### " * 40 + PROSE,
+}
+
+
+def run(stage, texts):
+    ctx = BatchContext(seed=0, shard=0, stats=StageStats(), keep_rejects=True)
+    out = stage.process(pa.table({"text": pa.array(texts, pa.large_string())}), ctx)
+    return out, ctx
+
+
+def datatrove_reasons(dt_filter, texts: list[str]) -> list[str | None]:
+    out = []
+    for i, text in enumerate(texts):
+        r = dt_filter.filter(Document(text=text, id=str(i)))
+        out.append(None if r is True else r[1])
+    return out
+
+
+def read_texts(paths) -> list[str]:
+    texts = []
+    for path in paths:
+        with open(path, "rb") as f:
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(f.read())
+        texts += [json.loads(line)["text"] for line in data.splitlines() if line.strip()]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> dict[str, list[str]]:
+    """Every 5th document of a 2000-document synthetic corpus, every 3rd python-docs page
+    (datatrove takes ~15 ms a document, so the full corpora would take a minute)."""
+    root = tmp_path_factory.mktemp("synthetic")
+    generate(root, GeneratorConfig(docs=2000, seed=11))
+    synthetic = read_texts(sorted((root / "docs").glob("*.jsonl.zst")))
+    python_docs = read_texts(build_python_docs_corpus(str(tmp_path_factory.mktemp("pydocs"))))
+    return {"synthetic": synthetic[::5], "python_docs": python_docs[::3]}
+
+
+@pytest.mark.parametrize("ours, theirs", [(GopherQuality, GopherQualityFilter),
+                                          (GopherRepetition, GopherRepetitionFilter)])
+def test_edge_cases_match_datatrove(ours, theirs):
+    texts = list(EDGE.values())
+    got = ours().reasons(pa.table({"text": pa.array(texts, pa.large_string())})).to_pylist()
+    assert dict(zip(EDGE, got, strict=True)) == dict(
+        zip(EDGE, datatrove_reasons(theirs(), texts), strict=True))
+
+
+def test_edge_case_reasons():
+    quality = dict(zip(EDGE, GopherQuality().reasons(
+        pa.table({"text": list(EDGE.values())})).to_pylist(), strict=True))
+    for name in ("empty", "whitespace", "symbols", "chinese"):  # CJK runs are one token
+        assert quality[name] == "gopher_short_doc", name
+    for name in ("prose", "varied", "crlf", "dup_paragraphs", "bullets_star"):
+        assert quality[name] is None, name  # "*" is no Gopher bullet
+    assert quality["bullets_dash"] == quality["bullets_dot"] == "gopher_too_many_bullets"
+    assert quality["hashes"] == "gopher_too_many_hashes"
+    assert quality["ellipsis_lines"] == "gopher_too_many_end_ellipsis"
+    assert quality["emoji"] == "gopher_below_alpha_threshold"  # emoji are non-alpha words
+    assert quality["cyrillic"] == quality["giant_line"] == "gopher_enough_stop_words"
+    repetition = dict(zip(EDGE, GopherRepetition().reasons(
+        pa.table({"text": list(EDGE.values())})).to_pylist(), strict=True))
+    assert repetition["empty"] == "empty"
+    assert repetition["varied"] is None
+    assert repetition["whitespace"] == "dup_line_frac"  # "  " twice in three lines
+    assert repetition["crlf_dup_lines"] == "dup_line_frac"
+    assert repetition["dup_paragraphs"] == "dup_para_frac"
+    assert repetition["giant_line"] == "top_2_gram"
+
+
+def test_reasons_counted_and_rejects_kept():
+    texts = [EDGE["prose"], EDGE["empty"], EDGE["hashes"], EDGE["bullets_dash"], EDGE["hashes"]]
+    out, ctx = run(GopherQuality(keep_rejects=True), texts)
+    assert out.column("text").to_pylist() == [EDGE["prose"]]
+    assert ctx.stats.dropped == {"gopher_short_doc": 1, "gopher_too_many_hashes": 2,
+                                 "gopher_too_many_bullets": 1}
+    rejects = pa.concat_tables(ctx.rejects)
+    assert Counter(rejects.column("drop_reason").to_pylist()) == ctx.stats.dropped
+
+
+def test_tag_mode_leaves_rows_untouched():
+    texts = list(EDGE.values())
+    for stage in (GopherQuality(mode="tag"), GopherRepetition(mode="tag", name="rep")):
+        out, ctx = run(stage, texts)
+        assert out.column("text").to_pylist() == texts
+        assert not ctx.stats.dropped
+    assert out.column("rep_reason").to_pylist()[0] == "empty"
+
+
+def test_thresholds_are_parameters():
+    text = EDGE["hashes"]
+    assert GopherQuality().reasons(pa.table({"text": [text]})).to_pylist() == [
+        "gopher_too_many_hashes"]
+    assert GopherQuality(max_symbol_word_ratio=None).reasons(
+        pa.table({"text": [text]})).to_pylist() == [None]
+    short = "the cat and the dog of that house with me " * 2
+    assert GopherQuality(min_doc_words=5).reasons(pa.table({"text": [short]})).to_pylist() == [
+        None]
+
+
+@pytest.mark.parametrize("corpus", ["synthetic", "python_docs"])
+def test_agreement_with_datatrove(corpora, corpus):
+    texts = corpora[corpus]
+    table = pa.table({"text": pa.array(texts, pa.large_string())})
+    # both datatrove filters on one document in turn: its word cache then tokenizes it once
+    theirs = (GopherRepetitionFilter(), GopherQualityFilter())
+    want: tuple[list, list] = ([], [])
+    for text in texts:
+        for f, out in zip(theirs, want, strict=True):
+            out.extend(datatrove_reasons(f, [text]))
+    for ours, expected in zip((GopherRepetition(), GopherQuality()), want, strict=True):
+        got = ours.reasons(table).to_pylist()
+        pairs = list(zip(got, expected, strict=True))
+        assert sum((a is None) == (b is None) for a, b in pairs) / len(texts) >= 0.995
+        assert sum(a == b for a, b in pairs) / len(texts) >= 0.995, type(ours).__name__
+        assert 0 < sum(r is not None for r in expected) < len(texts)  # both kinds occur
+
+
+@pytest.mark.parametrize("stage", [GopherQuality, GopherRepetition])
+@pytest.mark.parametrize("texts", [[], [None, ""], ["a b c."] * 3], ids=["none", "null", "tiny"])
+def test_degenerate_batches(stage, texts):
+    """Zero rows, null texts (read as empty) and texts too short for any n-gram or rule."""
+    reasons = stage().reasons(pa.table({"text": pa.array(texts, pa.string())})).to_pylist()
+    assert len(reasons) == len(texts) and all(r is not None for r in reasons)
