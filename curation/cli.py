@@ -1,4 +1,5 @@
-"""The ``curate`` command: run, plan, status, generate, tokens, train, anneal, bench."""
+"""The ``curate`` command: run, plan, status, generate, tokens, decon, train, anneal,
+bench."""
 
 from __future__ import annotations
 
@@ -56,6 +57,15 @@ def _tokens(args: argparse.Namespace) -> int:
     return tokens_main(args.passthrough) or 0
 
 
+def _decon(args: argparse.Namespace) -> int:
+    from curation.decon.report import main as decon_main
+
+    if args.passthrough[:1] != ["report"]:
+        print("usage: curate decon report WORKDIR [--out FILE.jsonl]", file=sys.stderr)
+        return 2
+    return decon_main(args.passthrough[1:]) or 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from train.trainer import main as train_main
 
@@ -103,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         "tokens", help="tokenizers, token shards, .npy export/import (--help)", add_help=False
     )
     p.set_defaults(fn=_tokens, passthrough=True)
+
+    p = sub.add_parser("decon", help="decontamination reports (--help)", add_help=False)
+    p.set_defaults(fn=_decon, passthrough=True)
 
     p = sub.add_parser("train", help="train a model from a config file (--help)",
                        add_help=False)

@@ -72,3 +72,10 @@ def test_bench_lists_and_rejects_unknown_names(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "no-such-bench"])
     assert "curate bench list" in capsys.readouterr().err
+
+
+def test_decon_report_needs_its_subcommand(tmp_path, capsys):
+    assert main(["decon", str(tmp_path)]) == 2
+    assert "usage: curate decon report" in capsys.readouterr().err
+    assert main(["decon", "report", str(tmp_path)]) == 0
+    assert '"matches": 0' in capsys.readouterr().out
