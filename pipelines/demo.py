@@ -1,41 +1,72 @@
-"""The README's demo: two sources cleaned, joined and deduplicated, on two cores in seconds.
+"""The README's demo: two sources through the recipe to tokenized shards, on two cores.
 
     curate run pipelines/demo.py --executor ray      # or: make demo
 
 Sources: the Python documentation shipped with the interpreter (real English prose and code,
-built into the work dir on first use) and a synthetic web crawl with planted duplicates, spam
-and junk (``curation.synthetic``). Each goes through its own length filter; they meet in a
-union and go through exact deduplication into Parquet shards under ``runs/demo/out``.
+built into the work dir on first use) and a synthetic web crawl with planted duplicates,
+near-duplicates, copied benchmark items, spam, junk and non-English pages
+(``curation.synthetic``). The web source goes through language ID and the Gopher, C4 and
+FineWeb filters; both meet in a union and go through exact and MinHash deduplication,
+decontamination against the synthetic eval set and HumanEval, and tokenization with a
+byte-level BPE tokenizer trained on first use. Output: tokenized Parquet shards and their
+manifest under ``runs/demo/out``; matches found by decontamination under
+``runs/demo/work/_side/decontaminate/matches``.
 
-Parameters users change most: ``WORKDIR``, ``SYNTHETIC_DOCS``, the filters' bounds.
+Parameters users change most: ``WORKDIR``, ``SYNTHETIC_DOCS``, ``VOCAB_SIZE``, the filters.
 """
 
+import itertools
 import os
 
 from curation import Pipeline, read
-from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.decon import Decontaminate, humaneval, load_eval
+from curation.dedup import ExactDedup, MinHashDedup
+from curation.filters import (
+    C4Filter,
+    FineWebQuality,
+    GopherQuality,
+    GopherRepetition,
+    LanguageID,
+    LengthFilter,
+)
 from curation.samples import build_python_docs_corpus
 from curation.synthetic import GeneratorConfig, generate
+from curation.tokenize import Tokenize, train_bpe
+from curation.tokenize.cli import iter_texts
 
 WORKDIR = os.environ.get("CURATE_DEMO_WORKDIR", "runs/demo")
 SYNTHETIC_DOCS = int(os.environ.get("CURATE_DEMO_DOCS", "4000"))
+VOCAB_SIZE = 8192
 
 data = os.path.join(WORKDIR, "data")
-build_python_docs_corpus(os.path.join(data, "python-docs"))
+docs_files = build_python_docs_corpus(os.path.join(data, "python-docs"))
 synthetic = os.path.join(data, f"synthetic-{SYNTHETIC_DOCS}")
 if not os.path.exists(os.path.join(synthetic, "truth.parquet")):
     generate(synthetic, GeneratorConfig(docs=SYNTHETIC_DOCS, seed=0, shard_docs=1000))
+tokenizer = os.path.join(data, f"tokenizer-{VOCAB_SIZE}.json")
+if not os.path.exists(tokenizer):
+    train_bpe(itertools.islice(iter_texts(docs_files), 2000), VOCAB_SIZE, tokenizer)
 
 pipeline = Pipeline("demo", workdir=os.path.join(WORKDIR, "work"), seed=0)
-docs = pipeline.source(read(os.path.join(data, "python-docs", "*.jsonl.zst"), source="python-docs"))
+docs = pipeline.source(read(docs_files, source="python-docs"))
 web = pipeline.source(
     read(os.path.join(synthetic, "docs", "*.jsonl.zst"), on_error="quarantine"),
     name="synthetic-web",
 )
 clean_docs = pipeline.add(LengthFilter(min_chars=200), inputs=[docs], name="docs_length")
-clean_web = pipeline.add(
-    LengthFilter(min_chars=300, max_chars=100_000), inputs=[web], name="web_length"
+clean_web = (
+    pipeline.add(LengthFilter(min_chars=300, max_chars=100_000), inputs=[web], name="web_length")
+    >> LanguageID(keep=["en"])
+    >> GopherRepetition()
+    >> GopherQuality()
+    >> C4Filter()
+    >> FineWebQuality()
 )
-unique = pipeline.union(clean_docs, clean_web, name="all") >> ExactDedup(partitions=4)
-pipeline.sink(unique, os.path.join(WORKDIR, "out"))
+unique = (
+    pipeline.union(clean_docs, clean_web, name="all")
+    >> ExactDedup(partitions=4)
+    >> MinHashDedup(partitions=4)
+)
+evals = [load_eval(os.path.join(synthetic, "evals", "synthetic_qa.jsonl")), humaneval()]
+clean = unique >> Decontaminate(evals, purify="drop")
+pipeline.sink(clean >> Tokenize(tokenizer), os.path.join(WORKDIR, "out"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import corpus, write_jsonl
+from corpora import corpus, write_jsonl
 
 from curation.cli import main
 

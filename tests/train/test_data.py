@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import write_jsonl
+from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.tokenize import Tokenize, TokenizedDataset, TokenizerMismatch

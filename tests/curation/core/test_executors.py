@@ -6,7 +6,7 @@ import os
 
 import pyarrow as pa
 import pytest
-from conftest import corpus, write_jsonl
+from corpora import corpus, write_jsonl
 
 from curation import MapStage, Pipeline, read
 from curation.core.errors import TaskFailed

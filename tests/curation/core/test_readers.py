@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from conftest import corpus, write_jsonl
+from corpora import corpus, write_jsonl
 
 from curation import read
 from curation.core.errors import InputError

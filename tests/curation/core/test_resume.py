@@ -13,7 +13,7 @@ import time
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 (pa.compute below)
 import pyarrow.parquet as pq
-from conftest import corpus, write_jsonl
+from corpora import corpus, write_jsonl
 from test_executors import build, make_inputs, output_bytes
 
 from curation import MapStage, Pipeline, read

@@ -7,7 +7,7 @@ import random
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from conftest import write_jsonl
+from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.dedup import ExactDedup

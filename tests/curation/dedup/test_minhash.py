@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_jsonl
+from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.core.executors import RayExecutor

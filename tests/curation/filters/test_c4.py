@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from corpora import write_jsonl
 from datatrove.data import Document
 from datatrove.pipeline.filters import C4QualityFilter
 
@@ -29,7 +30,6 @@ from curation.core.stats import StageStats
 from curation.filters import C4Filter
 from curation.samples.python_docs import build_python_docs_corpus
 from curation.synthetic import GeneratorConfig, generate
-from tests.conftest import write_jsonl
 
 GOOD = ("The committee met on Tuesday. It approved the budget! Was it wise? Many thought so. "
         "The vote was close. Dr. Smith abstained.")

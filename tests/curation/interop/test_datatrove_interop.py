@@ -322,7 +322,7 @@ def test_reader_quarantines_a_file_it_cannot_parse(tmp_path):
 
 
 def test_jsonl_reader_columns_and_batches(tmp_path):
-    from conftest import write_jsonl
+    from corpora import write_jsonl
 
     os.makedirs(tmp_path / "in")
     rows = [

@@ -8,7 +8,7 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_jsonl
+from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.core.errors import PipelineValidationError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import write_jsonl
+from corpora import write_jsonl
 from test_tokenize_stage import make_inputs, tokenize_pipeline
 
 from curation.cli import main
