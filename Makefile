@@ -10,7 +10,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(VENV)/bin/python -m curation.filters.langid --install
+	$(VENV)/bin/python -c "from curation.filters.langid import install; print(install())"
 	$(VENV)/bin/python -c "import curation, torch, ray, datatrove, fasttext"
 	touch $(STAMP)
 

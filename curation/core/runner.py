@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
@@ -51,6 +51,7 @@ class RunResult:
     ran: int  # tasks executed in this run
     skipped: int  # tasks found complete
     seconds: float
+    tokens: dict[str, int] = field(default_factory=dict)  # sink name -> tokens, if tokenized
 
     def summary(self) -> str:
         return format_summary(self)
@@ -257,9 +258,13 @@ def run(
     for name, s in stats.items():
         fs.write_json(fs.join(pipeline.workdir, "_stats", f"{name}.json"), s.to_dict())
     outputs = {sink: [s.path for s in runner.datasets[plan.step_of[sink]]] for sink in plan.sinks}
+    tokens = {}
     for sink, path in plan.sinks.items():
-        write_manifest(path, [(s.path, s.identity) for s in runner.datasets[plan.step_of[sink]]])
-    result = RunResult(pipeline.workdir, stats, outputs, runner.ran, runner.skipped, seconds)
+        manifest = write_manifest(
+            path, [(s.path, s.identity) for s in runner.datasets[plan.step_of[sink]]])
+        tokens[sink] = manifest["totals"]["tokens"]
+    result = RunResult(pipeline.workdir, stats, outputs, runner.ran, runner.skipped, seconds,
+                       tokens)
     summary = {
         "pipeline": pipeline.name,
         "executor": ex.name,
@@ -298,5 +303,8 @@ def format_summary(result: RunResult) -> str:
     )
     for sink, files in result.outputs.items():
         where = sorted({f.rsplit("/", 1)[0] for f in files}) or ["(no documents)"]
-        lines.append(f"output '{sink}': {len(files)} Parquet file(s) in {', '.join(where)}")
+        tokens = result.tokens.get(sink)
+        counted = f", {tokens:,} tokens" if tokens else ""
+        lines.append(f"output '{sink}': {len(files)} Parquet file(s){counted} in "
+                     f"{', '.join(where)} (manifest.json beside them)")
     return "\n".join(lines)
