@@ -1,5 +1,5 @@
-"""The ``curate`` command: run, plan, status, generate, tokens, decon, train, anneal,
-bench."""
+"""The ``curate`` command: run, plan, status, inspect, generate, tokens, decon, train,
+anneal, bench."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ def _status(args: argparse.Namespace) -> int:
     from curation.core.status import format_status
 
     print(format_status(args.workdir))
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from curation.report import gather, html_report, text_report
+
+    view = gather(args.path, args.samples)
+    print(text_report(view))
+    if args.html:
+        from curation.core import fs
+
+        fs.atomic_write_bytes(args.html, html_report(view).encode())
+        print(f"wrote {args.html}")
     return 0
 
 
@@ -103,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("status", help="per-step progress of a work dir")
     p.add_argument("workdir")
     p.set_defaults(fn=_status)
+
+    p = sub.add_parser("inspect", help="a work dir, dataset or mix plan as tables (and HTML)")
+    p.add_argument("path")
+    p.add_argument("--html", default=None, help="also write a self-contained HTML report")
+    p.add_argument("--samples", type=int, default=3, help="sample documents per drop reason")
+    p.set_defaults(fn=_inspect)
 
     p = sub.add_parser(
         "generate", help="synthetic web corpus with ground truth (--help)", add_help=False

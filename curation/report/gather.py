@@ -1,0 +1,124 @@
+"""What ``curate inspect`` shows, gathered from a work dir, a dataset or a mix plan.
+
+- a **work dir** (``stats.json`` inside): the stages in pipeline order with documents and bytes
+  in and out, the funnel, drops by reason with sample documents from the stages that kept their
+  rejects (``keep_rejects=True``), each sink's dataset;
+- a **dataset** (``manifest.json`` inside): documents, tokens and text bytes per source, topic
+  and vigintile, and the topic x vigintile token grid when the data is tagged;
+- a **mix plan** (``.json``/``.yaml``): available tokens and token targets per domain, so the
+  mix before and after, and the repetition factors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from curation.core import fs
+from curation.core.errors import CurationError
+from curation.core.manifest import MANIFEST, read_manifest
+
+SAMPLE_CHARS = 400
+
+
+@dataclass
+class DatasetView:
+    path: str
+    totals: dict
+    tokenizer: dict | None
+    domains: pl.DataFrame  # one row per domain: source[, topic][, vigintile], docs, tokens, bytes
+
+    def by(self, column: str) -> pl.DataFrame:
+        """Documents, tokens and text bytes per value of ``column``, largest first."""
+        return (self.domains.group_by(column)
+                .agg(pl.col("docs").sum(), pl.col("tokens").sum(), pl.col("text_bytes").sum())
+                .sort(["tokens", "docs"], descending=True))
+
+    def grid(self) -> pl.DataFrame | None:
+        """Tokens (documents when untokenized) per topic x vigintile, or None if untagged."""
+        if not {"topic", "vigintile"} <= set(self.domains.columns):
+            return None
+        weight = "tokens" if self.totals.get("tokens") else "docs"
+        return (self.domains.group_by(["topic", "vigintile"]).agg(pl.col(weight).sum())
+                .pivot(on="vigintile", index="topic", values=weight, sort_columns=True)
+                .fill_null(0).sort("topic"))
+
+
+@dataclass
+class RunView:
+    path: str
+    pipeline: str
+    seconds: float
+    stages: list[dict]  # name, docs_in, docs_out, bytes_in, bytes_out, seconds, dropped, ...
+    samples: dict[str, dict[str, list[str]]]  # stage -> reason -> document starts
+    sinks: dict[str, DatasetView] = field(default_factory=dict)
+
+
+@dataclass
+class PlanView:
+    path: str
+    entries: pl.DataFrame  # source, topic, vigintile, tokens, repetition, target_tokens
+    seed: int
+
+
+def dataset_view(path: str) -> DatasetView:
+    manifest = read_manifest(path)
+    domains = pl.DataFrame(manifest["domains"]) if manifest["domains"] else pl.DataFrame(
+        {"source": [], "docs": [], "tokens": [], "text_bytes": []})
+    return DatasetView(path, manifest["totals"], manifest["tokenizer"], domains)
+
+
+def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
+    """Up to ``per_reason`` rejected documents per reason, from ``_rejects/<stage>/``."""
+    directory = fs.join(workdir, "_rejects", stage)
+    out: dict[str, list[str]] = {}
+    for name in fs.list_dir(directory):
+        if not name.endswith(".parquet"):
+            continue
+        with fs.open_input(fs.join(directory, name)) as f:
+            table = pq.read_table(f, columns=["text", "drop_reason"])
+        for text, reason in zip(table["text"].to_pylist(), table["drop_reason"].to_pylist(),
+                                strict=True):
+            kept = out.setdefault(reason, [])
+            if len(kept) < per_reason:
+                kept.append(text[:SAMPLE_CHARS])
+    return out
+
+
+def run_view(workdir: str, per_reason: int = 3) -> RunView:
+    with open(os.path.join(workdir, "stats.json")) as f:
+        stats = json.load(f)
+    stages = [{"name": name, **s} for name, s in stats["stages"].items()]
+    samples = {s["name"]: found for s in stages
+               if (found := _samples(workdir, s["name"], per_reason))}
+    sinks = {}
+    for sink, files in stats["outputs"].items():
+        directory = os.path.dirname(files[0]) if files else None
+        if directory and os.path.exists(os.path.join(directory, MANIFEST)):
+            sinks[sink] = dataset_view(directory)
+    return RunView(workdir, stats["pipeline"], stats["seconds"], stages, samples, sinks)
+
+
+def plan_view(path: str) -> PlanView:
+    from curation.mixing.plan import MixPlan
+
+    plan = MixPlan.load(path)
+    rows = [{"source": e.source, "topic": e.topic, "vigintile": e.vigintile, "tokens": e.tokens,
+             "repetition": e.repetition, "target_tokens": e.target_tokens} for e in plan.entries]
+    return PlanView(path, pl.DataFrame(rows), plan.seed)
+
+
+def gather(path: str, per_reason: int = 3) -> RunView | DatasetView | PlanView:
+    """The view of whatever ``path`` is (see the module docstring)."""
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "stats.json")):
+        return run_view(path, per_reason)
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, MANIFEST)):
+        return dataset_view(path)
+    if os.path.isfile(path) and path.endswith((".json", ".yaml", ".yml")):
+        return plan_view(path)
+    raise CurationError(f"{path}: not a work dir (stats.json), a dataset (manifest.json) or a "
+                        "mix plan (.json/.yaml)")
