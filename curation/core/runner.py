@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
 
@@ -108,8 +108,10 @@ class Runner:
             },
         }
         for step in plan.steps:
-            if isinstance(step, UnionStep):
-                self.datasets[step.name] = [s for i in step.inputs for s in self.datasets[i]]
+            if isinstance(step, UnionStep):  # a union reads only the columns all inputs share
+                shared = tuple(self.p.columns()[step.name])
+                self.datasets[step.name] = [replace(s, columns=shared)
+                                            for i in step.inputs for s in self.datasets[i]]
                 continue
             if isinstance(step, SegmentStep):
                 records = self._run_phase(step.name, "map", self._segment_tasks(step))

@@ -39,6 +39,11 @@ class InputShard:
     path: str
     identity: str  # checksum of a produced shard, or size+mtime fingerprint of a source file
     key: int | None = None  # partition or shard number of an intermediate piece
+    columns: tuple[str, ...] | None = None  # read only these (a union's shared columns)
+
+    def batches(self) -> Iterator[pa.Table]:
+        """The shard's record batches as tables, projected to ``columns`` when set."""
+        return _iter_shard(self.path, self.columns)
 
 
 @dataclass
@@ -105,9 +110,10 @@ def execute(task: Task) -> dict:
     return record
 
 
-def _iter_shard(path: str) -> Iterator[pa.Table]:
+def _iter_shard(path: str, columns: tuple[str, ...] | None = None) -> Iterator[pa.Table]:
     with fs.open_input(path) as f:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=INPUT_BATCH_ROWS):
+        cols = list(columns) if columns is not None else None
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=INPUT_BATCH_ROWS, columns=cols):
             yield pa.Table.from_batches([batch])
 
 
@@ -151,7 +157,7 @@ class SegmentTask(Task):
 
     def _batches(self, stats: dict[str, StageStats], q: Quarantine) -> Iterator[pa.Table]:
         if self.reader is None:
-            yield from _iter_shard(self.input.path)
+            yield from self.input.batches()
             return
         s = stats[self.source_node]
         drops: Counter = Counter()
@@ -240,7 +246,7 @@ class ScanTask(Task):
     output_dir: str = ""
 
     def run(self) -> tuple[list[dict], dict[str, StageStats]]:
-        pieces = self.stage.scan(self.index, _iter_shard(self.input.path))
+        pieces = self.stage.scan(self.index, self.input.batches())
         return _write_keyed(pieces, self.output_dir, lambda p: f"s{self.index:05d}-p{p:04d}",
                             self.step)
 
@@ -291,7 +297,7 @@ class ApplyTask(Task):
         writer = ShardWriter(self.output_dir, f"part-{self.index:05d}", self.max_shard_bytes)
         offset = 0
         try:
-            for batch in _iter_shard(self.input.path):
+            for batch in self.input.batches():
                 ctx = BatchContext(self.seed, self.index, stats)
                 out = _tracked(stats, batch, lambda b: self.stage.apply(b, offset, decisions, ctx))  # noqa: B023
                 offset += batch.num_rows

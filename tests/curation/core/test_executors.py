@@ -117,3 +117,23 @@ def test_bad_input_in_a_run_names_file_and_line(tmp_path):
     assert result.stats["a"].quarantined == {"malformed_json": 1}
     assert result.stats["a"].docs_in == 2 and result.stats["a"].docs_out == 1
     assert os.listdir(tmp_path / "w2" / "_quarantine" / "a") == ["part-00000.jsonl"]
+
+
+class Flag(MapStage):
+    """Adds a boolean column (only on one branch of a union, in the test below)."""
+
+    adds = {"flag": pa.bool_()}
+
+    def process(self, batch, ctx):
+        return batch.append_column("flag", pa.array([True] * batch.num_rows))
+
+
+def test_union_reads_only_the_shared_columns(tmp_path):
+    inputs = make_inputs(tmp_path / "in", shards=2, docs=40)
+    p = Pipeline("u", str(tmp_path / "w"))
+    a = p.source(read(os.path.join(inputs, "in-*.jsonl.zst"), source="a")) >> Flag()
+    b = p.source(read(os.path.join(inputs, "other.jsonl"), source="b"))
+    p.sink(p.union(a, b) >> ExactDedup(partitions=2), str(tmp_path / "o"))
+    result = p.run(progress=False)
+    schemas = {pa.parquet.read_schema(f).names.__repr__() for f in result.outputs["sink"]}
+    assert len(schemas) == 1 and "flag" not in next(iter(schemas))
