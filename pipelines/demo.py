@@ -7,17 +7,21 @@ built into the work dir on first use) and a synthetic web crawl with planted dup
 near-duplicates, copied benchmark items, spam, junk and non-English pages
 (``curation.synthetic``). The web source goes through language ID and the Gopher, C4 and
 FineWeb filters; both meet in a union and go through exact and MinHash deduplication,
-decontamination against the synthetic eval set and HumanEval, and tokenization with a
-byte-level BPE tokenizer trained on first use. Output: tokenized Parquet shards and their
-manifest under ``runs/demo/out``; matches found by decontamination under
-``runs/demo/work/_side/decontaminate/matches``.
+decontamination against the synthetic eval set and HumanEval, topic and quality tagging with
+the default fastText classifiers (trained on first use by ``classifiers/train_default.py``),
+per-topic quality vigintiles, tokenization with a byte-level BPE tokenizer trained on first
+use, and quality-aware upsampling (OLMo 3's truncated power-exponential curves). Output:
+tokenized, mixed Parquet shards and their manifest under ``runs/demo/out``; matches found by
+decontamination under ``runs/demo/work/_side/decontaminate/matches``.
 
-Parameters users change most: ``WORKDIR``, ``SYNTHETIC_DOCS``, ``VOCAB_SIZE``, the filters.
+Parameters users change most: ``WORKDIR``, ``SYNTHETIC_DOCS``, ``VOCAB_SIZE``,
+``UPSAMPLE_RATIO``, the filters.
 """
 
 import itertools
 import os
 
+from classifiers.train_default import ensure_default_models
 from curation import Pipeline, read
 from curation.decon import Decontaminate, humaneval, load_eval
 from curation.dedup import ExactDedup, MinHashDedup
@@ -29,14 +33,17 @@ from curation.filters import (
     LanguageID,
     LengthFilter,
 )
+from curation.mixing import Upsample
 from curation.samples import build_python_docs_corpus
 from curation.synthetic import GeneratorConfig, generate
+from curation.tagging import Quality, Topic, Vigintiles
 from curation.tokenize import Tokenize, train_bpe
 from curation.tokenize.cli import iter_texts
 
 WORKDIR = os.environ.get("CURATE_DEMO_WORKDIR", "runs/demo")
 SYNTHETIC_DOCS = int(os.environ.get("CURATE_DEMO_DOCS", "4000"))
 VOCAB_SIZE = 8192
+UPSAMPLE_RATIO = 1.0  # tokens wanted / available per topic: drop the lowest 40%, repeat the best
 
 data = os.path.join(WORKDIR, "data")
 docs_files = build_python_docs_corpus(os.path.join(data, "python-docs"))
@@ -46,6 +53,8 @@ if not os.path.exists(os.path.join(synthetic, "truth.parquet")):
 tokenizer = os.path.join(data, f"tokenizer-{VOCAB_SIZE}.json")
 if not os.path.exists(tokenizer):
     train_bpe(itertools.islice(iter_texts(docs_files), 2000), VOCAB_SIZE, tokenizer)
+
+quality_model, topic_model = ensure_default_models()  # trained on first use (about a minute)
 
 pipeline = Pipeline("demo", workdir=os.path.join(WORKDIR, "work"), seed=0)
 docs = pipeline.source(read(docs_files, source="python-docs"))
@@ -69,4 +78,6 @@ unique = (
 )
 evals = [load_eval(os.path.join(synthetic, "evals", "synthetic_qa.jsonl")), humaneval()]
 clean = unique >> Decontaminate(evals, purify="drop")
-pipeline.sink(clean >> Tokenize(tokenizer), os.path.join(WORKDIR, "out"))
+tagged = clean >> Topic(topic_model) >> Quality(quality_model) >> Vigintiles(by="topic")
+mixed = tagged >> Tokenize(tokenizer) >> Upsample(ratio=UPSAMPLE_RATIO)
+pipeline.sink(mixed, os.path.join(WORKDIR, "out"))

@@ -35,6 +35,7 @@ from curation.mixing.swarm import (
     run_swarm,
     sample_mixtures,
 )
+from curation.mixing.upsample import Upsample
 from curation.mixing.upsampling import (
     Curve,
     InfeasibleTarget,
@@ -48,7 +49,7 @@ from curation.mixing.upsampling import (
 
 __all__ = [
     "Allocation", "Curve", "DomainLaw", "InfeasibleMix", "InfeasibleTarget", "MixPlan",
-    "MixingLaw", "PlanEntry", "ProxyConfig", "Sample", "SwarmResult", "TopicUpsampling",
+    "MixingLaw", "PlanEntry", "ProxyConfig", "Sample", "SwarmResult", "TopicUpsampling", "Upsample",
     "VirtualDomain", "allocate", "bucket_edges", "capacities", "domain_capacity",
     "fit_and_propose", "fit_curve", "fit_law", "flatten", "freeze", "max_ratio", "natural_prior",
     "plan_from_allocation", "plan_from_curves", "plot_curves", "project_capped_simplex_kl",

@@ -95,16 +95,25 @@ class Sample(MapStage):
                 raise CurationError(
                     f"document {row[ID]!r} is of a domain missing from the mix plan: {domain}")
             rates[unknown] = 0.0 if self.missing == "drop" else 1.0
-        n = copies(rates, uniform_from_ids(batch.column(ID), self._plan.seed))
-        for reason, mask in (("mix_not_in_plan", unknown & (n == 0)),
-                             ("mix_zero_rate", ~unknown & (rates == 0)),
-                             ("mix_not_sampled", ~unknown & (rates > 0) & (n == 0))):
-            if mask.any():
-                ctx.drop(reason, batch.filter(pa.array(mask)))
-        index = np.repeat(np.arange(batch.num_rows), n)
-        starts = np.repeat(np.cumsum(n) - n, n)
-        out = batch.take(pa.array(index, pa.int64()))
-        copy = pa.array((np.arange(len(index)) - starts).astype(np.int32), pa.int32())
-        if COPY in out.column_names:
-            return out.set_column(out.column_names.index(COPY), COPY, copy)
-        return out.append_column(COPY, copy)
+        return materialise(batch, rates, self._plan.seed, ctx, unknown)
+
+
+def materialise(batch: pa.Table, rates: np.ndarray, seed: int, ctx: BatchContext,
+                unknown: np.ndarray | None = None) -> pa.Table:
+    """Each row ``copies(rate, u(id, seed))`` times, numbered in ``mix_copy``; rows that get no
+    copy are dropped by reason (``mix_not_in_plan`` where ``unknown``, ``mix_zero_rate``,
+    ``mix_not_sampled``)."""
+    unknown = np.zeros(len(rates), bool) if unknown is None else unknown
+    n = copies(rates, uniform_from_ids(batch.column(ID), seed))
+    for reason, mask in (("mix_not_in_plan", unknown & (n == 0)),
+                         ("mix_zero_rate", ~unknown & (rates == 0)),
+                         ("mix_not_sampled", ~unknown & (rates > 0) & (n == 0))):
+        if mask.any():
+            ctx.drop(reason, batch.filter(pa.array(mask)))
+    index = np.repeat(np.arange(batch.num_rows), n)
+    starts = np.repeat(np.cumsum(n) - n, n)
+    out = batch.take(pa.array(index, pa.int64()))
+    copy = pa.array((np.arange(len(index)) - starts).astype(np.int32), pa.int32())
+    if COPY in out.column_names:
+        return out.set_column(out.column_names.index(COPY), COPY, copy)
+    return out.append_column(COPY, copy)

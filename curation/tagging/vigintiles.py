@@ -97,6 +97,14 @@ def token_weights(batch: pa.Table) -> pa.Array:
     raise CurationError("Vigintiles(weight='tokens') needs an 'n_tokens' or a 'text' column")
 
 
+def partition_of_key(key: str | None, partitions: int) -> int:
+    """Partition of a group key (a topic): taxonomy index modulo ``partitions``, else xxh3."""
+    if key in TOPICS:
+        return TOPICS.index(key) % partitions
+    raw = b"\x00null" if key is None else str(key).encode()
+    return xxhash.xxh3_64_intdigest(raw) % partitions
+
+
 class Vigintiles(GlobalStage):
     """Adds ``vigintile`` (int8, 0..19, null where quality is null or NaN): the document's
     5 %-bucket of ``quality`` within its ``by`` group, by tokens (default) or documents."""
@@ -113,13 +121,6 @@ class Vigintiles(GlobalStage):
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {VIGINTILE: pa.int8()}
-
-    def partition_of(self, key: str | None) -> int:
-        """Partition of a group key: taxonomy index modulo ``partitions``, else xxh3 hash."""
-        if key in TOPICS:
-            return TOPICS.index(key) % self.partitions
-        raw = b"\x00null" if key is None else str(key).encode()
-        return xxhash.xxh3_64_intdigest(raw) % self.partitions
 
     def _weights(self, batch: pa.Table) -> pa.Array:
         if self.weight == "docs":
@@ -144,7 +145,7 @@ class Vigintiles(GlobalStage):
             .with_columns(pl.lit(shard, pl.Int32).alias("shard"))
             .sort(["key", "quality"], nulls_last=True)
         )
-        parts = [self.partition_of(k) for k in df.get_column("key").to_list()]
+        parts = [partition_of_key(k, self.partitions) for k in df.get_column("key").to_list()]
         df = df.with_columns(pl.Series("partition", parts, pl.Int64))
         for (part,), group in df.group_by("partition", maintain_order=True):
             yield int(part), group.drop("partition").to_arrow()
