@@ -79,6 +79,7 @@ def test_gqa_equals_mha_with_repeated_kv_heads():
 
 
 def test_dispatch_env_var_forces_backend(monkeypatch):
+    monkeypatch.setattr(train, "_triton_loaded", False)  # keep the fake kernel registered
     q, k, v = _qkv(t=5)
     calls = []
 
@@ -96,6 +97,7 @@ def test_dispatch_env_var_forces_backend(monkeypatch):
 
 
 def test_dispatch_default_and_errors(monkeypatch):
+    monkeypatch.setattr(train, "_triton_loaded", False)  # keep the fake kernel registered
     monkeypatch.delenv("CURATE_KERNELS", raising=False)
     assert train.kernel_backend("cpu") == "torch"
     assert train.get_kernel("attention", "cpu") is attention_torch

@@ -142,6 +142,7 @@ def test_sequence_aux_loss():
 
 
 def test_moe_dispatch_hook(monkeypatch):
+    monkeypatch.setattr(train, "_triton_loaded", False)  # keep the fake kernel registered
     torch.manual_seed(0)
     moe = MoE(8, MoEConfig(n_experts=4, top_k=2, expert_hidden=4))
     calls = []

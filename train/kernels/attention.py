@@ -1,0 +1,457 @@
+"""FlashAttention-2-style Triton attention for packed variable-length batches.
+
+Same contract as `train.attention.attention_torch` (the torch reference, registered under
+``"torch"``): ``q`` (B, H, T, D), ``k`` and ``v`` (B, Hkv, T, D) with H a multiple of Hkv
+(query head h reads key/value head ``h // (H // Hkv)``), ``doc_ids`` (B, T) or None,
+``window`` (tokens, the query itself included) or None, ``causal``, ``scale`` (default
+``1 / sqrt(D)``). Returns (B, H, T, D) in q's dtype.
+
+Conventions of the kernels:
+
+- Documents. ``doc_ids`` rows are packed documents, each one a *contiguous* run of equal ids
+  (what `train.data` writes: a cumulative sum of end-of-document flags). `doc_bounds`
+  converts them to per-token run bounds ``start[b, i]`` and ``end[b, i]`` (int32, the
+  half-open run ``[start, end)`` that holds token i), the per-token form of ``cu_seqlens``.
+  A key j is visible from a query i only if ``start[b, i] <= j < end[b, i]``. The kernels
+  only visit the key (query) blocks that can hold a visible pair, so a block of queries in
+  a short document never reads the rest of the row.
+- Window ``w``: ``i - j < w`` (and ``j - i < w`` when not causal), as in `train.attention`.
+- Forward: one program per (query block, batch x head); online softmax in base 2 (scores
+  are multiplied by ``scale * log2(e)``), fp32 accumulators; it saves the output and the
+  base-2 log-sum-exp ``lse`` (B, H, T) float32.
+- Backward: a pre-pass computes ``delta = rowsum(dO * O)`` (B, H, T); then one pass per key
+  block and key/value head accumulates dK and dV over every query head of its group and every
+  query block that can see it, and a separate pass per query block accumulates dQ. No
+  atomics: every output element is written by exactly one program.
+- Matmul operands stay in the input dtype (bf16 on GPU runs on the tensor cores), products
+  accumulate in fp32. Triton's CPU interpreter computes bf16 wrongly, so tests use fp32.
+- q, k, v, dO may have any strides with a unit stride on the last (head) dimension; the
+  output and the gradients are allocated with the strides of q, k and v (a q that is a
+  transposed (B, T, H, D) view gives an output whose ``transpose(1, 2)`` is contiguous).
+
+The torch reference is `train.attention.attention_torch` (re-exported here as
+`attention_reference`). `flash_attention` takes block sizes (``block_m`` queries,
+``block_n`` keys; powers of two, at least 16); `attention_triton` is the registered function
+with the reference signature.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from train.attention import attention_torch as attention_reference
+
+__all__ = ["attention_reference", "attention_triton", "doc_bounds", "flash_attention"]
+
+LOG2E = 1.4426950408889634
+
+DEFAULT_BLOCK_M = 64
+DEFAULT_BLOCK_N = 64
+
+
+@triton.jit
+def _key_range(START, END, b, m0, m_last, seq_len, window,
+               HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+               BLOCK_N: tl.constexpr):
+    """Half-open range of key positions that queries m0..m_last may see, block aligned."""
+    lo = 0
+    hi = seq_len
+    if HAS_DOCS:
+        lo = tl.load(START + b * seq_len + m0)
+        hi = tl.load(END + b * seq_len + m_last)
+    if CAUSAL:
+        hi = tl.minimum(hi, m_last + 1)
+    if HAS_WINDOW:
+        lo = tl.maximum(lo, m0 - window + 1)
+        if not CAUSAL:
+            hi = tl.minimum(hi, m_last + window)
+    lo = (lo // BLOCK_N) * BLOCK_N
+    return lo, hi
+
+
+@triton.jit
+def _query_range(START, END, b, n0, n_last, seq_len, window,
+                 HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+                 BLOCK_M: tl.constexpr):
+    """Half-open range of query positions that may see keys n0..n_last, block aligned."""
+    lo = 0
+    hi = seq_len
+    if HAS_DOCS:
+        lo = tl.load(START + b * seq_len + n0)
+        hi = tl.load(END + b * seq_len + n_last)
+    if CAUSAL:
+        lo = tl.maximum(lo, n0)
+    if HAS_WINDOW:
+        hi = tl.minimum(hi, n_last + window)
+        if not CAUSAL:
+            lo = tl.maximum(lo, n0 - window + 1)
+    lo = (lo // BLOCK_M) * BLOCK_M
+    return lo, hi
+
+
+@triton.jit
+def _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
+             HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr):
+    """(BLOCK_M, BLOCK_N) boolean: query offs_m[i] may attend to key offs_n[j]."""
+    qi = offs_m[:, None]
+    kj = offs_n[None, :]
+    ok = (qi < seq_len) & (kj < seq_len)
+    if HAS_DOCS:
+        ok = ok & (kj >= start_m[:, None]) & (kj < end_m[:, None])
+    if CAUSAL:
+        ok = ok & (kj <= qi)
+    if HAS_WINDOW:
+        ok = ok & (qi - kj < window)
+        if not CAUSAL:
+            ok = ok & (kj - qi < window)
+    return ok
+
+
+@triton.jit
+def _attn_fwd_kernel(
+    Q, K, V, OUT, LSE, START, END,
+    stride_qb, stride_qh, stride_qt,
+    stride_kb, stride_kh, stride_kt,
+    stride_vb, stride_vh, stride_vt,
+    n_heads, group, seq_len, head_dim, window, qk_scale,
+    HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // n_heads
+    h = pid_bh % n_heads
+    hk = h // group
+    m0 = pid_m * BLOCK_M
+    m_last = tl.minimum(m0 + BLOCK_M, seq_len) - 1
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_n0 = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask_m = offs_m < seq_len
+    mask_d = offs_d < head_dim
+
+    q_base = Q + b.to(tl.int64) * stride_qb + h * stride_qh
+    k_base = K + b.to(tl.int64) * stride_kb + hk * stride_kh
+    v_base = V + b.to(tl.int64) * stride_vb + hk * stride_vh
+    q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :],
+                mask=mask_m[:, None] & mask_d[None, :], other=0.0)
+    start_m = offs_m
+    end_m = offs_m
+    if HAS_DOCS:
+        start_m = tl.load(START + b * seq_len + offs_m, mask=mask_m, other=0)
+        end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
+    lo, hi = _key_range(START, END, b, m0, m_last, seq_len, window,
+                        HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_N)
+
+    m_i = tl.full([BLOCK_M], -1.0e30, tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    for n0 in range(lo, hi, BLOCK_N):
+        offs_n = n0 + offs_n0
+        kv_mask = (offs_n[:, None] < seq_len) & mask_d[None, :]
+        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask,
+                    other=0.0)
+        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=kv_mask,
+                    other=0.0)
+        s = tl.dot(q, tl.trans(k)) * qk_scale
+        ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
+                      HAS_DOCS, CAUSAL, HAS_WINDOW)
+        s = tl.where(ok, s, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        m_i = m_new
+    l_safe = tl.where(l_i > 0, l_i, 1.0)
+    out = acc / l_safe[:, None]
+    tl.store(OUT + b.to(tl.int64) * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt
+             + offs_d[None, :], out.to(OUT.dtype.element_ty),
+             mask=mask_m[:, None] & mask_d[None, :])
+    tl.store(LSE + pid_bh.to(tl.int64) * seq_len + offs_m, m_i + tl.log2(l_safe), mask=mask_m)
+
+
+@triton.jit
+def _attn_bwd_delta_kernel(
+    OUT, DO, DELTA,
+    stride_ob, stride_oh, stride_ot,
+    stride_dob, stride_doh, stride_dot,
+    n_heads, seq_len, head_dim,
+    BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // n_heads
+    h = pid_bh % n_heads
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask = (offs_m[:, None] < seq_len) & (offs_d[None, :] < head_dim)
+    o = tl.load(OUT + b.to(tl.int64) * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot
+                + offs_d[None, :], mask=mask, other=0.0).to(tl.float32)
+    do = tl.load(DO + b.to(tl.int64) * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot
+                 + offs_d[None, :], mask=mask, other=0.0).to(tl.float32)
+    tl.store(DELTA + pid_bh.to(tl.int64) * seq_len + offs_m, tl.sum(o * do, 1),
+             mask=offs_m < seq_len)
+
+
+@triton.jit
+def _attn_bwd_dkdv_kernel(
+    Q, K, V, DO, LSE, DELTA, DK, DV, START, END,
+    stride_qb, stride_qh, stride_qt,
+    stride_kb, stride_kh, stride_kt,
+    stride_vb, stride_vh, stride_vt,
+    stride_dob, stride_doh, stride_dot,
+    n_heads, n_kv_heads, group, seq_len, head_dim, window, qk_scale, scale,
+    HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    pid_n = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // n_kv_heads
+    hk = pid_bh % n_kv_heads
+    n0 = pid_n * BLOCK_N
+    n_last = tl.minimum(n0 + BLOCK_N, seq_len) - 1
+    offs_n = n0 + tl.arange(0, BLOCK_N)
+    offs_m0 = tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask_d = offs_d < head_dim
+    kv_mask = (offs_n[:, None] < seq_len) & mask_d[None, :]
+    k_off = b.to(tl.int64) * stride_kb + hk * stride_kh + offs_n[:, None] * stride_kt
+    v_off = b.to(tl.int64) * stride_vb + hk * stride_vh + offs_n[:, None] * stride_vt
+    k = tl.load(K + k_off + offs_d[None, :], mask=kv_mask, other=0.0)
+    v = tl.load(V + v_off + offs_d[None, :], mask=kv_mask, other=0.0)
+    lo, hi = _query_range(START, END, b, n0, n_last, seq_len, window,
+                          HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_M)
+
+    dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+    dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+    for g in range(group):
+        h = hk * group + g
+        q_base = Q + b.to(tl.int64) * stride_qb + h * stride_qh
+        do_base = DO + b.to(tl.int64) * stride_dob + h * stride_doh
+        row_base = (b * n_heads + h).to(tl.int64) * seq_len
+        for m0 in range(lo, hi, BLOCK_M):
+            offs_m = m0 + offs_m0
+            mask_m = offs_m < seq_len
+            qmask = mask_m[:, None] & mask_d[None, :]
+            q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=qmask,
+                        other=0.0)
+            do = tl.load(do_base + offs_m[:, None] * stride_dot + offs_d[None, :], mask=qmask,
+                         other=0.0)
+            lse = tl.load(LSE + row_base + offs_m, mask=mask_m, other=0.0)
+            delta = tl.load(DELTA + row_base + offs_m, mask=mask_m, other=0.0)
+            start_m = offs_m
+            end_m = offs_m
+            if HAS_DOCS:
+                start_m = tl.load(START + b * seq_len + offs_m, mask=mask_m, other=0)
+                end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
+            ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
+                          HAS_DOCS, CAUSAL, HAS_WINDOW)
+            s = tl.dot(q, tl.trans(k)) * qk_scale
+            p = tl.exp2(tl.where(ok, s - lse[:, None], float("-inf")))  # (BLOCK_M, BLOCK_N)
+            dv += tl.dot(tl.trans(p.to(do.dtype)), do)
+            dp = tl.dot(do, tl.trans(v))
+            ds = p * (dp - delta[:, None])
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
+    tl.store(DK + k_off + offs_d[None, :], (dk * scale).to(DK.dtype.element_ty), mask=kv_mask)
+    tl.store(DV + v_off + offs_d[None, :], dv.to(DV.dtype.element_ty), mask=kv_mask)
+
+
+@triton.jit
+def _attn_bwd_dq_kernel(
+    Q, K, V, DO, LSE, DELTA, DQ, START, END,
+    stride_qb, stride_qh, stride_qt,
+    stride_kb, stride_kh, stride_kt,
+    stride_vb, stride_vh, stride_vt,
+    stride_dob, stride_doh, stride_dot,
+    n_heads, group, seq_len, head_dim, window, qk_scale, scale,
+    HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):
+    pid_m = tl.program_id(0)
+    pid_bh = tl.program_id(1)
+    b = pid_bh // n_heads
+    h = pid_bh % n_heads
+    hk = h // group
+    m0 = pid_m * BLOCK_M
+    m_last = tl.minimum(m0 + BLOCK_M, seq_len) - 1
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    offs_n0 = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask_m = offs_m < seq_len
+    mask_d = offs_d < head_dim
+    qmask = mask_m[:, None] & mask_d[None, :]
+    q_off = b.to(tl.int64) * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt
+    q = tl.load(Q + q_off + offs_d[None, :], mask=qmask, other=0.0)
+    do = tl.load(DO + b.to(tl.int64) * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot
+                 + offs_d[None, :], mask=qmask, other=0.0)
+    lse = tl.load(LSE + pid_bh.to(tl.int64) * seq_len + offs_m, mask=mask_m, other=0.0)
+    delta = tl.load(DELTA + pid_bh.to(tl.int64) * seq_len + offs_m, mask=mask_m, other=0.0)
+    start_m = offs_m
+    end_m = offs_m
+    if HAS_DOCS:
+        start_m = tl.load(START + b * seq_len + offs_m, mask=mask_m, other=0)
+        end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
+    lo, hi = _key_range(START, END, b, m0, m_last, seq_len, window,
+                        HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_N)
+    k_base = K + b.to(tl.int64) * stride_kb + hk * stride_kh
+    v_base = V + b.to(tl.int64) * stride_vb + hk * stride_vh
+
+    dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    for n0 in range(lo, hi, BLOCK_N):
+        offs_n = n0 + offs_n0
+        kv_mask = (offs_n[:, None] < seq_len) & mask_d[None, :]
+        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask,
+                    other=0.0)
+        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=kv_mask,
+                    other=0.0)
+        ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
+                      HAS_DOCS, CAUSAL, HAS_WINDOW)
+        s = tl.dot(q, tl.trans(k)) * qk_scale
+        p = tl.exp2(tl.where(ok, s - lse[:, None], float("-inf")))
+        dp = tl.dot(do, tl.trans(v))
+        ds = p * (dp - delta[:, None])
+        dq += tl.dot(ds.to(k.dtype), k)
+    tl.store(DQ + q_off + offs_d[None, :], (dq * scale).to(DQ.dtype.element_ty), mask=qmask)
+
+
+def doc_bounds(doc_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token document run bounds of packed rows (no host synchronisation).
+
+    doc_ids: (B, T) integer, each document a contiguous run of equal ids. Returns
+    ``(start, end)``, both (B, T) int32: token i of row b belongs to the run
+    ``[start[b, i], end[b, i])``.
+    """
+    _, t = doc_ids.shape
+    pos = torch.arange(t, device=doc_ids.device)
+    new = torch.ones_like(doc_ids, dtype=torch.bool)
+    new[:, 1:] = doc_ids[:, 1:] != doc_ids[:, :-1]
+    last = torch.ones_like(new)
+    last[:, :-1] = new[:, 1:]
+    start = torch.where(new, pos, 0).cummax(dim=1).values
+    end = torch.where(last, pos + 1, t).flip(1).cummin(dim=1).values.flip(1)
+    return start.to(torch.int32).contiguous(), end.to(torch.int32).contiguous()
+
+
+def _unit_last(x: torch.Tensor) -> torch.Tensor:
+    return x if x.stride(-1) == 1 else x.contiguous()
+
+
+def _check_block(name: str, value: int) -> None:
+    if value < 16 or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= 16, got {value}")
+
+
+class _FlashAttention(torch.autograd.Function):
+    """Autograd wrapper: forward saves (q, k, v, o, lse); backward runs the three passes."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, start, end, window, causal, scale, block_m, block_n):
+        b, n_heads, t, d = q.shape
+        n_kv = k.shape[1]
+        o = torch.empty_like(q)
+        lse = torch.empty(b, n_heads, t, device=q.device, dtype=torch.float32)
+        has_docs = start is not None
+        bounds = (start, end) if has_docs else (lse, lse)  # unread dummies without documents
+        grid = (triton.cdiv(t, block_m), b * n_heads)
+        _attn_fwd_kernel[grid](
+            q, k, v, o, lse, *bounds,
+            q.stride(0), q.stride(1), q.stride(2),
+            k.stride(0), k.stride(1), k.stride(2),
+            v.stride(0), v.stride(1), v.stride(2),
+            n_heads, n_heads // n_kv, t, d, window or 0, scale * LOG2E,
+            HAS_DOCS=has_docs, CAUSAL=causal, HAS_WINDOW=window is not None,
+            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=max(16, triton.next_power_of_2(d)),
+        )
+        ctx.save_for_backward(q, k, v, o, lse, *((start, end) if has_docs else ()))
+        ctx.conf = (has_docs, window, causal, scale, block_m, block_n)
+        return o
+
+    @staticmethod
+    def backward(ctx, do):
+        has_docs, window, causal, scale, block_m, block_n = ctx.conf
+        q, k, v, o, lse, *doc = ctx.saved_tensors
+        do = _unit_last(do)
+        b, n_heads, t, d = q.shape
+        n_kv = k.shape[1]
+        group = n_heads // n_kv
+        block_d = max(16, triton.next_power_of_2(d))
+        bounds = tuple(doc) if has_docs else (lse, lse)
+        flags = dict(HAS_DOCS=has_docs, CAUSAL=causal, HAS_WINDOW=window is not None)
+        delta = torch.empty_like(lse)
+        _attn_bwd_delta_kernel[(triton.cdiv(t, block_m), b * n_heads)](
+            o, do, delta, o.stride(0), o.stride(1), o.stride(2),
+            do.stride(0), do.stride(1), do.stride(2), n_heads, t, d,
+            BLOCK_M=block_m, BLOCK_D=block_d,
+        )
+        strides = (
+            q.stride(0), q.stride(1), q.stride(2),
+            k.stride(0), k.stride(1), k.stride(2),
+            v.stride(0), v.stride(1), v.stride(2),
+            do.stride(0), do.stride(1), do.stride(2),
+        )
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        _attn_bwd_dkdv_kernel[(triton.cdiv(t, block_n), b * n_kv)](
+            q, k, v, do, lse, delta, dk, dv, *bounds, *strides,
+            n_heads, n_kv, group, t, d, window or 0, scale * LOG2E, scale, **flags,
+            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+        )
+        _attn_bwd_dq_kernel[(triton.cdiv(t, block_m), b * n_heads)](
+            q, k, v, do, lse, delta, dq, *bounds, *strides,
+            n_heads, group, t, d, window or 0, scale * LOG2E, scale, **flags,
+            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+        )
+        return dq, dk, dv, None, None, None, None, None, None, None
+
+
+def flash_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    doc_ids: torch.Tensor | None = None,
+    window: int | None = None,
+    causal: bool = True,
+    scale: float | None = None,
+    block_m: int = DEFAULT_BLOCK_M,
+    block_n: int = DEFAULT_BLOCK_N,
+) -> torch.Tensor:
+    """Triton attention with explicit block sizes (see the module docstring).
+
+    q: (B, H, T, D); k, v: (B, Hkv, T, D); doc_ids: (B, T) contiguous runs or None; window:
+    tokens or None; block_m / block_n: queries / keys per block. Returns (B, H, T, D).
+    """
+    if q.dim() != 4 or k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[2:] != q.shape[2:]:
+        raise ValueError(f"shapes q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}")
+    if q.shape[1] % k.shape[1]:
+        raise ValueError(f"{q.shape[1]} query heads is not a multiple of {k.shape[1]} kv heads")
+    if window is not None and window < 1:
+        raise ValueError(f"window must be >= 1 token, got {window}")
+    _check_block("block_m", block_m)
+    _check_block("block_n", block_n)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    start = end = None
+    if doc_ids is not None:
+        if doc_ids.shape != (q.shape[0], q.shape[2]):
+            raise ValueError(f"doc_ids {tuple(doc_ids.shape)} for q {tuple(q.shape)}")
+        start, end = doc_bounds(doc_ids)
+    return _FlashAttention.apply(
+        _unit_last(q), _unit_last(k), _unit_last(v), start, end, window, causal, scale,
+        block_m, block_n,
+    )
+
+
+def attention_triton(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    doc_ids: torch.Tensor | None = None,
+    window: int | None = None,
+    causal: bool = True,
+    scale: float | None = None,
+) -> torch.Tensor:
+    """`flash_attention` with the default blocks: the signature of `attention_torch`."""
+    return flash_attention(q, k, v, doc_ids=doc_ids, window=window, causal=causal, scale=scale)
