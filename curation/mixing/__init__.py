@@ -16,6 +16,7 @@ from curation.mixing.law import (
     project_capped_simplex_kl,
     propose_mix,
 )
+from curation.mixing.mix import Mix
 from curation.mixing.plan import (
     MixPlan,
     PlanEntry,
@@ -48,7 +49,7 @@ from curation.mixing.upsampling import (
 )
 
 __all__ = [
-    "Allocation", "Curve", "DomainLaw", "InfeasibleMix", "InfeasibleTarget", "MixPlan",
+    "Allocation", "Curve", "DomainLaw", "InfeasibleMix", "InfeasibleTarget", "Mix", "MixPlan",
     "MixingLaw", "PlanEntry", "ProxyConfig", "Sample", "SwarmResult", "TopicUpsampling", "Upsample",
     "VirtualDomain", "allocate", "bucket_edges", "capacities", "domain_capacity",
     "fit_and_propose", "fit_curve", "fit_law", "flatten", "freeze", "max_ratio", "natural_prior",

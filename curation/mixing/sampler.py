@@ -32,6 +32,7 @@ from curation.core.stage import BatchContext, MapStage
 from curation.mixing.plan import MixPlan, PlanEntry
 
 COPY = "mix_copy"
+RATE = "mix_rate"
 _KEYS = (SOURCE, "topic", "vigintile")
 
 
@@ -117,3 +118,11 @@ def materialise(batch: pa.Table, rates: np.ndarray, seed: int, ctx: BatchContext
     if COPY in out.column_names:
         return out.set_column(out.column_names.index(COPY), COPY, copy)
     return out.append_column(COPY, copy)
+
+
+def repeat_by_rate(batch: pa.Table, rates: np.ndarray, seed: int,
+                   ctx: BatchContext) -> pa.Table:
+    """``materialise`` for stages that compute their own rates: the rate used is kept in a
+    ``mix_rate`` column, and ``mix_copy`` and ``mix_rate`` come last."""
+    out = materialise(batch.append_column(RATE, pa.array(rates, pa.float64())), rates, seed, ctx)
+    return out.select([c for c in out.column_names if c not in (COPY, RATE)] + [COPY, RATE])

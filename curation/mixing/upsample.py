@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import BatchContext, GlobalStage
-from curation.mixing.sampler import COPY, materialise
+from curation.mixing.sampler import COPY, RATE, repeat_by_rate
 from curation.mixing.upsampling import DEFAULT_CUT, DEFAULT_MAX_REPEAT, fit_curve
 from curation.tagging.vigintiles import partition_of_key, token_weights
 
@@ -42,7 +42,7 @@ class Upsample(GlobalStage):
     """
 
     requires = ("id", "topic", "vigintile")
-    adds = {COPY: pa.int32(), "mix_rate": pa.float64()}
+    adds = {COPY: pa.int32(), RATE: pa.float64()}
 
     def __init__(self, ratio: float | dict[str, float], cut: float = DEFAULT_CUT,
                  max_repeat: float = DEFAULT_MAX_REPEAT, seed: int = 0, partitions: int = 24,
@@ -103,6 +103,4 @@ class Upsample(GlobalStage):
                        strict=True)
             rates = np.array([known.get((t, None if v is None else int(v)), 1.0)
                               for t, v in keys])
-        out = materialise(batch.append_column("mix_rate", pa.array(rates)), rates, self.seed, ctx)
-        return out.select([c for c in out.column_names if c not in (COPY, "mix_rate")]
-                          + [COPY, "mix_rate"])
+        return repeat_by_rate(batch, rates, self.seed, ctx)

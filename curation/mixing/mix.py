@@ -1,0 +1,71 @@
+"""``Mix``: mix sources by weights to a token budget, inside the pipeline.
+
+A global stage: scan counts tokens (``n_tokens``, else whitespace words) per ``source`` in each
+shard; reduce (one partition) turns the mixture ``weights``, the ``tokens`` budget and the
+repetition cap into per-source token targets with ``allocate`` (a source short of tokens is
+repeated up to ``max_repeat``; what it cannot supply goes to the others in proportion to
+their weights) and so into a repetition rate per source; apply repeats each document by its
+source's rate (integer copies plus a seeded fraction keyed on the id, ``materialise``).
+Sources without a weight are dropped (rate 0). The realised counts match the targets within
+the sampler's tolerance (``curation.mixing.sampler.tolerance``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from curation.core.schema import SOURCE
+from curation.core.stage import BatchContext, GlobalStage
+from curation.mixing.constrained import allocate
+from curation.mixing.sampler import COPY, RATE, repeat_by_rate
+from curation.tagging.vigintiles import token_weights
+
+
+class Mix(GlobalStage):
+    """Sources mixed by ``weights`` to ``tokens`` tokens, each repeated at most ``max_repeat``
+    times; adds ``mix_copy`` and ``mix_rate``."""
+
+    requires = ("id", SOURCE)
+    adds = {COPY: pa.int32(), RATE: pa.float64()}
+    partitions = 1
+
+    def __init__(self, weights: dict[str, float], tokens: int, max_repeat: float = 4.0,
+                 seed: int = 0, name: str | None = None):
+        if not weights or min(weights.values()) < 0 or sum(weights.values()) <= 0:
+            raise ValueError("weights must be non-negative and not all zero")
+        self.weights, self.tokens, self.max_repeat = dict(weights), int(tokens), max_repeat
+        self.seed, self.name = seed, name
+
+    def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        parts = [pa.table({SOURCE: b.column(SOURCE), "tokens": token_weights(b)})
+                 for b in batches]
+        if parts:
+            sums = pa.concat_tables(parts).group_by([SOURCE]).aggregate([("tokens", "sum")])
+            yield 0, sums.append_column("shard", pa.array([shard] * sums.num_rows, pa.int64()))
+
+    def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        tables = list(tables)
+        if not tables:
+            return
+        sums = pa.concat_tables(tables)
+        available: dict[str, float] = {}
+        for source, n in zip(sums[SOURCE].to_pylist(), sums["tokens_sum"].to_pylist(),
+                             strict=True):
+            available[source] = available.get(source, 0.0) + n
+        weights = {s: w for s, w in self.weights.items() if s in available}
+        allocation = allocate(weights, available, self.tokens, self.max_repeat)
+        rates = pa.table({SOURCE: sorted(available),
+                          "rate": [allocation.repetition.get(s, 0.0) for s in sorted(available)]})
+        for shard in sorted(set(sums["shard"].to_pylist())):
+            yield shard, rates
+
+    def apply(self, batch: pa.Table, offset: int, decisions: pa.Table | None,
+              ctx: BatchContext) -> pa.Table:
+        rate_of = dict(zip(decisions[SOURCE].to_pylist(), decisions["rate"].to_pylist(),
+                           strict=True)) if decisions is not None else {}
+        rates = np.array([rate_of.get(s, 0.0) for s in batch.column(SOURCE).to_pylist()])
+        return repeat_by_rate(batch, rates, self.seed, ctx)
+

@@ -1,0 +1,91 @@
+"""From a target source to a microanneal report: what is this data worth to a model?
+
+    python -m pipelines.microanneal          # or: curate run pipelines/microanneal.py
+
+1. tokenizes the target source (CURATE_ANNEAL_TARGET [the Python docs]) and a web source
+   (CURATE_WEB_INPUT [the synthetic crawl], language ID and Gopher filters), each split into a
+   training part and a held-out part by a hash of the document id;
+2. trains a tiny base model on the web training part (or uses CURATE_ANNEAL_CHECKPOINT);
+3. runs the microanneal: two arms of equal tokens from that checkpoint, 50/50 target+web and
+   web only, LR decayed linearly to zero, and writes report.json / report.md / report.png
+   under CURATE_WORKDIR [runs/microanneal]/anneal, with BPB on both held-out parts.
+
+As a pipeline file (``curate run``) it runs step 1; run as a module it does all three.
+Parameters: CURATE_ANNEAL_STEPS [60], CURATE_BASE_STEPS [200]; the model is the tiny config's.
+"""
+
+import os
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curation import Filter, Pipeline, read
+from curation.core.hashing import xxh3_64_column
+from curation.filters import GopherQuality, GopherRepetition, LanguageID
+from curation.tokenize import Tokenize
+from pipelines.inputs import env, python_docs, synthetic_web, tokenizer
+
+WORKDIR = env("WORKDIR", "runs/microanneal")
+HELD_OUT = 0.1  # fraction of documents held out for evaluation
+
+
+class Split(Filter):
+    """Keeps the training part (``held_out=False``) or the held-out part of a source, by a hash
+    of the document id (drop reason ``other_split``)."""
+
+    requires = ("id",)
+
+    def __init__(self, held_out: bool, fraction: float = HELD_OUT, **options):
+        super().__init__(**options)
+        self.held_out, self.fraction = held_out, fraction
+
+    def reasons(self, batch: pa.Table) -> pa.Array:
+        u = xxh3_64_column(batch.column("id").combine_chunks()) / float(2**64)
+        other = (u < self.fraction) != self.held_out
+        return pc.if_else(pa.array(other), "other_split", pa.nulls(len(u), pa.string()))
+
+
+target_path = env("ANNEAL_TARGET", "") or python_docs()
+web_path = env("WEB_INPUT", os.path.join(synthetic_web(), "docs"))
+tok = tokenizer()
+
+pipeline = Pipeline("microanneal", workdir=os.path.join(WORKDIR, "work"), seed=0)
+target = pipeline.source(read(target_path, source="target"), name="target")
+web = pipeline.source(read(web_path, source="web", on_error="quarantine"), name="web")
+web = web >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
+for name, docs in (("target", target), ("web", web)):
+    for part, held in (("train", False), ("heldout", True)):
+        split = pipeline.add(Split(held), inputs=[docs], name=f"{name}_{part}")
+        pipeline.sink(split >> Tokenize(tok, name=f"{name}_{part}_tokens"),
+                      os.path.join(WORKDIR, "data", f"{name}-{part}"))
+
+
+def main() -> None:
+    from train.anneal import microanneal
+    from train.model import ModelConfig
+    from train.trainer import StageConfig, TrainConfig, Trainer
+
+    pipeline.run("local")
+    data = {k: os.path.join(WORKDIR, "data", k)
+            for k in ("target-train", "target-heldout", "web-train", "web-heldout")}
+    checkpoint = env("ANNEAL_CHECKPOINT", "")
+    if not checkpoint:
+        base_steps = int(env("BASE_STEPS", "200"))
+        cfg = TrainConfig(ModelConfig(vocab_size=8192, dim=128, n_layers=4, n_heads=4,
+                                      n_kv_heads=2, max_seq_len=256),
+                          [StageConfig("base", {"web": data["web-train"]}, base_steps,
+                                       seq_len=256, warmup_steps=20)],
+                          out_dir=os.path.join(WORKDIR, "base"), batch_rows=8,
+                          cache_dir=os.path.join(WORKDIR, "cache"))
+        Trainer(cfg).fit()
+        checkpoint = os.path.join(WORKDIR, "base", "checkpoints", f"ckpt-{base_steps:07d}")
+    report = microanneal(checkpoint, data["target-train"], data["web-train"],
+                         {"target": data["target-heldout"], "web": data["web-heldout"]},
+                         int(env("ANNEAL_STEPS", "60")), os.path.join(WORKDIR, "anneal"))
+    for domain, r in report["domains"].items():
+        print(f"{domain}: BPB {r['before']:.4f} -> target+web {r['target+web']:.4f}, "
+              f"web {r['web']:.4f}, delta {r['delta']:+.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""A mid-training mix: several sources, each with its own cleaning, decontaminated, tokenized
+and mixed to a token budget by weights.
+
+    curate run pipelines/midtrain.py --executor ray
+
+web (language ID, Gopher, C4, FineWeb) and reference/code text (length and repetition rules
+only: code and docs fail prose heuristics), plus any further sources named in
+CURATE_MIDTRAIN_SOURCES ("math=data/math/*.jsonl.zst,qa=data/qa/*.parquet", the same light
+chain); their union is deduplicated exactly, decontaminated against the eval sets (Tulu 3
+8-gram rule: mid-training data is close to the evals), tokenized, and mixed by
+CURATE_MIDTRAIN_WEIGHTS ("web=0.5,docs=0.5" by default; a source without a weight is left out)
+to CURATE_MIDTRAIN_TOKENS tokens [500000], no source repeated more than 4 times.
+
+Other parameters: CURATE_WORKDIR [runs/midtrain], CURATE_EVALS, CURATE_TOKENIZER (see web.py).
+"""
+
+import os
+
+from curation import Pipeline, read
+from curation.decon import Decontaminate, humaneval, load_eval
+from curation.dedup import ExactDedup
+from curation.filters import (
+    C4Filter,
+    FineWebQuality,
+    GopherQuality,
+    GopherRepetition,
+    LanguageID,
+    LengthFilter,
+)
+from curation.mixing import Mix
+from curation.tokenize import Tokenize
+from pipelines.inputs import env, python_docs, synthetic_web, tokenizer
+
+WORKDIR = env("WORKDIR", "runs/midtrain")
+WEIGHTS = {k: float(v) for k, v in (kv.split("=") for kv in
+                                    env("MIDTRAIN_WEIGHTS", "web=0.5,docs=0.5").split(","))}
+TOKENS = int(env("MIDTRAIN_TOKENS", "500000"))
+
+sample = synthetic_web()
+evals = ([load_eval(p, mode="ngram8") for p in os.environ["CURATE_EVALS"].split(",")]
+         if os.environ.get("CURATE_EVALS")
+         else [load_eval(os.path.join(sample, "evals", "synthetic_qa.jsonl"), mode="ngram8"),
+               humaneval(mode="ngram8")])
+
+pipeline = Pipeline("midtrain", workdir=os.path.join(WORKDIR, "work"), seed=0)
+web = pipeline.source(read(env("WEB_INPUT", os.path.join(sample, "docs")), source="web",
+                           on_error="quarantine"), name="web")
+branches = [web >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
+            >> C4Filter() >> FineWebQuality()]
+light = {"docs": python_docs()}
+for spec in filter(None, env("MIDTRAIN_SOURCES", "").split(",")):
+    name, path = spec.split("=", 1)
+    light[name] = path
+for name, path in light.items():
+    src = pipeline.source(read(path, source=name, on_error="quarantine"), name=name)
+    branches.append(pipeline.add(LengthFilter(min_chars=100), inputs=[src],
+                                 name=f"{name}_length")
+                    >> GopherRepetition(name=f"{name}_repetition"))
+
+pooled = pipeline.union(*branches, name="pool") >> ExactDedup()
+tokens = pooled >> Decontaminate(evals, purify="drop") >> Tokenize(tokenizer())
+pipeline.sink(tokens >> Mix(WEIGHTS, tokens=TOKENS, max_repeat=4.0), os.path.join(WORKDIR, "out"))
