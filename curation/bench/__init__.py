@@ -16,6 +16,8 @@ import os
 from curation.bench.report import RESULTS_DIR, render_table, save_result, update_readme
 
 BENCHMARKS = {
+    "langid": ("curation.bench.langid",
+               "language ID: our stage end to end vs fastText's per-document loop"),
     "read": ("curation.bench.read", "JSONL.zst to Arrow batches: our Reader vs datatrove's"),
     "exact_dedup": ("curation.bench.exact_dedup",
                     "exact dedup end to end: our global stage vs datatrove's three steps"),
@@ -25,6 +27,8 @@ BENCHMARKS = {
                 "MinHash signatures vs datasketch and rensa; dedup end to end vs datatrove"),
     "decon": ("curation.bench.decon", "decontamination scan MB/s vs a Python 8-gram set lookup"),
     "filters": ("curation.bench.filters", "Gopher, C4, FineWeb filter chain vs datatrove's"),
+    "substring": ("curation.bench.substring",
+                  "suffix-array substring dedup MB/s and memory vs a Python window-hash set"),
 }
 
 

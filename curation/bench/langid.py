@@ -1,0 +1,45 @@
+"""Language ID end to end (read JSONL.zst, tag and filter English at score >= 0.65, write
+Parquet) with ``LanguageID`` on the local executor, against the plain per-document loop that
+datatrove's LanguageFilter runs (``model.predict`` on each text with newlines folded) over the
+same texts already in memory; same lid.176.ftz model, one core each. Both keep the same
+documents."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from curation.bench.common import compare, corpus_files, input_mb, synthetic_corpus
+from curation.core.pipeline import Pipeline
+from curation.core.readers import read
+from curation.filters import LanguageID
+from curation.filters.langid import MAX_CHARS, default_model, load_model
+from curation.tokenize.cli import iter_texts
+
+
+def _ours(files: list[str], scratch: str) -> int:
+    p = Pipeline("bench-langid", workdir=os.path.join(scratch, "work"))
+    p.sink(p.source(read(files, source="bench")) >> LanguageID(keep=["en"], min_score=0.65),
+           os.path.join(scratch, "out"))
+    return p.run("local", progress=False).stats["language_id"].docs_out
+
+
+def _per_document(texts: list[str]) -> int:
+    model = load_model(default_model())
+    kept = 0
+    for text in texts:
+        labels, scores = model.predict(text[:MAX_CHARS].replace("\n", " ").replace("\r", " "))
+        kept += labels[0] == "__label__en" and scores[0] >= 0.65
+    return kept
+
+
+def run(docs: int, workdir: str) -> dict:
+    files = corpus_files(synthetic_corpus(docs, workdir))
+    shutil.rmtree(workdir, ignore_errors=True)
+    texts = list(iter_texts(files))
+    load_model(default_model())  # loaded once, outside both timings
+    row = compare("language ID (lid.176.ftz), JSONL.zst in, Parquet out",
+                  "fastText predict per document (datatrove's loop), texts in memory",
+                  lambda: _ours(files, os.path.join(workdir, "ours")),
+                  lambda: _per_document(texts), docs)
+    return {"docs": docs, "input_mb": input_mb(files), "rows": [row]}
