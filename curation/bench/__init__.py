@@ -16,6 +16,8 @@ import os
 from curation.bench.report import RESULTS_DIR, render_table, save_result, update_readme
 
 BENCHMARKS = {
+    "topic": ("curation.bench.topic",
+              "topic tagging: fastText student vs its MiniLM teacher, rate and agreement"),
     "langid": ("curation.bench.langid",
                "language ID: our stage end to end vs fastText's per-document loop"),
     "read": ("curation.bench.read", "JSONL.zst to Arrow batches: our Reader vs datatrove's"),

@@ -2,5 +2,7 @@
 
 from curation.dedup.exact import ExactDedup
 from curation.dedup.minhash import DOLMA3, FINEWEB, MinHashDedup, collision_probability
+from curation.dedup.substring import SubstringDedup
 
-__all__ = ["DOLMA3", "FINEWEB", "ExactDedup", "MinHashDedup", "collision_probability"]
+__all__ = ["DOLMA3", "FINEWEB", "ExactDedup", "MinHashDedup", "SubstringDedup",
+           "collision_probability"]

@@ -1,0 +1,315 @@
+"""Suffix-array substring dedup against a brute-force search of every window (a set of the
+``min_bytes``-byte strings seen so far, in partition order), on overlapping repeats, repeats at
+document edges and inside one document, multi-byte characters; the generator's planted
+boilerplate; the same output whatever the executor or the shard order."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+from corpora import write_jsonl
+
+from curation import Pipeline, read
+from curation.core.executors import RayExecutor
+from curation.dedup import SubstringDedup
+from curation.dedup.substring import REMOVED, cut_spans, fuzzy_merge, removed_spans
+from curation.synthetic import GeneratorConfig, generate
+
+
+def brute_force_mask(texts: list[str], min_bytes: int) -> list[np.ndarray]:
+    """Per text, the bytes inside some window that occurred earlier (in text then byte order),
+    each run of them shrunk to whole UTF-8 characters."""
+    seen: set[bytes] = set()
+    masks = []
+    for text in texts:
+        b = text.encode()
+        mask = np.zeros(len(b), bool)
+        for s in range(len(b) - min_bytes + 1):
+            window = b[s:s + min_bytes]
+            if window in seen:
+                mask[s:s + min_bytes] = True
+            seen.add(window)
+        snapped = np.zeros(len(b), bool)
+        i = 0
+        while i < len(b):
+            if not mask[i]:
+                i += 1
+                continue
+            j = i
+            while j < len(b) and mask[j]:
+                j += 1
+            lo, hi = i, j
+            while lo < hi and b[lo] & 0xC0 == 0x80:
+                lo += 1
+            while hi > lo and hi < len(b) and b[hi] & 0xC0 == 0x80:
+                hi -= 1
+            snapped[lo:hi] = True
+            i = j
+        masks.append(snapped)
+    return masks
+
+
+def span_mask(texts: list[str], doc, start, end) -> list[np.ndarray]:
+    masks = [np.zeros(len(t.encode()), bool) for t in texts]
+    for d, s, e in zip(doc.tolist(), start.tolist(), end.tolist(), strict=True):
+        assert not masks[d][s:e].any(), "spans overlap"
+        masks[d][s:e] = True
+    return masks
+
+
+def check_against_brute_force(texts: list[str], min_bytes: int) -> None:
+    arr = pa.array(texts, pa.large_string())
+    doc, start, end = removed_spans(arr, min_bytes, fuzziness=1.0)
+    expected = brute_force_mask(texts, min_bytes)
+    got = span_mask(texts, doc, start, end)
+    new, removed = cut_spans(arr, doc, start, end)
+    new.validate(full=True)  # valid UTF-8: no character was split
+    for text, e, g, out, r in zip(texts, expected, got, new.to_pylist(), removed, strict=True):
+        assert np.array_equal(e, g), (text, np.flatnonzero(e), np.flatnonzero(g))
+        b = np.frombuffer(text.encode(), np.uint8)
+        assert out.encode() == b[~e].tobytes() and r == e.sum()
+
+
+def test_handmade_cases_match_brute_force():
+    unique = "".join(chr(ord("A") + i % 26) + str(i) for i in range(40))
+    check_against_brute_force(["x" * 30], 5)  # a run overlapping itself
+    check_against_brute_force(["abcabcabcabc", "zzabcab"], 4)  # periodic, inside one document
+    check_against_brute_force(["HEADER1234 body one", "HEADER1234 body two"], 8)  # at the start
+    check_against_brute_force(["one FOOTER-xyz", "two FOOTER-xyz"], 8)  # at the end
+    check_against_brute_force(["0123456789", "0123456789"], 10)  # a whole document
+    check_against_brute_force(["abcdefgh", "efghijkl"], 5)  # shorter than the minimum: kept
+    check_against_brute_force([unique, "...", unique[10:50] + "!" + unique[60:]], 12)
+    check_against_brute_force(["", "a", "aa"], 1)
+
+
+def test_no_match_spans_two_documents():
+    # "defg" only exists across the boundary of the first two documents
+    arr = pa.array(["abcdef", "ghij", "xdefghx"], pa.large_string())
+    doc, _, _ = removed_spans(arr, 4)
+    assert len(doc) == 0
+
+
+def test_multibyte_characters_are_never_split():
+    # é is C3 A9, 日 is E6 97 A5, 🙂 is F0 9F 99 82: repeats begin and end inside characters
+    texts = ["aé日🙂bé日🙂c", "xé日🙂yé日🙂z", "日日日日日日日", "🙂🙃🙂🙃🙂🙃"]
+    for min_bytes in range(1, 12):
+        check_against_brute_force(texts, min_bytes)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_texts_match_brute_force(seed):
+    rng = random.Random(seed)
+    alphabet = rng.choice(["ab", "abc ", "aé日", "xy🙂"])
+    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(4)]
+    for _ in range(40):
+        texts = ["".join(rng.choice(pool) if rng.random() < 0.5 else rng.choice(alphabet) * 3
+                         for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(1, 7))]
+        check_against_brute_force(texts, rng.randint(2, 14))
+
+
+def naive_fuzzy(runs: list[tuple[int, int]], fuzziness: float) -> list[tuple[int, int]]:
+    """The merge rule spelled out: grow a span run by run while covered >= fuzziness."""
+    spans: list[list[tuple[int, int]]] = []
+    for run in runs:
+        if spans:
+            group = [*spans[-1], run]
+            covered = sum(e - s for s, e in group)
+            if covered >= fuzziness * (group[-1][1] - group[0][0]):
+                spans[-1] = group
+                continue
+        spans.append([run])
+    return [(g[0][0], g[-1][1]) for g in spans]
+
+
+def test_fuzzy_merge_removes_small_gaps_between_runs():
+    assert fuzzy_merge([0, 100], [90, 200], 0.9) == [(0, 200)]  # 190 of 200 covered
+    assert fuzzy_merge([0, 150], [90, 200], 0.9) == [(0, 90), (150, 200)]  # 140 of 200
+    assert fuzzy_merge([0, 10], [5, 20], 1.0) == [(0, 5), (10, 20)]
+    rng = random.Random(7)
+    for _ in range(300):
+        bounds = sorted(rng.sample(range(1000), 2 * rng.randint(1, 8)))
+        runs = list(zip(bounds[::2], bounds[1::2], strict=True))
+        f = rng.choice([0.5, 0.8, 0.9, 1.0])
+        assert fuzzy_merge([s for s, _ in runs], [e for _, e in runs], f) == naive_fuzzy(runs, f)
+
+
+def test_fuzzy_merge_in_the_stage_spans():
+    shared_a = "".join(f"a{i:02d}" for i in range(17)) + "a"  # 52 bytes, no inner repeat
+    shared_b = "b" + "".join(f"b{i:02d}" for i in range(17))
+    texts = [shared_a + shared_b, shared_a + "gap" + shared_b]
+    doc, start, end = removed_spans(pa.array(texts, pa.large_string()), 20, fuzziness=0.9)
+    assert (doc.tolist(), start.tolist(), end.tolist()) == ([1], [0], [107])
+    doc, start, end = removed_spans(pa.array(texts, pa.large_string()), 20, fuzziness=1.0)
+    assert (doc.tolist(), start.tolist(), end.tolist()) == ([1, 1], [0, 55], [52, 107])
+
+
+# --- the stage in a pipeline ------------------------------------------------------------------
+
+
+def write_shards(directory, docs: list[dict], order: list[int], shards: int = 3) -> list[str]:
+    """``docs`` dealt round-robin into ``shards`` files, listed in ``order``."""
+    os.makedirs(directory, exist_ok=True)
+    return [write_jsonl(os.path.join(directory, f"{k}.jsonl"), docs[k::shards]) for k in order]
+
+
+def run_stage(inputs: list[str], workdir, executor="local", **options) -> pa.Table:
+    p = Pipeline("t", os.path.join(workdir, "w"))
+    p.sink(p.source(read(inputs, source="s")) >> SubstringDedup(**options),
+           os.path.join(workdir, "o"))
+    result = p.run(executor, progress=False)
+    return pa.concat_tables(pq.read_table(f) for f in result.outputs["sink"]).sort_by("id")
+
+
+def small_docs(seed: int, n: int = 60) -> list[dict]:
+    rng = random.Random(seed)
+    boiler = ["Cookie notice: " + " ".join(f"w{rng.randint(0, 99)}" for _ in range(30))
+              for _ in range(3)]
+    docs = []
+    for i in range(n):
+        body = " ".join(f"t{i}-{rng.randint(0, 9999)}" for _ in range(rng.randint(5, 40)))
+        parts = [body]
+        if rng.random() < 0.5:
+            parts.insert(rng.randint(0, 1), rng.choice(boiler))
+        if rng.random() < 0.1:
+            parts = [rng.choice(boiler)]  # only boilerplate: left empty
+        docs.append({"id": f"d{i:04d}", "text": "\n\n".join(parts)})
+    return docs
+
+
+def test_stage_equals_brute_force_and_drops_emptied_documents(tmp_path):
+    docs = small_docs(1)
+    out = run_stage(write_shards(tmp_path / "in", docs, [0, 1, 2]), tmp_path, min_bytes=40,
+                    fuzziness=1.0, partitions=2)
+    texts = [d["text"] for d in sorted(docs, key=lambda d: d["id"])]
+    by_id = {d["id"]: d["text"] for d in docs}
+    # partitions hash documents by id: brute force within each partition, in id order
+    stage = SubstringDedup(partitions=2)
+    table = pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs]})
+    expected: dict[str, str] = {}
+    removed: dict[str, int] = {}
+    for _, piece in stage.scan(0, iter([table])):
+        ids = sorted(piece.column("id").to_pylist())
+        part = [by_id[i] for i in ids]
+        for i, text, mask in zip(ids, part, brute_force_mask(part, 40), strict=True):
+            b = np.frombuffer(text.encode(), np.uint8)
+            expected[i] = b[~mask].tobytes().decode()
+            removed[i] = int(mask.sum())
+    kept = {i for i, t in expected.items() if t.strip()}
+    assert out.column("id").to_pylist() == sorted(kept)
+    assert 0 < len(kept) < len(texts)
+    for i, text, r in zip(out.column("id").to_pylist(), out.column("text").to_pylist(),
+                          out.column(REMOVED).to_pylist(), strict=True):
+        assert text == expected[i] and r == removed[i]
+    assert out.schema.field(REMOVED).type == pa.int64()
+    assert sum(removed.values()) > 0
+
+
+def test_blocks_of_partition_bytes_are_deduplicated_separately():
+    """A partition larger than ``partition_bytes`` is cut into blocks in id order (a document
+    starts block ``bytes before it // partition_bytes``, 1 separator byte per document);
+    repeats are searched within each block only."""
+    docs = small_docs(4, n=30)
+    stage = SubstringDedup(min_bytes=40, fuzziness=1.0, partition_bytes=1500)
+    table = pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs]})
+    [(_, piece)] = list(stage.scan(0, iter([table])))
+    decisions = pa.concat_tables(t for _, t in stage.reduce(0, iter([piece])))
+    texts = [d["text"] for d in docs]  # ids d0000.. are already in id order
+    sizes = np.array([len(t.encode()) + 1 for t in texts])
+    block = np.concatenate([[0], np.cumsum(sizes)[:-1]]) // 1500
+    assert block[-1] >= 3
+    expected = []
+    for b in np.unique(block).tolist():
+        expected += brute_force_mask([t for t, k in zip(texts, block, strict=True) if k == b], 40)
+    got = span_mask(texts, *(decisions.column(c).to_numpy() for c in ("row", "start", "end")))
+    for e, g in zip(expected, got, strict=True):
+        assert np.array_equal(e, g)
+    assert sum(e.sum() for e in expected) < sum(m.sum() for m in brute_force_mask(texts, 40))
+
+
+def test_any_shard_order_gives_the_same_documents(tmp_path):
+    docs = small_docs(2)
+    one = run_stage(write_shards(tmp_path / "a", docs, [0, 1, 2]), tmp_path / "one", min_bytes=40)
+    two = run_stage(write_shards(tmp_path / "b", docs, [2, 0, 1]), tmp_path / "two", min_bytes=40)
+    assert one.num_rows < len(docs)
+    assert one.select(["id", "text", REMOVED]).equals(two.select(["id", "text", REMOVED]))
+
+
+@pytest.mark.ray
+def test_local_and_ray_give_the_same_bytes(tmp_path, ray_cluster):
+    inputs = write_shards(tmp_path / "in", small_docs(3), [0, 1, 2])
+    local = run_stage(inputs, tmp_path / "local", min_bytes=40, partitions=2)
+    ray = run_stage(inputs, tmp_path / "ray", RayExecutor(), min_bytes=40, partitions=2)
+    assert local.num_rows < 60 and local.equals(ray)
+    names = sorted(os.listdir(tmp_path / "local" / "o"))
+    assert names == sorted(os.listdir(tmp_path / "ray" / "o"))
+    for name in names:
+        assert (tmp_path / "local" / "o" / name).read_bytes() == (
+            tmp_path / "ray" / "o" / name).read_bytes()
+
+
+# --- planted boilerplate ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("synthetic")
+    generate(root, GeneratorConfig(docs=1000, seed=4, shard_docs=250))
+    return str(root)
+
+
+def test_planted_boilerplate_is_removed(synthetic, tmp_path):
+    """Every planted boilerplate paragraph but the first of its kind (in id order) goes: recall
+    >= 0.95 of those bytes, with min_bytes=500 as in Dolma 3; the rest of the text stays."""
+    import polars as pl
+
+    files = sorted(os.path.join(synthetic, "docs", f) for f in os.listdir(
+        os.path.join(synthetic, "docs")))
+    source = pa.concat_tables(b for f in files for b in _batches(f)).sort_by("id")
+    truth = pl.read_parquet(os.path.join(synthetic, "truth.parquet")).sort("id")
+    planted = truth.filter(pl.col("kind") == "boilerplate").with_columns(
+        pl.col("id").rank("ordinal").over("boilerplate_id").alias("nth"))
+    later = planted.filter(pl.col("nth") > 1)
+    assert later.height > 50
+    # the spans the stage cuts, straight from its reduce (one partition: the whole corpus)
+    stage = SubstringDedup(min_bytes=500, partitions=1)
+    [(_, piece)] = list(stage.scan(0, iter([source])))
+    decisions = pa.concat_tables(t for _, t in stage.reduce(0, iter([piece])))
+    ids = source.column("id").to_pylist()
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for row, s, e in zip(*(decisions.column(c).to_pylist() for c in ("row", "start", "end")),
+                         strict=True):
+        spans.setdefault(ids[row], []).append((s, e))
+    hit = total = 0
+    for doc_id, lo, hi in planted.select("id", "boilerplate_start", "boilerplate_end").iter_rows():
+        covered = sum(max(0, min(hi, e) - max(lo, s)) for s, e in spans.get(doc_id, []))
+        if doc_id in set(later["id"]):
+            hit, total = hit + covered, total + hi - lo
+        else:
+            assert covered == 0  # the first of each kind is kept
+    recall = hit / total
+    print(f"planted boilerplate recall {recall:.4f} ({hit} of {total} bytes)")
+    assert recall >= 0.95, recall
+    # end to end: the pipeline writes exactly those texts
+    out = run_stage(files, tmp_path, min_bytes=500)
+    by_id = dict(zip(ids, source.column("text").to_pylist(), strict=True))
+    for doc_id, text in zip(out.column("id").to_pylist(), out.column("text").to_pylist(),
+                            strict=True):
+        b = np.frombuffer(by_id[doc_id].encode(), np.uint8)
+        keep = np.ones(len(b), bool)
+        for s, e in spans.get(doc_id, []):
+            keep[s:e] = False
+        assert text.encode() == b[keep].tobytes()
+    assert set(later["id"]) <= set(out.column("id").to_pylist())  # they keep their bodies
+
+
+def _batches(path: str):
+    with open(path, "rb") as f:
+        docs = [json.loads(line) for line in zstandard.decompress(f.read()).splitlines()]
+    yield pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs]})
