@@ -5,7 +5,7 @@
 raw web documents (JSONL/Parquet; or WARC files with HTML extraction through datatrove's
 WarcReader + Trafilatura when CURATE_WEB_WARC is set) -> language ID (English) -> Gopher
 repetition and quality, C4 (line removal), FineWeb -> exact dedup -> MinHash dedup (Dolma 3
-bands) -> decontamination against the eval sets -> topic and quality tagging -> per-topic
+bands) -> suffix-array substring dedup (repeats of 500+ bytes) -> decontamination against the eval sets -> topic and quality tagging -> per-topic
 quality vigintiles -> tokenization -> quality-aware upsampling -> Parquet shards + manifest.
 
 Parameters users change most (environment variables, defaults in brackets):
@@ -19,7 +19,7 @@ import os
 
 from curation import Pipeline, read
 from curation.decon import Decontaminate, humaneval, load_eval
-from curation.dedup import ExactDedup, MinHashDedup
+from curation.dedup import ExactDedup, MinHashDedup, SubstringDedup
 from curation.filters import (
     C4Filter,
     FineWebQuality,
@@ -56,7 +56,8 @@ else:
 
 clean = (raw >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
          >> C4Filter() >> FineWebQuality())
-unique = clean >> ExactDedup() >> MinHashDedup(preset="dolma3")
+unique = (clean >> ExactDedup() >> MinHashDedup(preset="dolma3")
+          >> SubstringDedup(min_bytes=500))
 tagged = (unique >> Decontaminate(evals, purify="drop") >> Topic(topic_model)
           >> Quality(quality_model) >> Vigintiles(by="topic"))
 mixed = tagged >> Tokenize(tokenizer()) >> Upsample(ratio=float(env("UPSAMPLE_RATIO", "1.0")))
