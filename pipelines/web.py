@@ -5,8 +5,9 @@
 raw web documents (JSONL/Parquet; or WARC files with HTML extraction through datatrove's
 WarcReader + Trafilatura when CURATE_WEB_WARC is set) -> language ID (English) -> Gopher
 repetition and quality, C4 (line removal), FineWeb -> exact dedup -> MinHash dedup (Dolma 3
-bands) -> suffix-array substring dedup (repeats of 500+ bytes) -> decontamination against the eval sets -> topic and quality tagging -> per-topic
-quality vigintiles -> tokenization -> quality-aware upsampling -> Parquet shards + manifest.
+bands) -> suffix-array substring dedup (repeats of 500+ bytes) -> decontamination against
+the eval sets -> topic and quality tagging -> per-topic quality vigintiles -> tokenization ->
+quality-aware upsampling -> Parquet shards + manifest.
 
 Parameters users change most (environment variables, defaults in brackets):
 CURATE_WEB_INPUT [a generated synthetic crawl], CURATE_WEB_WARC [unset], CURATE_EVALS [the
