@@ -17,7 +17,18 @@ its mix of tokenized sources, step budget, sequence length and LR schedule). The
   run (on CPU).
 
 Data parallelism: launched by ``torchrun`` (``WORLD_SIZE`` > 1), ranks wrap the model in DDP
-(gloo on CPU, NCCL on CUDA) and each loads its slice of every global batch.
+(gloo on CPU, NCCL on CUDA) and each loads its slice of every global batch. Each micro-batch's
+loss is weighted by its share of the step's labelled tokens over all ranks and micro-batches
+(one all-reduce of the count per step), so the gradient is the token mean over the global batch
+whatever the world size or ``grad_accum`` (exactly for CE and z-loss, which are token means;
+the MoE sequence-wise aux loss gets the same weights): a W-rank run with ``batch_rows`` B
+matches a 1-rank run with ``batch_rows`` W*B up to float summation order (tested with 2 gloo
+ranks on CPU). Rank 0 alone writes metrics and checkpoints and exports the ``.npy`` cache first
+(the others wait at a barrier, then read it); every rank loads the same checkpoint after a
+barrier. Logged losses are averaged over ranks. DDP syncs buffers only at construction, not at
+every forward: the RoPE tables are functions of the config, MoE biases are updated on every
+rank from all-reduced expert loads, and the per-rank expert-load counters must not be
+overwritten by rank 0's.
 """
 
 from __future__ import annotations
@@ -28,19 +39,22 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from curation.tokenize import TokenizedDataset
 from train import schedule
-from train.data import MixtureLoader
+from train.data import IGNORE, MixtureLoader, Packing, pad_id_of
 from train.evaluate import EvalSet
 from train.model import ModelConfig, RopeScaling, Transformer, flops_per_token
 from train.moe import MoEConfig
 from train.optim import OptimConfig, build_optimizer, clip_grad_norm, set_lr_scale
 
+T = TypeVar("T")
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s
 
 
@@ -61,6 +75,7 @@ class StageConfig:
     warmup_steps: int = 0
     decay_fraction: float = 0.2
     rope_scaling: dict | None = None
+    packing: Packing = "concat"  # "best_fit": whole documents per row, padded (see train.data)
 
 
 @dataclass
@@ -80,6 +95,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     cache_dir: str = "runs/cache/npy"
     log_every: int = 1
+    tokenizer_path: str | None = None  # tokenizer.json, for the PAD id of best-fit rows
 
     @property
     def total_steps(self) -> int:
@@ -147,14 +163,31 @@ class Trainer:
                              f"tokenizer's {self.tokenizer.vocab_size}")
         torch.manual_seed(config.seed)
         self.model = Transformer(config.model).to(self.device)
-        self.ddp = (torch.nn.parallel.DistributedDataParallel(self.model)
+        self.ddp = (torch.nn.parallel.DistributedDataParallel(self.model,
+                                                              forward_sync_buffers=False)
                     if self.world_size > 1 else self.model)
         self.optimizer = build_optimizer(self.model, config.optim)
         self.step = 0
-        self.evals = (EvalSet(config.eval_domains, self.tokenizer, config.stages[-1].seq_len,
-                              config.eval_rows, config.cache_dir)
-                      if config.eval_domains else None)
+        self.pad_id = pad_id_of(config.tokenizer_path, self.tokenizer)
+        self.evals = (self._rank0_first(lambda: EvalSet(
+            config.eval_domains, self.tokenizer, config.stages[-1].seq_len, config.eval_rows,
+            config.cache_dir)) if config.eval_domains else None)
         self._loader: tuple[int, MixtureLoader] | None = None
+
+    def _barrier(self) -> None:
+        """Wait for every rank (a no-op in a 1-rank run)."""
+        if self.world_size > 1:
+            dist.barrier()
+
+    def _rank0_first(self, build: Callable[[], T]) -> T:
+        """``build()`` on rank 0, then on the other ranks once it is done (so shared caches,
+        such as the ``.npy`` exports, are written by one process only)."""
+        if self.rank == 0:
+            out = build()
+        self._barrier()
+        if self.rank != 0:
+            out = build()
+        return out
 
     # -- stages and data ----------------------------------------------------------------------
     def stage_at(self, step: int) -> tuple[int, int]:
@@ -171,10 +204,11 @@ class Trainer:
             if s.rope_scaling is not None or s.seq_len > self.model.cfg.max_seq_len:
                 scaling = RopeScaling(**s.rope_scaling) if s.rope_scaling else None
                 self.model.set_context(max(s.seq_len, self.model.cfg.max_seq_len), scaling)
-            loader = MixtureLoader(s.sources, s.weights, self.tokenizer, s.seq_len,
-                                   self.cfg.batch_rows * self.cfg.grad_accum,
-                                   seed=self.cfg.seed + index, rank=self.rank,
-                                   world_size=self.world_size, cache_dir=self.cfg.cache_dir)
+            loader = self._rank0_first(lambda: MixtureLoader(
+                s.sources, s.weights, self.tokenizer, s.seq_len,
+                self.cfg.batch_rows * self.cfg.grad_accum, seed=self.cfg.seed + index,
+                rank=self.rank, world_size=self.world_size, cache_dir=self.cfg.cache_dir,
+                packing=s.packing, pad_id=self.pad_id))
             self._loader = (index, loader)
         self._loader[1].step = step_in_stage
         return self._loader[1]
@@ -213,6 +247,7 @@ class Trainer:
         return path
 
     def load(self, path: str, optimizer: bool = True) -> None:
+        """Load weights (and optimiser state and step) from ``path`` on every rank."""
         with open(os.path.join(path, "state.json")) as f:
             state = json.load(f)
         self.tokenizer.check(type(self.tokenizer).from_dict(state["tokenizer"]), path)
@@ -226,6 +261,7 @@ class Trainer:
     def resume(self) -> bool:
         """Load the latest checkpoint, if any, and forget metrics logged after it."""
         latest = os.path.join(self.ckpt_root, "latest")
+        self._barrier()  # no rank looks for a checkpoint another is still writing
         if not os.path.exists(latest):
             return False
         with open(latest) as f:
@@ -237,6 +273,7 @@ class Trainer:
             with open(metrics + ".tmp", "w") as f:
                 f.writelines(kept)
             os.replace(metrics + ".tmp", metrics)
+        self._barrier()
         return True
 
     # -- the loop -----------------------------------------------------------------------------
@@ -258,19 +295,33 @@ class Trainer:
         scale = lr_multiplier(stage, in_stage)
         set_lr_scale(self.optimizer, scale)
         t0 = time.perf_counter()
-        totals = {"loss": 0.0, "ce": 0.0, "z_loss": 0.0, "moe_aux": 0.0}
+        keys = ("loss", "ce", "z_loss", "moe_aux")
         rows = self.cfg.batch_rows
+        # labelled tokens per micro-batch; the step's total over ranks normalises the loss
+        counts = (batch["labels"] != IGNORE).reshape(self.cfg.grad_accum, -1).sum(1).double()
+        total = counts.sum().to(self.device)
+        if self.world_size > 1:
+            dist.all_reduce(total)
+        total_tokens = max(1.0, float(total))
+        sums = torch.zeros(len(keys), dtype=torch.float64)
         for micro in range(self.cfg.grad_accum):
             sl = slice(micro * rows, (micro + 1) * rows)
             sync = (self.world_size == 1 or micro == self.cfg.grad_accum - 1)
             ctx = contextlib.nullcontext() if sync else self.ddp.no_sync()
+            # DDP averages gradients over ranks, hence the world size in the weight; with one
+            # rank and one micro-batch the weight is exactly 1
+            weight = float(counts[micro]) * self.world_size / total_tokens
             with ctx, self._autocast():
                 _, losses = self.ddp(batch["input_ids"][sl].to(self.device),
                                      doc_ids=batch["doc_ids"][sl].to(self.device),
                                      labels=batch["labels"][sl].to(self.device))
-                (losses["loss"] / self.cfg.grad_accum).backward()
-            for k in totals:
-                totals[k] += losses[k].item() / self.cfg.grad_accum
+                (losses["loss"] * weight).backward()
+            sums += torch.tensor([losses[k].item() for k in keys], dtype=torch.float64) * \
+                float(counts[micro])
+        if self.world_size > 1:
+            sums = sums.to(self.device)
+            dist.all_reduce(sums)
+        totals = dict(zip(keys, (sums.cpu() / total_tokens).tolist(), strict=True))
         grad_norm = clip_grad_norm(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -328,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     record = Trainer(TrainConfig.from_file(argv[0])).fit()
     print(json.dumps({k: v for k, v in record.items() if not isinstance(v, list)}))
+    if dist.is_initialized():
+        dist.destroy_process_group()
     return 0
 
 

@@ -88,7 +88,11 @@ def _ship_user_code(tasks: list[Task]) -> None:
 
 
 class RayExecutor(Executor):
-    """Ray tasks on a cluster: ``address=None`` starts a local one (``num_cpus`` cores)."""
+    """Ray tasks on a cluster: ``address=None`` starts a local one (``num_cpus`` cores).
+
+    ``runtime_env`` is Ray's, for the tasks: e.g. ``{"env_vars": {"AWS_ENDPOINT_URL": ...}}``
+    when workers need settings (object-store endpoint, credentials) they do not inherit.
+    """
 
     name = "ray"
 
@@ -98,6 +102,7 @@ class RayExecutor(Executor):
         num_cpus: int | None = None,
         max_in_flight: int | None = None,
         max_retries: int = 3,
+        runtime_env: dict | None = None,
     ):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import ray
@@ -116,7 +121,8 @@ class RayExecutor(Executor):
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.max_in_flight = max_in_flight or 2 * cpus
         self._remote = ray.remote(execute).options(
-            num_cpus=1, max_retries=max_retries, retry_exceptions=list(TRANSIENT)
+            num_cpus=1, max_retries=max_retries, retry_exceptions=list(TRANSIENT),
+            **({"runtime_env": runtime_env} if runtime_env else {}),
         )
 
     def run(self, tasks: list[Task], on_done: OnDone) -> list[dict]:

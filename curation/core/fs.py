@@ -8,9 +8,9 @@ by a rename of a finished temporary file, so a reader never sees a partial file.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import glob
 import os
+import re
 from collections.abc import Iterator
 
 import pyarrow.fs as pafs
@@ -54,37 +54,92 @@ def expand(patterns: str | list[str]) -> list[str]:
 def _expand_one(pattern: str) -> list[str]:
     if is_local(pattern):
         pattern = pattern.removeprefix("file://")
-        paths = (
-            [pattern]
-            if not any(c in pattern for c in GLOB_CHARS)
-            else glob.glob(pattern, recursive=True)
-        )
+        magic = any(c in pattern for c in GLOB_CHARS)
+        paths = glob.glob(pattern, recursive=True) if magic else [pattern]
+        # a glob's input root: the directory before its first wildcard
+        cut = min((pattern.find(c) for c in GLOB_CHARS if c in pattern), default=len(pattern))
+        top = os.path.dirname(pattern[:cut]) or "."
         out: list[str] = []
         for p in paths:
+            if magic:
+                _check_inside(p, top)
             if os.path.isdir(p):
                 for root, dirs, files in os.walk(p):
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    out.extend(os.path.join(root, f) for f in files if not f.startswith("."))
+                    files = [f for f in files if not f.startswith(".")]
+                    for name in dirs + files:
+                        _check_inside(os.path.join(root, name), p)
+                    out.extend(os.path.join(root, f) for f in files)
             elif os.path.isfile(p):
                 out.append(p)
         return [os.path.abspath(p) for p in out]
-    fs, path = resolve(pattern)
+    # a URI parser would take '?' for a query: resolve the part before the first wildcard only
     scheme = pattern.split("://", 1)[0]
-    cut = min((path.find(c) for c in GLOB_CHARS if c in path), default=-1)
-    base = path if cut < 0 else path[:cut].rsplit("/", 1)[0]
+    cut = min((pattern.find(c) for c in GLOB_CHARS if c in pattern), default=-1)
+    head = pattern if cut < 0 else pattern[:cut].rsplit("/", 1)[0]
+    if "://" not in head:
+        raise InputError(pattern, "unsupported_path", "a bucket name cannot hold wildcards")
+    try:
+        fs, base = resolve(head)
+    except InputError as e:  # name the pattern the user wrote
+        raise InputError(pattern, e.reason, e.message) from None
+    base = base.rstrip("/")
+    path = base + pattern[len(head):]
     info = fs.get_file_info(base)
     if info.type == pafs.FileType.File:
         return [f"{scheme}://{base}"]
     if info.type == pafs.FileType.NotFound:
         return []
-    infos = fs.get_file_info(pafs.FileSelector(base, recursive=True))
-    return [
-        f"{scheme}://{i.path}"
-        for i in infos
-        if i.type == pafs.FileType.File
-        and not i.base_name.startswith(".")
-        and (cut < 0 or fnmatch.fnmatch(i.path, path))
-    ]
+    matches = _glob_regex(path).fullmatch if cut >= 0 else None
+    out = []
+    for i in fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+        parts = i.path[len(base) + 1 :].split("/")
+        if i.type != pafs.FileType.File or any(p.startswith(".") for p in parts):
+            continue  # hidden files and directories are skipped, as locally
+        # a file matches, or lies under a directory that matches (which is then walked)
+        if matches is None or any(
+            matches("/".join([base, *parts[: k + 1]])) for k in range(len(parts))
+        ):
+            out.append(f"{scheme}://{i.path}")
+    return out
+
+
+def _check_inside(path: str, root: str) -> None:
+    """A path met while expanding a directory or a glob must resolve inside the input root: a
+    symlink leading elsewhere (``/etc``, another user's data) is an error naming it, not read."""
+    target, top = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([target, top]) != top:
+        raise InputError(path, "outside_root",
+                         f"resolves (through a symlink) to {target}, outside the input root "
+                         f"{top}; name the target itself to read it")
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """``glob``'s rules as a regex over ``/`` paths: ``*``, ``?`` and ``[...]`` stay within one
+    path component, ``**/`` spans any number of directories (``recursive=True``)."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+            continue
+        if pattern.startswith("**", i) and i + 2 == len(pattern):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and (end := pattern.find("]", i + 2)) > 0:
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
 
 
 def open_input(path: str, filesystem: pafs.FileSystem | None = None):
@@ -168,7 +223,7 @@ def atomic_output(path: str) -> Iterator:
         f = open(tmp, "wb")  # noqa: SIM115 (closed below, on every path)
     else:
         fs, inner = resolve(tmp)
-        f = fs.open_output_stream(inner)
+        f = fs.open_output_stream(inner, compression=None)  # bytes as given, whatever the name
     try:
         yield f
         if is_local(path):

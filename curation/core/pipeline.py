@@ -16,7 +16,7 @@ from typing import Literal
 
 from curation.core.errors import PipelineValidationError
 from curation.core.readers import Reader
-from curation.core.stage import GlobalStage, MapStage, Stage
+from curation.core.stage import SAFE_NAME, GlobalStage, MapStage, Stage
 
 Kind = Literal["source", "map", "global", "union", "sink"]
 
@@ -107,6 +107,11 @@ class Pipeline:
             "union": (2, None),
         }
         for node in self.nodes.values():
+            if not SAFE_NAME.fullmatch(node.name):
+                problems.append(
+                    f"node name {node.name!r} is not a safe file name: use letters, digits and "
+                    "'_', '-', '.' (not first), at most 128 characters; pass name=... to "
+                    f"{'source()' if node.kind == 'source' else 'the node'}")
             for i in node.inputs:
                 if i not in self.nodes:
                     problems.append(f"'{node.name}' reads from '{i}', which is not a node")

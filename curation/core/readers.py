@@ -25,6 +25,7 @@ from curation.core.quarantine import OnError, Quarantine
 from curation.core.schema import CREATED, ID, SOURCE, TEXT, URL, conform, parse_created, stable_ids
 
 CHUNK = 1 << 20  # compressed bytes read per step
+ZSTD_PIECE = 512  # compressed bytes inflated per call: at most ~16 MiB out (see _zstd_chunks)
 FORMATS = ("jsonl", "parquet")
 
 
@@ -44,19 +45,25 @@ def detect_format(path: str) -> tuple[str, str | None]:
 
 
 def _zstd_chunks(raw, path: str) -> Iterator[bytes]:
-    """Decompressed chunks of a (multi-frame) zstd stream; a truncated stream is an error."""
+    """Decompressed chunks of a (multi-frame) zstd stream; a truncated stream is an error.
+
+    Compressed input goes in ``ZSTD_PIECE``-byte pieces, so one call never inflates more than
+    about 16 MiB (a block of at most 128 KiB per 4 input bytes): a zstd bomb is streamed, not
+    held in memory, and a line over ``max_doc_bytes`` in it is skipped in bounded memory.
+    """
     dobj = zstandard.ZstdDecompressor().decompressobj()
     complete = True
     while block := raw.read(CHUNK):
-        while block:
-            out = dobj.decompress(block)
-            if out:
-                yield out
-            complete = dobj.eof
-            block = dobj.unused_data if dobj.eof else b""
-            if dobj.eof:
-                dobj = zstandard.ZstdDecompressor().decompressobj()
-                complete = True
+        for start in range(0, len(block), ZSTD_PIECE):
+            piece = block[start : start + ZSTD_PIECE]
+            while piece:
+                out = dobj.decompress(piece)
+                if out:
+                    yield out
+                complete = dobj.eof
+                piece = dobj.unused_data if dobj.eof else b""
+                if dobj.eof:
+                    dobj = zstandard.ZstdDecompressor().decompressobj()
     if not complete:
         raise EOFError("zstd stream is truncated (the last frame has no end)")
 
@@ -155,6 +162,7 @@ class Reader:
         where: list[str] = []
         nbytes = 0
         any_line = False
+        last_line = 0  # the last line read whole, for the error if the stream breaks
         try:
             with fs.open_input(path) as raw:
                 chunks = (
@@ -165,7 +173,7 @@ class Reader:
                     else _plain_chunks(raw)
                 )
                 for lineno, line, size in iter_lines(chunks, self._max_line_bytes()):
-                    any_line = True
+                    any_line, last_line = True, lineno
                     loc = f"{path}:line {lineno}"
                     if line is None:
                         q.bad(
@@ -191,8 +199,9 @@ class Reader:
             if rows:
                 yield from self._finish(self._table(rows), where, q, drops)
                 rows, where = [], []
-            last = where[-1] if where else path
-            q.bad(f"{path}", "unreadable", f"cannot read past {last.rsplit(':', 1)[-1]}: {e}")
+            what = f"cannot read past line {last_line}" if last_line else "cannot read the file"
+            any_line = True  # reported as unreadable, not also as empty
+            q.bad(f"{path}", "unreadable", f"{what}: {e}")
         if rows:
             yield from self._finish(self._table(rows), where, q, drops)
         if not any_line:
@@ -354,13 +363,17 @@ class Reader:
             )
         try:
             yield conform(table, self.columns)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            q.bad(
-                where[0],
-                "bad_type",
-                f"a column does not fit its declared type: {e}",
-                rows=table.num_rows,
-            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # rare: find the rows that do not fit, one by one, and keep the others
+            good = []
+            for i in range(table.num_rows):
+                try:
+                    conform(table.slice(i, 1), self.columns)
+                    good.append(i)
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                    q.bad(where[i], "bad_type", f"a column does not fit its declared type: {e}")
+            if good:
+                yield conform(table.take(pa.array(good, pa.int64())), self.columns)
 
 
 def _as_str(v) -> str | None:
@@ -377,7 +390,7 @@ def _drop_rows(table: pa.Table, where: list[str], rows: list[int]) -> tuple[pa.T
         return table, where
     gone = set(rows)
     keep = [i for i in range(table.num_rows) if i not in gone]
-    return table.take(keep), [where[i] for i in keep]
+    return table.take(pa.array(keep, pa.int64())), [where[i] for i in keep]
 
 
 def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:

@@ -23,7 +23,12 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.errors import CurationError
 from curation.core.stats import StageStats
+
+# node and side-output names become file and directory names in the work dir (<workdir>/<step>/,
+# _tasks/<step>/, _side/<node>/<output>/...): one safe path component, not hidden, not ours (_...)
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 def snake_case(name: str) -> str:
@@ -82,6 +87,8 @@ class BatchContext:
         """Append ``rows`` to this stage's side output ``output`` (a report, matches found...):
         Parquet shards under ``<workdir>/_side/<node>/<output>/``, one series per task, resumed
         and cleaned up with the task like its main output."""
+        if not SAFE_NAME.fullmatch(output):
+            raise CurationError(f"side output name {output!r} is not a safe file name")
         if rows.num_rows:
             self.side.setdefault(output, []).append(rows)
 

@@ -119,3 +119,33 @@ def test_microanneal_writes_its_report(tmp_path, tokenizer_path):
     assert t["delta"] > 0  # annealing on the target lowers the target's BPB more
     assert (out / "report.png").stat().st_size > 1000 and "| target |" in (
         out / "report.md").read_text()
+
+
+def test_best_fit_stage_runs_with_the_pad_id(tmp_path, tokenizer_path):
+    web = tokenized_source(tmp_path, "web", tokenizer_path, 200, "alpha")
+    stages = [StageConfig("pretrain", {"web": web}, 2, seq_len=16),
+              StageConfig("long", {"web": web}, 3, seq_len=96, schedule="constant",
+                          packing="best_fit", rope_scaling={"kind": "theta", "theta": 1e5})]
+    trainer = Trainer(config(tmp_path, {}, 0, stages=stages, tokenizer_path=tokenizer_path))
+    assert trainer.pad_id == 1  # the test tokenizer's <|pad|>
+    trainer.fit()
+    assert trainer.step == 5 and trainer._loader[1].packing == "best_fit"
+    batch = trainer._loader[1].batch(0)
+    assert (batch["input_ids"] == 1).any()  # whole documents, padded rows
+    lines = metrics(tmp_path / "run")
+    assert [r["stage"] for r in lines] == ["pretrain"] * 2 + ["long"] * 3
+    assert all(0 < r["ce"] < 10 for r in lines)
+
+
+def test_grad_accum_matches_one_big_micro_batch(tmp_path, tokenizer_path):
+    """Micro-batch losses are weighted by labelled tokens, so accumulating 2 x 2 rows is the
+    token-mean gradient of 4 rows (up to float summation order)."""
+    src = {"web": tokenized_source(tmp_path, "web", tokenizer_path, 200, "alpha")}
+    one = Trainer(config(tmp_path / "a", src, 3))
+    one.fit()
+    acc = config(tmp_path / "b", src, 3, grad_accum=2)
+    acc.batch_rows = 2
+    two = Trainer(acc)
+    two.fit()
+    a, b = one.model.state_dict(), two.model.state_dict()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5

@@ -12,24 +12,19 @@ character sits inside "lorem ipsum", "javascript" or a policy phrase.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import zstandard
 from corpora import write_jsonl
 from datatrove.data import Document
 from datatrove.pipeline.filters import C4QualityFilter
+from filter_agreement import agreement_corpora, run
 
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
-from curation.core.stage import BatchContext
-from curation.core.stats import StageStats
 from curation.filters import C4Filter
-from curation.samples.python_docs import build_python_docs_corpus
-from curation.synthetic import GeneratorConfig, generate
 
 GOOD = ("The committee met on Tuesday. It approved the budget! Was it wise? Many thought so. "
         "The vote was close. Dr. Smith abstained.")
@@ -55,11 +50,6 @@ EDGE = {
 }
 
 
-def run(stage, texts):
-    ctx = BatchContext(seed=0, shard=0, stats=StageStats(), keep_rejects=True)
-    out = stage.process(pa.table({"text": pa.array(texts, pa.large_string())}), ctx)
-    return out, ctx
-
 
 def datatrove_results(texts: list[str], **params) -> list[tuple[str | None, str]]:
     """(reason or None, the text datatrove leaves in the document) per text."""
@@ -79,23 +69,9 @@ def ours(texts: list[str], **params) -> list[tuple[str | None, str]]:
             zip(reasons.to_pylist(), rewritten.to_pylist(), texts, strict=True)]
 
 
-def read_texts(paths) -> list[str]:
-    texts = []
-    for path in paths:
-        with open(path, "rb") as f:
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(f.read())
-        texts += [json.loads(line)["text"] for line in data.splitlines() if line.strip()]
-    return texts
-
-
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory) -> dict[str, list[str]]:
-    """Every 5th document of a 2000-document synthetic corpus, every 3rd python-docs page."""
-    root = tmp_path_factory.mktemp("synthetic")
-    generate(root, GeneratorConfig(docs=2000, seed=13))
-    synthetic = read_texts(sorted((root / "docs").glob("*.jsonl.zst")))
-    python_docs = read_texts(build_python_docs_corpus(str(tmp_path_factory.mktemp("pydocs"))))
-    return {"synthetic": synthetic[::5], "python_docs": python_docs[::3]}
+    return agreement_corpora(tmp_path_factory, seed=13)
 
 
 @pytest.mark.parametrize("params", [{}, {"min_num_sentences": -1, "remove_citations": False},

@@ -8,20 +8,14 @@ identical on the synthetic corpus and the python-docs sample. No disagreement cl
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pyarrow as pa
 import pytest
-import zstandard
-from datatrove.data import Document
 from datatrove.pipeline.filters import FineWebQualityFilter
+from filter_agreement import agreement_corpora, datatrove_reasons, run
 
-from curation.core.stage import BatchContext
-from curation.core.stats import StageStats
 from curation.filters import FineWebQuality
-from curation.samples.python_docs import build_python_docs_corpus
-from curation.synthetic import GeneratorConfig, generate
 
 SENTENCE = "This line is long enough and it ends with a full stop, as prose does."
 EDGE = {
@@ -41,38 +35,14 @@ EDGE = {
 }
 
 
-def run(stage, texts):
-    ctx = BatchContext(seed=0, shard=0, stats=StageStats(), keep_rejects=True)
-    out = stage.process(pa.table({"text": pa.array(texts, pa.large_string())}), ctx)
-    return out, ctx
 
-
-def datatrove_reasons(texts: list[str], **params) -> list[str | None]:
-    f = FineWebQualityFilter(**params)
-    out = []
-    for i, text in enumerate(texts):
-        r = f.filter(Document(text=text, id=str(i)))
-        out.append(None if r is True else r[1])
-    return out
-
-
-def read_texts(paths) -> list[str]:
-    texts = []
-    for path in paths:
-        with open(path, "rb") as f:
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(f.read())
-        texts += [json.loads(line)["text"] for line in data.splitlines() if line.strip()]
-    return texts
+def fineweb_reasons(texts: list[str], **params) -> list[str | None]:
+    return datatrove_reasons(FineWebQualityFilter(**params), texts)
 
 
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory) -> dict[str, list[str]]:
-    """Every 5th document of a 2000-document synthetic corpus, every 3rd python-docs page."""
-    root = tmp_path_factory.mktemp("synthetic")
-    generate(root, GeneratorConfig(docs=2000, seed=12))
-    synthetic = read_texts(sorted((root / "docs").glob("*.jsonl.zst")))
-    python_docs = read_texts(build_python_docs_corpus(str(tmp_path_factory.mktemp("pydocs"))))
-    return {"synthetic": synthetic[::5], "python_docs": python_docs[::3]}
+    return agreement_corpora(tmp_path_factory, seed=12)
 
 
 def reasons(stage, texts):
@@ -84,7 +54,7 @@ def reasons(stage, texts):
 def test_edge_cases_match_datatrove(params):
     texts = list(EDGE.values())
     assert dict(zip(EDGE, reasons(FineWebQuality(**params), texts), strict=True)) == dict(
-        zip(EDGE, datatrove_reasons(texts, **params), strict=True))
+        zip(EDGE, fineweb_reasons(texts, **params), strict=True))
 
 
 def test_edge_case_reasons():
@@ -123,7 +93,7 @@ def test_tag_mode_leaves_rows_untouched():
 def test_agreement_with_datatrove(corpora, corpus):
     texts = corpora[corpus]
     got = reasons(FineWebQuality(), texts)
-    want = datatrove_reasons(texts)
+    want = fineweb_reasons(texts)
     assert sum((a is None) == (b is None) for a, b in zip(got, want, strict=True)) \
         / len(texts) >= 0.995
     assert sum(a == b for a, b in zip(got, want, strict=True)) / len(texts) >= 0.995

@@ -10,20 +10,14 @@ datatrove compares duplicated 5..10-grams as the words concatenated without sepa
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pyarrow as pa
 import pytest
-import zstandard
-from datatrove.data import Document
 from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter
+from filter_agreement import agreement_corpora, datatrove_reasons, run
 
-from curation.core.stage import BatchContext
-from curation.core.stats import StageStats
 from curation.filters import GopherQuality, GopherRepetition
-from curation.samples.python_docs import build_python_docs_corpus
-from curation.synthetic import GeneratorConfig, generate
 
 PROSE = ("The quick brown fox jumps over the lazy dog and that is what we have to say of it "
          "with some more words. ")
@@ -59,47 +53,7 @@ EDGE = {
 }
 
 
-def run(stage, texts):
-    ctx = BatchContext(seed=0, shard=0, stats=StageStats(), keep_rejects=True)
-    out = stage.process(pa.table({"text": pa.array(texts, pa.large_string())}), ctx)
-    return out, ctx
 
-
-def datatrove_reasons(dt_filter, texts: list[str]) -> list[str | None]:
-    out = []
-    for i, text in enumerate(texts):
-        r = dt_filter.filter(Document(text=text, id=str(i)))
-        out.append(None if r is True else r[1])
-    return out
-
-
-def read_texts(paths) -> list[str]:
-    texts = []
-    for path in paths:
-        with open(path, "rb") as f:
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(f.read())
-        texts += [json.loads(line)["text"] for line in data.splitlines() if line.strip()]
-    return texts
-
-
-@pytest.fixture(scope="module")
-def corpora(tmp_path_factory) -> dict[str, list[str]]:
-    """Every 5th document of a 2000-document synthetic corpus, every 3rd python-docs page
-    (datatrove takes ~15 ms a document, so the full corpora would take a minute)."""
-    root = tmp_path_factory.mktemp("synthetic")
-    generate(root, GeneratorConfig(docs=2000, seed=11))
-    synthetic = read_texts(sorted((root / "docs").glob("*.jsonl.zst")))
-    python_docs = read_texts(build_python_docs_corpus(str(tmp_path_factory.mktemp("pydocs"))))
-    return {"synthetic": synthetic[::5], "python_docs": python_docs[::3]}
-
-
-@pytest.mark.parametrize("ours, theirs", [(GopherQuality, GopherQualityFilter),
-                                          (GopherRepetition, GopherRepetitionFilter)])
-def test_edge_cases_match_datatrove(ours, theirs):
-    texts = list(EDGE.values())
-    got = ours().reasons(pa.table({"text": pa.array(texts, pa.large_string())})).to_pylist()
-    assert dict(zip(EDGE, got, strict=True)) == dict(
-        zip(EDGE, datatrove_reasons(theirs(), texts), strict=True))
 
 
 def test_edge_case_reasons():
@@ -152,6 +106,11 @@ def test_thresholds_are_parameters():
     short = "the cat and the dog of that house with me " * 2
     assert GopherQuality(min_doc_words=5).reasons(pa.table({"text": [short]})).to_pylist() == [
         None]
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory) -> dict[str, list[str]]:
+    return agreement_corpora(tmp_path_factory, seed=11)
 
 
 @pytest.mark.parametrize("corpus", ["synthetic", "python_docs"])
