@@ -1,5 +1,5 @@
-"""The ``curate`` command: run, plan, status, inspect, generate, tokens, decon, train,
-anneal, bench."""
+"""The ``curate`` command: run, plan, status, inspect, generate, tokens, dedup, decon,
+train, anneal, bench."""
 
 from __future__ import annotations
 
@@ -79,6 +79,15 @@ def _decon(args: argparse.Namespace) -> int:
     return decon_main(args.passthrough[1:]) or 0
 
 
+def _dedup(args: argparse.Namespace) -> int:
+    from curation.dedup.report import main as dedup_main
+
+    if args.passthrough[:1] != ["report"]:
+        print("usage: curate dedup report WORKDIR [--json FILE] [--top N]", file=sys.stderr)
+        return 2
+    return dedup_main(args.passthrough[1:]) or 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from train.trainer import main as train_main
 
@@ -135,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("decon", help="decontamination reports (--help)", add_help=False)
     p.set_defaults(fn=_decon, passthrough=True)
+
+    p = sub.add_parser("dedup", help="dedup reports (--help)", add_help=False)
+    p.set_defaults(fn=_dedup, passthrough=True)
 
     p = sub.add_parser("train", help="train a model from a config file (--help)",
                        add_help=False)
