@@ -3,6 +3,7 @@ over both, and the output is byte-identical to the in-process run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 import pytest
 from test_executors import make_inputs, output_bytes
@@ -69,30 +71,42 @@ def two_nodes(tmp_path):
     if head.poll() is not None or worker.poll() is not None:
         pytest.fail("a Ray node exited:\n" + "".join(p.read_text()[-2000:]
                                                     for p in logs.iterdir()))
-    yield address
+    yield types.SimpleNamespace(address=address, worker=worker)
     for proc in (worker, head):
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
     for proc in (worker, head):
         proc.wait(timeout=60)
     shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 PIPELINE = """
-import os
-from curation import Pipeline, read
+import os, time
+from curation import MapStage, Pipeline, read
 from curation.dedup import ExactDedup
 from curation.filters import LengthFilter
 
+class Slow(MapStage):
+    \"\"\"Sleeps SLOW seconds per batch, so that a node can be killed mid-run.\"\"\"
+    def process(self, batch, ctx):
+        time.sleep(float(os.environ.get("SLOW", "0")))
+        return batch
+
 pipeline = Pipeline("two-nodes", os.environ["WORK"], seed=1)
 docs = pipeline.source(read({inputs!r} + "/in-*.jsonl.zst", source="a"))
-pipeline.sink(docs >> LengthFilter(50) >> ExactDedup(partitions=3), os.environ["OUT"])
+pipeline.sink(docs >> Slow() >> LengthFilter(50) >> ExactDedup(partitions=3), os.environ["OUT"])
 """
 
 
+def cli_env(tmp_path, name: str, slow: float = 0.0) -> dict[str, str]:
+    return ENV | {"WORK": str(tmp_path / f"w-{name}"), "OUT": str(tmp_path / f"o-{name}"),
+                  "SLOW": str(slow)}
+
+
 def run_cli(script, tmp_path, name: str, *options: str) -> subprocess.CompletedProcess:
-    env = ENV | {"WORK": str(tmp_path / f"w-{name}"), "OUT": str(tmp_path / f"o-{name}")}
     return subprocess.run([sys.executable, "-m", "curation.cli", "run", str(script), *options],
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300,
+                          env=cli_env(tmp_path, name))
 
 
 @pytest.mark.slow
@@ -102,9 +116,33 @@ def test_pipeline_over_two_nodes_equals_local_run(tmp_path, two_nodes):
     script.write_text(PIPELINE.format(inputs=inputs))
     local = run_cli(script, tmp_path, "local")
     assert local.returncode == 0, local.stderr[-3000:]
-    ray = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address", two_nodes)
+    ray = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address", two_nodes.address)
     assert ray.returncode == 0, ray.stderr[-3000:]
     assert output_bytes(str(tmp_path / "o-ray")) == output_bytes(str(tmp_path / "o-local"))
     records = tmp_path / "w-ray" / "_tasks"
     nodes = {json.loads(p.read_text())["ran_on"]["node"] for p in records.rglob("*.json")}
     assert len(nodes) == 2, "tasks must have run on both nodes"
+
+
+@pytest.mark.slow
+def test_killing_a_node_mid_run_loses_and_duplicates_nothing(tmp_path, two_nodes):
+    inputs = make_inputs(tmp_path / "in", shards=8, docs=400)
+    script = tmp_path / "p.py"
+    script.write_text(PIPELINE.format(inputs=inputs))
+    assert run_cli(script, tmp_path, "local").returncode == 0
+    args = [sys.executable, "-m", "curation.cli", "run", str(script), "--executor", "ray",
+            "--address", two_nodes.address]
+    proc = subprocess.Popen(args, env=cli_env(tmp_path, "ray", slow=1.0),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    records = tmp_path / "w-ray" / "_tasks"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(records.rglob("*.json"))) < 2:
+        time.sleep(0.1)
+    os.killpg(two_nodes.worker.pid, signal.SIGKILL)  # the worker node and all its processes
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode != 0:  # the run may fail for good with the node: a rerun completes it
+        rerun = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address",
+                        two_nodes.address)
+        assert rerun.returncode == 0, rerun.stderr[-3000:] + err.decode()[-3000:]
+    assert output_bytes(str(tmp_path / "o-ray")) == output_bytes(str(tmp_path / "o-local"))
+
