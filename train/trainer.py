@@ -29,6 +29,19 @@ barrier. Logged losses are averaged over ranks. DDP syncs buffers only at constr
 every forward: the RoPE tables are functions of the config, MoE biases are updated on every
 rank from all-reduced expert loads, and the per-rank expert-load counters must not be
 overwritten by rank 0's.
+
+With ``parallel: fsdp`` the ranks shard the model with FSDP2 instead (``fully_shard`` on every
+transformer block, then on the root; bf16 parameters with fp32 gradient reduction on CUDA, fp32
+on CPU): parameters, gradients and optimiser state become DTensors sharded over the ranks. The
+model code is unaware of it: parallelism lives here. Micro-batches before the last of a step
+accumulate unsharded gradients without reduce-scatter or resharding; the gradient norm is
+computed over the sharded gradients (one all-reduce). The loss weights are the DDP ones (the
+reduce-scatter averages over ranks too), so an FSDP run matches a 1-rank run as DDP does.
+
+Checkpoints are full (unsharded) state dicts whatever the parallelism, gathered onto rank 0's
+CPU by ``torch.distributed.checkpoint.state_dict`` and keyed by parameter name (the optimiser
+state too), so a 1-rank, DDP or FSDP run resumes any of their checkpoints; every rank reads the
+files and keeps its shard.
 """
 
 from __future__ import annotations
@@ -41,10 +54,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import torch
 import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
+from torch.distributed.tensor import DTensor
 
 from curation.tokenize import TokenizedDataset
 from train import schedule
@@ -55,6 +77,7 @@ from train.moe import MoEConfig
 from train.optim import OptimConfig, build_optimizer, clip_grad_norm, set_lr_scale
 
 T = TypeVar("T")
+Parallel = Literal["ddp", "fsdp"]
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s
 
 
@@ -80,6 +103,8 @@ class StageConfig:
 
 @dataclass
 class TrainConfig:
+    """A training run (module docstring); ``batch_rows`` is per rank and micro-batch."""
+
     model: ModelConfig
     stages: list[StageConfig]
     out_dir: str
@@ -96,6 +121,7 @@ class TrainConfig:
     cache_dir: str = "runs/cache/npy"
     log_every: int = 1
     tokenizer_path: str | None = None  # tokenizer.json, for the PAD id of best-fit rows
+    parallel: Parallel = "ddp"  # with WORLD_SIZE > 1: "ddp" (replicas) or "fsdp" (FSDP2 shards)
 
     @property
     def total_steps(self) -> int:
@@ -161,11 +187,18 @@ class Trainer:
         if config.model.vocab_size < self.tokenizer.vocab_size:
             raise ValueError(f"model vocab_size {config.model.vocab_size} is below the "
                              f"tokenizer's {self.tokenizer.vocab_size}")
+        if config.parallel not in ("ddp", "fsdp"):
+            raise ValueError(f"unknown parallel {config.parallel!r}; expected 'ddp' or 'fsdp'")
         torch.manual_seed(config.seed)
         self.model = Transformer(config.model).to(self.device)
-        self.ddp = (torch.nn.parallel.DistributedDataParallel(self.model,
-                                                              forward_sync_buffers=False)
-                    if self.world_size > 1 else self.model)
+        self.fsdp = config.parallel == "fsdp" and self.world_size > 1
+        # what the loop calls forward on: DDP's wrapper, or the model (sharded in place by FSDP)
+        self.wrapped: torch.nn.Module = self.model
+        if self.fsdp:
+            self._shard()
+        elif self.world_size > 1:
+            self.wrapped = torch.nn.parallel.DistributedDataParallel(
+                self.model, forward_sync_buffers=False)
         self.optimizer = build_optimizer(self.model, config.optim)
         self.step = 0
         self.pad_id = pad_id_of(config.tokenizer_path, self.tokenizer)
@@ -173,6 +206,16 @@ class Trainer:
             config.eval_domains, self.tokenizer, config.stages[-1].seq_len, config.eval_rows,
             config.cache_dir)) if config.eval_domains else None)
         self._loader: tuple[int, MixtureLoader] | None = None
+
+    def _shard(self) -> None:
+        """FSDP2: ``fully_shard`` each transformer block, then the root (embedding, final norm,
+        head). Called before the optimiser is built, whose parameters become DTensors."""
+        mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+              if self.device.type == "cuda" else MixedPrecisionPolicy())
+        for block in self.model.blocks:
+            fully_shard(block, mp_policy=mp)
+        # the root's parameters are needed again at once by the backward: keep them gathered
+        fully_shard(self.model, mp_policy=mp, reshard_after_forward=False)
 
     def _barrier(self) -> None:
         """Wait for every rank (a no-op in a 1-rank run)."""
@@ -218,15 +261,20 @@ class Trainer:
     def ckpt_root(self) -> str:
         return os.path.join(self.cfg.out_dir, "checkpoints")
 
+    _FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
+
     def save(self) -> str:
-        """Write ``ckpt-<step>/`` atomically and point ``latest`` at it (rank 0 only)."""
+        """Write ``ckpt-<step>/`` atomically and point ``latest`` at it (every rank calls it:
+        the full state dicts are gathered onto rank 0, which alone writes)."""
         path = os.path.join(self.ckpt_root, f"ckpt-{self.step:07d}")
+        model_state = get_model_state_dict(self.model, options=self._FULL)
+        optim_state = get_optimizer_state_dict(self.model, self.optimizer, options=self._FULL)
         if self.rank == 0:
             tmp = path + ".tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             os.makedirs(tmp)
-            torch.save(self.model.state_dict(), os.path.join(tmp, "model.pt"))
-            torch.save(self.optimizer.state_dict(), os.path.join(tmp, "optim.pt"))
+            torch.save(model_state, os.path.join(tmp, "model.pt"))
+            torch.save(optim_state, os.path.join(tmp, "optim.pt"))
             with open(os.path.join(tmp, "state.json"), "w") as f:
                 json.dump({"step": self.step, "config": self.cfg.to_dict(),
                            "tokenizer": self.tokenizer.to_dict(),
@@ -251,11 +299,20 @@ class Trainer:
         with open(os.path.join(path, "state.json")) as f:
             state = json.load(f)
         self.tokenizer.check(type(self.tokenizer).from_dict(state["tokenizer"]), path)
-        self.model.load_state_dict(torch.load(os.path.join(path, "model.pt"),
-                                              map_location=self.device))
+        full = StateDictOptions(full_state_dict=True)
         if optimizer:
-            self.optimizer.load_state_dict(torch.load(os.path.join(path, "optim.pt"),
-                                                      map_location=self.device))
+            # before the weights: a fresh optimiser's state is first made by a zero-LR step
+            optim_state = torch.load(os.path.join(path, "optim.pt"), map_location="cpu")
+            if all(isinstance(k, str) for k in optim_state["state"]):
+                set_optimizer_state_dict(self.model, self.optimizer, optim_state, options=full)
+            elif self.fsdp:
+                raise ValueError(f"{path}: optimiser state keyed by index (an older checkpoint)"
+                                 " cannot be loaded into an FSDP run")
+            else:  # an older checkpoint: ``optimizer.state_dict()``, keyed by parameter index
+                self.optimizer.load_state_dict(optim_state)
+        set_model_state_dict(self.model, torch.load(os.path.join(path, "model.pt"),
+                                                    map_location="cpu"), options=full)
+        if optimizer:
             self.step = state["step"]
 
     def resume(self) -> bool:
@@ -307,12 +364,12 @@ class Trainer:
         for micro in range(self.cfg.grad_accum):
             sl = slice(micro * rows, (micro + 1) * rows)
             sync = (self.world_size == 1 or micro == self.cfg.grad_accum - 1)
-            ctx = contextlib.nullcontext() if sync else self.ddp.no_sync()
-            # DDP averages gradients over ranks, hence the world size in the weight; with one
-            # rank and one micro-batch the weight is exactly 1
+            ctx = self._no_sync() if not sync else contextlib.nullcontext()
+            # DDP (and FSDP's reduce-scatter) average gradients over ranks, hence the world size
+            # in the weight; with one rank and one micro-batch the weight is exactly 1
             weight = float(counts[micro]) * self.world_size / total_tokens
             with ctx, self._autocast():
-                _, losses = self.ddp(batch["input_ids"][sl].to(self.device),
+                _, losses = self.wrapped(batch["input_ids"][sl].to(self.device),
                                      doc_ids=batch["doc_ids"][sl].to(self.device),
                                      labels=batch["labels"][sl].to(self.device))
                 (losses["loss"] * weight).backward()
@@ -322,7 +379,7 @@ class Trainer:
             sums = sums.to(self.device)
             dist.all_reduce(sums)
         totals = dict(zip(keys, (sums.cpu() / total_tokens).tolist(), strict=True))
-        grad_norm = clip_grad_norm(self.model.parameters(), self.cfg.grad_clip)
+        grad_norm = self._clip_grad_norm()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         loads = self.model.update_moe_biases()
@@ -337,6 +394,38 @@ class Trainer:
             record["moe_load"] = [(n.float() / max(1, n.sum())).tolist() for n in loads]
         return record
 
+    @contextlib.contextmanager
+    def _no_sync(self):
+        """Gradients of the micro-batches in this context are accumulated locally: DDP skips
+        its all-reduce; FSDP skips its reduce-scatter and keeps the blocks unsharded until
+        the step's last backward (both restored on exit)."""
+        if not self.fsdp:
+            with self.wrapped.no_sync():
+                yield
+            return
+        model = self.model
+        assert isinstance(model, FSDPModule)
+        model.set_requires_gradient_sync(False)
+        model.set_reshard_after_backward(False)
+        try:
+            yield
+        finally:
+            model.set_requires_gradient_sync(True)
+            model.set_reshard_after_backward(True)
+
+    def _clip_grad_norm(self) -> torch.Tensor:
+        """``clip_grad_norm`` with ``grad_clip``; under FSDP the total norm of the sharded
+        gradients (DTensors) is all-reduced to a plain tensor before scaling the shards."""
+        if not self.fsdp:
+            return clip_grad_norm(self.model.parameters(), self.cfg.grad_clip)
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
+        if isinstance(norm, DTensor):
+            norm = norm.full_tensor()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grads_with_norm_(params, self.cfg.grad_clip, norm, foreach=True)
+        return norm
+
     def _mfu(self, tokens_per_s: float, seq_len: int) -> float | None:
         if self.device.type != "cuda":
             return None
@@ -349,7 +438,10 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         if self.evals is None:
             return {}
-        return self.evals.bits_per_byte(self.model, self.cfg.batch_rows, self.device)
+        out = self.evals.bits_per_byte(self.model, self.cfg.batch_rows, self.device)
+        if self.fsdp:
+            self.model.reshard()  # the root stays gathered after a forward with no backward
+        return out
 
     def fit(self) -> dict:
         """Train to the end (resuming if a checkpoint exists); returns the last metrics."""
