@@ -231,7 +231,8 @@ def atomic_output(path: str) -> Iterator:
             os.fsync(f.fileno())
         f.close()
     except BaseException:
-        f.close()
+        with contextlib.suppress(OSError):  # closing can fail again (a full disk): the first
+            f.close()                        # error is the one to report
         remove(tmp)
         raise
     if is_local(path):

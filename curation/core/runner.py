@@ -15,6 +15,7 @@ Work dir layout::
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
@@ -250,7 +251,8 @@ def run(
     except BaseException:
         if runner.status:
             runner.status["state"] = "failed"
-            runner._write_status()
+            with contextlib.suppress(OSError):  # a full disk must not hide the task's error
+                runner._write_status()
         raise
     finally:
         if own:

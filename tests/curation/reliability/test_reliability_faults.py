@@ -242,3 +242,26 @@ def test_driver_killed_between_global_phases_resumes_per_phase(tmp_path):
     assert {k: done[k] for k in after_reduce} == after_reduce
     assert len({done[f"apply-{i:05d}.json"] for i in range(SHARDS)} - set(after_reduce.values()))
     assert output_bytes(tmp_path / "o") == output_bytes(tmp_path / "o-clean")
+
+
+def test_full_filesystem_fails_clearly_and_rerun_completes(tmp_path):
+    """Work dir and sink on a 64 KiB tmpfs: the run fails naming the cause; after the space
+    grows, the rerun finishes with the bytes of an undisturbed run. Needs root to mount."""
+    from curation.core.errors import TaskFailed
+
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                           capture_output=True)
+    if mount.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        inputs = make_inputs(tmp_path / "in")
+        build(inputs, str(tmp_path / "w-ok"), str(tmp_path / "o-ok")).run(progress=False)
+        with pytest.raises(TaskFailed, match="No space left on device"):
+            build(inputs, str(small / "w"), str(small / "o")).run(progress=False)
+        subprocess.run(["mount", "-o", "remount,size=64m", str(small)], check=True)
+        build(inputs, str(small / "w"), str(small / "o")).run(progress=False)
+        assert output_bytes(small / "o") == output_bytes(tmp_path / "o-ok")
+    finally:
+        subprocess.run(["umount", "-l", str(small)], capture_output=True)
