@@ -38,7 +38,7 @@ from classifiers.topic import Teacher, distill
 
 DEFAULT_DIR = "runs/classifiers/default"
 SYNTHETIC_DOCS = 3000
-TOPIC_DOCS = 400
+TOPIC_DOCS = 900
 TOPIC_PYDOCS = 40
 TEACHER_TOKENS = 64  # word pieces the teacher reads per document (0.97 vs 0.995 accuracy at
 # 128 on the synthetic topics, 1.3x faster)
