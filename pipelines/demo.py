@@ -18,10 +18,8 @@ Parameters users change most: ``WORKDIR``, ``SYNTHETIC_DOCS``, ``VOCAB_SIZE``,
 ``UPSAMPLE_RATIO``, the filters.
 """
 
-import itertools
 import os
 
-from classifiers.train_default import ensure_default_models
 from curation import Pipeline, read
 from curation.decon import Decontaminate, humaneval, load_eval
 from curation.dedup import ExactDedup, MinHashDedup
@@ -34,11 +32,9 @@ from curation.filters import (
     LengthFilter,
 )
 from curation.mixing import Upsample
-from curation.samples import build_python_docs_corpus
-from curation.synthetic import GeneratorConfig, generate
 from curation.tagging import Quality, Topic, Vigintiles
-from curation.tokenize import Tokenize, train_bpe
-from curation.tokenize.cli import iter_texts
+from curation.tokenize import Tokenize
+from pipelines.inputs import classifiers, python_docs, synthetic_web, tokenizer
 
 WORKDIR = os.environ.get("CURATE_DEMO_WORKDIR", "runs/demo")
 SYNTHETIC_DOCS = int(os.environ.get("CURATE_DEMO_DOCS", "4000"))
@@ -46,15 +42,10 @@ VOCAB_SIZE = 8192
 UPSAMPLE_RATIO = 1.0  # tokens wanted / available per topic: drop the lowest 40%, repeat the best
 
 data = os.path.join(WORKDIR, "data")
-docs_files = build_python_docs_corpus(os.path.join(data, "python-docs"))
-synthetic = os.path.join(data, f"synthetic-{SYNTHETIC_DOCS}")
-if not os.path.exists(os.path.join(synthetic, "truth.parquet")):
-    generate(synthetic, GeneratorConfig(docs=SYNTHETIC_DOCS, seed=0, shard_docs=1000))
-tokenizer = os.path.join(data, f"tokenizer-{VOCAB_SIZE}.json")
-if not os.path.exists(tokenizer):
-    train_bpe(itertools.islice(iter_texts(docs_files), 2000), VOCAB_SIZE, tokenizer)
-
-quality_model, topic_model = ensure_default_models()  # trained on first use (about a minute)
+docs_files = python_docs(data)
+synthetic = synthetic_web(SYNTHETIC_DOCS, data)
+tokenizer_path = tokenizer(VOCAB_SIZE, data)
+quality_model, topic_model = classifiers()  # trained on first use (about half a minute)
 
 pipeline = Pipeline("demo", workdir=os.path.join(WORKDIR, "work"), seed=0)
 docs = pipeline.source(read(docs_files, source="python-docs"))
@@ -79,5 +70,5 @@ unique = (
 evals = [load_eval(os.path.join(synthetic, "evals", "synthetic_qa.jsonl")), humaneval()]
 clean = unique >> Decontaminate(evals, purify="drop")
 tagged = clean >> Topic(topic_model) >> Quality(quality_model) >> Vigintiles(by="topic")
-mixed = tagged >> Tokenize(tokenizer) >> Upsample(ratio=UPSAMPLE_RATIO)
+mixed = tagged >> Tokenize(tokenizer_path) >> Upsample(ratio=UPSAMPLE_RATIO)
 pipeline.sink(mixed, os.path.join(WORKDIR, "out"))

@@ -19,22 +19,23 @@ from curation.tokenize.cli import iter_texts
 SAMPLES = os.environ.get("CURATE_SAMPLES", "runs/samples")
 
 
-def synthetic_web(docs: int = 4000) -> str:
+def synthetic_web(docs: int = 4000, root: str = SAMPLES) -> str:
     """Directory of a generated synthetic crawl (``docs/*.jsonl.zst``, ``evals/``, truth)."""
-    root = os.path.join(SAMPLES, f"synthetic-{docs}")
-    if not os.path.exists(os.path.join(root, "truth.parquet")):
-        generate(root, GeneratorConfig(docs=docs, seed=0, shard_docs=1000))
-    return root
+    directory = os.path.join(root, f"synthetic-{docs}")
+    if not os.path.exists(os.path.join(directory, "truth.parquet")):
+        generate(directory, GeneratorConfig(docs=docs, seed=0, shard_docs=1000))
+    return directory
 
 
-def python_docs() -> list[str]:
-    return build_python_docs_corpus(os.path.join(SAMPLES, "python-docs"))
+def python_docs(root: str = SAMPLES) -> list[str]:
+    return build_python_docs_corpus(os.path.join(root, "python-docs"))
 
 
-def tokenizer(vocab_size: int = 8192) -> str:
-    path = os.environ.get("CURATE_TOKENIZER") or os.path.join(SAMPLES, f"bpe-{vocab_size}.json")
+def tokenizer(vocab_size: int = 8192, root: str = SAMPLES) -> str:
+    """``$CURATE_TOKENIZER``, or a byte-level BPE trained on the Python docs on first use."""
+    path = os.environ.get("CURATE_TOKENIZER") or os.path.join(root, f"bpe-{vocab_size}.json")
     if not os.path.exists(path):
-        train_bpe(itertools.islice(iter_texts(python_docs()), 2000), vocab_size, path)
+        train_bpe(itertools.islice(iter_texts(python_docs(root)), 2000), vocab_size, path)
     return path
 
 

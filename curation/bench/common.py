@@ -21,6 +21,16 @@ def synthetic_corpus(docs: int, workdir: str) -> str:
     return os.path.abspath(root)
 
 
+def fresh_corpus(docs: int, workdir: str) -> tuple[str, list[str]]:
+    """The cached synthetic corpus of ``docs`` documents (its root and its JSONL.zst files),
+    with the benchmark's scratch ``workdir`` emptied."""
+    import shutil
+
+    root = synthetic_corpus(docs, workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return root, corpus_files(root)
+
+
 def corpus_files(root: str) -> list[str]:
     docs = os.path.join(root, "docs")
     return sorted(os.path.join(docs, n) for n in os.listdir(docs) if n.endswith(".jsonl.zst"))

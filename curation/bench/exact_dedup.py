@@ -5,11 +5,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pyarrow.parquet as pq
 
-from curation.bench.common import compare, corpus_files, input_mb, synthetic_corpus
+from curation.bench.common import compare, fresh_corpus, input_mb
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.dedup import ExactDedup
@@ -55,9 +54,7 @@ def _datatrove(root: str, n_files: int, scratch: str) -> int:
 
 
 def run(docs: int, workdir: str) -> dict:
-    root = synthetic_corpus(docs, workdir)
-    files = corpus_files(root)
-    shutil.rmtree(workdir, ignore_errors=True)
+    root, files = fresh_corpus(docs, workdir)
     row = compare("exact dedup, JSONL.zst in, Parquet out", "datatrove exact dedup (3 steps)",
                   lambda: _ours(files, os.path.join(workdir, "ours")),
                   lambda: _datatrove(root, len(files), os.path.join(workdir, "datatrove")),

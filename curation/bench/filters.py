@@ -9,11 +9,10 @@ each side still builds and warms its own tokenizer inside its timing."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import pyarrow.parquet as pq
 
-from curation.bench.common import compare, corpus_files, input_mb, synthetic_corpus
+from curation.bench.common import compare, fresh_corpus, input_mb
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.filters import C4Filter, FineWebQuality, GopherQuality, GopherRepetition
@@ -50,9 +49,7 @@ def _datatrove(root: str, n_files: int, scratch: str) -> int:
 
 
 def run(docs: int, workdir: str) -> dict:
-    root = synthetic_corpus(docs, workdir)
-    files = corpus_files(root)
-    shutil.rmtree(workdir, ignore_errors=True)
+    root, files = fresh_corpus(docs, workdir)
     import spacy  # noqa: F401  (see the module docstring)
 
     row = compare("Gopher rep. + quality, C4, FineWeb; JSONL.zst in, Parquet out",

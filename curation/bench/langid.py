@@ -7,9 +7,8 @@ documents."""
 from __future__ import annotations
 
 import os
-import shutil
 
-from curation.bench.common import compare, corpus_files, input_mb, synthetic_corpus
+from curation.bench.common import compare, fresh_corpus, input_mb
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.filters import LanguageID
@@ -34,8 +33,7 @@ def _per_document(texts: list[str]) -> int:
 
 
 def run(docs: int, workdir: str) -> dict:
-    files = corpus_files(synthetic_corpus(docs, workdir))
-    shutil.rmtree(workdir, ignore_errors=True)
+    _, files = fresh_corpus(docs, workdir)
     texts = list(iter_texts(files))
     load_model(default_model())  # loaded once, outside both timings
     row = compare("language ID (lid.176.ftz), JSONL.zst in, Parquet out",

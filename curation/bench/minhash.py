@@ -17,14 +17,18 @@ and the run fails if the kept counts differ by more than 1% of the documents.
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.bench.common import compare, corpus_files, input_mb, measure, synthetic_corpus
+from curation.bench.common import (
+    compare,
+    fresh_corpus,
+    input_mb,
+    measure,
+)
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.dedup.minhash import FINEWEB, MinHashDedup, normalise
@@ -132,9 +136,7 @@ def _datatrove(root: str, n_files: int, scratch: str, kept: dict) -> None:
 
 
 def run(docs: int, workdir: str) -> dict:
-    root = synthetic_corpus(docs, workdir)
-    files = corpus_files(root)
-    shutil.rmtree(workdir, ignore_errors=True)
+    root, files = fresh_corpus(docs, workdir)
     corpus = _corpus(files)
     texts = corpus["text"].to_arrow().cast(pa.large_string())
     rows = [

@@ -15,13 +15,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 
 import numpy as np
 import pyarrow as pa
 import zstandard
 
-from curation.bench.common import compare, corpus_files, input_mb, synthetic_corpus
+from curation.bench.common import compare, fresh_corpus, input_mb
 from curation.dedup.substring import removed_spans
 
 MIN_BYTES = 500
@@ -69,9 +68,7 @@ def python_windows(texts: list[str], min_bytes: int = MIN_BYTES) -> int:
 
 
 def run(docs: int, workdir: str) -> dict:
-    root = synthetic_corpus(docs, workdir)
-    files = corpus_files(root)
-    shutil.rmtree(workdir, ignore_errors=True)
+    root, files = fresh_corpus(docs, workdir)
     os.makedirs(workdir, exist_ok=True)
     texts = load_texts(files)
     arrow_texts = pa.array(texts, pa.large_string())

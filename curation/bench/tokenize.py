@@ -6,11 +6,10 @@ Tokens per second, one EOS per document counted."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import pyarrow.parquet as pq
 
-from curation.bench.common import compare, corpus_files, synthetic_corpus
+from curation.bench.common import compare, fresh_corpus
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.tokenize import Tokenize, load_tokenizer, train_bpe
@@ -33,8 +32,7 @@ def _ours(shards: list[str], tokenizer: str, scratch: str) -> int:
 
 
 def run(docs: int, workdir: str) -> dict:
-    files = corpus_files(synthetic_corpus(docs, workdir))
-    shutil.rmtree(workdir, ignore_errors=True)
+    _, files = fresh_corpus(docs, workdir)
     shards = _parquet_input(files, os.path.join(workdir, "input"))
     texts = [t for s in shards for t in pq.read_table(s, columns=["text"])["text"].to_pylist()]
     tokenizer = os.path.join(workdir, "tokenizer.json")

@@ -5,9 +5,7 @@ confidently. The teacher is slow, so it sees at most 400 documents; rates are pe
 
 from __future__ import annotations
 
-import shutil
-
-from curation.bench.common import corpus_files, input_mb, measure, synthetic_corpus
+from curation.bench.common import fresh_corpus, input_mb, measure
 from curation.tokenize.cli import iter_texts
 
 TEACHER_DOCS = 400
@@ -18,8 +16,7 @@ def run(docs: int, workdir: str) -> dict:
     from classifiers.topic import Teacher
     from classifiers.train_default import ensure_default_models
 
-    files = corpus_files(synthetic_corpus(docs, workdir))
-    shutil.rmtree(workdir, ignore_errors=True)
+    _, files = fresh_corpus(docs, workdir)
     texts = list(iter_texts(files))
     student = FastTextModel(ensure_default_models()[1])
     teacher = Teacher()

@@ -34,16 +34,17 @@ class ShardEntry:
     text_bytes: int
 
 
-def _counts(path: str, columns: list[str]) -> tuple[dict[tuple, list[int]], int]:
-    """Per-domain [docs, tokens, text_bytes] of one shard and its rows, streamed by row group."""
-    domain = [c for c in DOMAIN_COLUMNS if c in columns]
-    sums = [c for c in (N_TOKENS, N_BYTES) if c in columns]
+def _counts(path: str) -> tuple[pa.Schema, dict[tuple, list[int]], int]:
+    """A shard's schema, its per-domain [docs, tokens, text_bytes] and its rows, streamed by
+    row group (the file is opened once)."""
     out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
     with fs.open_input(path) as f:
         parquet = pq.ParquetFile(f)
-        rows = parquet.metadata.num_rows
+        schema, rows = parquet.schema_arrow, parquet.metadata.num_rows
+        domain = [c for c in DOMAIN_COLUMNS if c in schema.names]
+        sums = [c for c in (N_TOKENS, N_BYTES) if c in schema.names]
         if not domain and not sums:
-            return ({(): [rows, 0, 0]} if rows else {}), rows
+            return schema, ({(): [rows, 0, 0]} if rows else {}), rows
         for batch in parquet.iter_batches(columns=domain + sums, batch_size=1 << 16):
             grouped = pa.Table.from_batches([batch]).group_by(domain).aggregate(
                 [([], "count_all")] + [(c, "sum") for c in sums]).to_pydict()
@@ -54,15 +55,14 @@ def _counts(path: str, columns: list[str]) -> tuple[dict[tuple, list[int]], int]
                     c[1] += grouped[f"{N_TOKENS}_sum"][i]
                 if N_BYTES in sums:
                     c[2] += grouped[f"{N_BYTES}_sum"][i]
-    return out, rows
+    return schema, out, rows
 
 
 def build_manifest(directory: str, shards: list[tuple[str, str]]) -> dict:
     """The manifest of ``shards`` (``(path, checksum)`` in dataset order) under ``directory``."""
     entries, domains, tokenizer, columns = [], defaultdict(lambda: [0, 0, 0]), None, None
     for path, checksum in shards:
-        with fs.open_input(path) as f:
-            schema = pq.read_schema(f)
+        schema, counts, rows = _counts(path)
         names = list(schema.names)
         if columns is None:
             columns = names
@@ -71,7 +71,6 @@ def build_manifest(directory: str, shards: list[tuple[str, str]]) -> dict:
         if entries and found != tokenizer:
             raise CurationError(f"{path}: made by another tokenizer than the shards before it")
         tokenizer = found
-        counts, rows = _counts(path, names)
         for key, c in counts.items():
             d = domains[key]
             for k in range(3):

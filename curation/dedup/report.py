@@ -20,6 +20,7 @@ import os
 import re
 from collections import Counter, defaultdict
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
@@ -64,9 +65,10 @@ def _per_source(paths: list[str]) -> dict[str, list[int]]:
     for path in paths:
         with fs.open_input(path) as f:
             t = pq.read_table(f, columns=["source", "text"])
-        lengths = pc.binary_length(t["text"]).to_pylist()
-        for source, n in zip(t["source"].to_pylist(), lengths, strict=True):
-            out[source][0] += 1
+        sizes = pa.table({"source": t["source"], "n": pc.binary_length(t["text"])})
+        grouped = sizes.group_by(["source"]).aggregate([([], "count_all"), ("n", "sum")])
+        for source, docs, n in zip(*grouped.to_pydict().values(), strict=True):
+            out[source][0] += docs
             out[source][1] += n or 0
     return dict(out)
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 from curation.core.schema import SOURCE
 from curation.core.stage import BatchContext, GlobalStage
 from curation.mixing.constrained import allocate
-from curation.mixing.sampler import COPY, RATE, repeat_by_rate
+from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
 from curation.tagging.vigintiles import token_weights
 
 
@@ -64,8 +64,10 @@ class Mix(GlobalStage):
 
     def apply(self, batch: pa.Table, offset: int, decisions: pa.Table | None,
               ctx: BatchContext) -> pa.Table:
-        rate_of = dict(zip(decisions[SOURCE].to_pylist(), decisions["rate"].to_pylist(),
-                           strict=True)) if decisions is not None else {}
-        rates = np.array([rate_of.get(s, 0.0) for s in batch.column(SOURCE).to_pylist()])
+        if decisions is None:
+            rates = np.zeros(batch.num_rows)
+        else:
+            rates = lookup_rates(batch.column(SOURCE), decisions[SOURCE].combine_chunks(),
+                                 decisions["rate"].combine_chunks(), 0.0)
         return repeat_by_rate(batch, rates, self.seed, ctx)
 

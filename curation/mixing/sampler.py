@@ -24,6 +24,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curation.core.errors import CurationError
 from curation.core.hashing import xxh3_64_column
@@ -126,3 +127,13 @@ def repeat_by_rate(batch: pa.Table, rates: np.ndarray, seed: int,
     ``mix_rate`` column, and ``mix_copy`` and ``mix_rate`` come last."""
     out = materialise(batch.append_column(RATE, pa.array(rates, pa.float64())), rates, seed, ctx)
     return out.select([c for c in out.column_names if c not in (COPY, RATE)] + [COPY, RATE])
+
+
+def lookup_rates(keys: pa.Array | pa.ChunkedArray, known: pa.Array, rates: pa.Array,
+                 default: float) -> np.ndarray:
+    """The rate of each of ``keys`` in the table ``known -> rates`` (``default`` where absent
+    or null), with a vectorised hash lookup."""
+    at = pc.index_in(keys, value_set=known)
+    found = pc.take(rates, pc.fill_null(at, 0)) if len(rates) else pa.nulls(len(keys))
+    values = pc.if_else(pc.is_valid(at), found, default)
+    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import BatchContext, GlobalStage
-from curation.mixing.sampler import COPY, RATE, repeat_by_rate
+from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
 from curation.mixing.upsampling import DEFAULT_CUT, DEFAULT_MAX_REPEAT, fit_curve
 from curation.tagging.vigintiles import partition_of_key, token_weights
 
@@ -96,11 +96,12 @@ class Upsample(GlobalStage):
               ctx: BatchContext) -> pa.Table:
         rates = np.ones(batch.num_rows)
         if decisions is not None and decisions.num_rows:
-            known = {(t, v): r for t, v, r in zip(decisions["topic"].to_pylist(),
-                                                  decisions["vigintile"].to_pylist(),
-                                                  decisions["rate"].to_pylist(), strict=True)}
-            keys = zip(batch.column("topic").to_pylist(), batch.column("vigintile").to_pylist(),
-                       strict=True)
-            rates = np.array([known.get((t, None if v is None else int(v)), 1.0)
-                              for t, v in keys])
+            rates = lookup_rates(_bucket_keys(batch), _bucket_keys(decisions).combine_chunks(),
+                                 decisions["rate"].combine_chunks(), 1.0)
         return repeat_by_rate(batch, rates, self.seed, ctx)
+
+
+def _bucket_keys(table: pa.Table) -> pa.ChunkedArray:
+    """``topic`` and ``vigintile`` as one string key per row (null where either is null)."""
+    vigintile = pc.cast(pc.cast(table["vigintile"], pa.int64()), pa.string())
+    return pc.binary_join_element_wise(table["topic"], vigintile, "\x1f")

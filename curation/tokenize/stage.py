@@ -14,6 +14,7 @@ plain text: the only EOS ids in the output are the ones this stage appends.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
 
@@ -22,11 +23,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
-from curation.core.schema import ID, INPUT_IDS, N_BYTES, N_TOKENS, SOURCE, TEXT
+from curation.core.schema import (
+    ID,
+    INPUT_IDS,
+    N_BYTES,
+    N_TOKENS,
+    SOURCE,
+    TEXT,
+    TOKENIZER_METADATA,
+)
 from curation.core.stage import BatchContext, MapStage
 from curation.tokenize.tokenizer import TokenizerInfo, describe, load_tokenizer
 
-METADATA_KEY = b"curation.tokenizer"
+METADATA_KEY = TOKENIZER_METADATA
 CARRY = (ID, SOURCE, "topic", "vigintile")
 
 
@@ -59,8 +68,6 @@ def tokens_array(ids: list[list[int]], info: TokenizerInfo) -> pa.ListArray:
 
 
 def with_tokenizer_metadata(table: pa.Table, info: TokenizerInfo) -> pa.Table:
-    import json
-
     meta = dict(table.schema.metadata or {})
     meta[METADATA_KEY] = json.dumps(info.to_dict(), sort_keys=True).encode()
     return table.replace_schema_metadata(meta)
@@ -68,8 +75,6 @@ def with_tokenizer_metadata(table: pa.Table, info: TokenizerInfo) -> pa.Table:
 
 def tokenizer_of(schema: pa.Schema) -> TokenizerInfo | None:
     """The ``TokenizerInfo`` a tokenized shard's schema records, or None for untokenized data."""
-    import json
-
     raw = (schema.metadata or {}).get(METADATA_KEY)
     return None if raw is None else TokenizerInfo.from_dict(json.loads(raw))
 
@@ -121,8 +126,6 @@ class Tokenize(MapStage):
         os.environ["TOKENIZERS_PARALLELISM"] = "true" if parallel else "false"
 
     def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
-        if self._tok is None:
-            self.setup()
         n_bytes = pc.binary_length(batch.column(TEXT)).cast(pa.int64())
         empty = pc.equal(n_bytes, 0)
         if pc.any(empty).as_py():
