@@ -70,10 +70,10 @@ from torch.distributed.tensor import DTensor
 
 from curation.tokenize import TokenizedDataset
 from train import schedule
+from train.configfile import parse_section
 from train.data import IGNORE, MixtureLoader, Packing, pad_id_of
 from train.evaluate import EvalSet
 from train.model import ModelConfig, RopeScaling, Transformer, flops_per_token
-from train.moe import MoEConfig
 from train.optim import OptimConfig, build_optimizer, clip_grad_norm, set_lr_scale
 
 T = TypeVar("T")
@@ -97,7 +97,8 @@ class StageConfig:
     schedule: str = "wsd"
     warmup_steps: int = 0
     decay_fraction: float = 0.2
-    rope_scaling: dict | None = None
+    # RopeScaling's fields, kept as a mapping ("schema": what the config file is checked against)
+    rope_scaling: dict | None = field(default=None, metadata={"schema": RopeScaling})
     packing: Packing = "concat"  # "best_fit": whole documents per row, padded (see train.data)
 
 
@@ -131,27 +132,38 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        model = dict(d["model"])
-        if model.get("moe"):
-            model["moe"] = MoEConfig(**model["moe"])
-        if model.get("rope_scaling"):
-            model["rope_scaling"] = RopeScaling(**model["rope_scaling"])
-        optim = dict(d.get("optim", {}))
-        if "betas" in optim:
-            optim["betas"] = tuple(optim["betas"])
-        rest = {k: v for k, v in d.items() if k not in ("model", "stages", "optim")}
-        return cls(ModelConfig(**model), [StageConfig(**s) for s in d["stages"]],
-                   optim=OptimConfig(**optim), **rest)
+    def from_dict(cls, d: dict, source: str = "config") -> TrainConfig:
+        """A config from its parsed YAML / JSON (or `to_dict`) form: nested sections become
+        their dataclasses. Raises ValueError naming `source` and every problem: unknown keys
+        (with the closest valid key), missing keys, values of the wrong type, and the
+        sections' own checks (e.g. ``model.moe: top_k=3 must be in [1, n_experts=2]``)."""
+        problems: list[str] = []
+        cfg = parse_section(d, cls, "", problems)
+        if len(problems) == 1:
+            raise ValueError(f"{source}: {problems[0]}")
+        if problems:
+            raise ValueError(f"{source}: {len(problems)} problems:\n"
+                             + "\n".join(f"  {p}" for p in problems))
+        return cfg
 
     @classmethod
     def from_file(cls, path: str) -> TrainConfig:
+        """`from_dict` of a YAML (``.yaml``, ``.yml``) or JSON file; errors name the file."""
         with open(path) as f:
-            if path.endswith((".yaml", ".yml")):
-                import yaml
+            text = f.read()
+        if path.endswith((".yaml", ".yml")):
+            import yaml
 
-                return cls.from_dict(yaml.safe_load(f))
-            return cls.from_dict(json.load(f))
+            try:
+                raw = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise ValueError(f"{path}: not valid YAML: {e}") from None
+        else:
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: not valid JSON: {e}") from None
+        return cls.from_dict(raw, source=path)
 
 
 def lr_multiplier(stage: StageConfig, step: int) -> float:

@@ -24,33 +24,97 @@ Conventions of the kernels:
   query block that can see it, and a separate pass per query block accumulates dQ. No
   atomics: every output element is written by exactly one program.
 - Matmul operands stay in the input dtype (bf16 on GPU runs on the tensor cores), products
-  accumulate in fp32. Triton's CPU interpreter computes bf16 wrongly, so tests use fp32.
+  accumulate in fp32. fp32 operands multiply in IEEE fp32 unless torch's fp32 matmuls are
+  set to TF32 (`train.kernels.precision`). Triton's CPU interpreter computes bf16 wrongly, so
+  the CPU tests use fp32.
 - q, k, v, dO may have any strides with a unit stride on the last (head) dimension; the
   output and the gradients are allocated with the strides of q, k and v (a q that is a
   transposed (B, T, H, D) view gives an output whose ``transpose(1, 2)`` is contiguous).
 
+- Tiles. Each pass has its own `Tile` (queries and keys per block, warps, pipeline stages),
+  chosen per head dimension by `default_tiles`: the largest of the shapes tried that compiles
+  without register spills on sm_80 and sm_90 and fits the 99 KiB of shared memory of sm_86/89
+  (`python -m train.kernels.compile_check`). They are not tuned for speed on a GPU yet.
+
 The torch reference is `train.attention.attention_torch` (re-exported here as
-`attention_reference`). `flash_attention` takes block sizes (``block_m`` queries,
-``block_n`` keys; powers of two, at least 16); `attention_triton` is the registered function
-with the reference signature.
+`attention_reference`). `flash_attention` takes optional block sizes for every pass
+(``block_m`` queries, ``block_n`` keys; powers of two, at least 16; tests use 16);
+`attention_triton` is the registered function with the reference signature.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import triton
 import triton.language as tl
 
 from train.attention import attention_torch as attention_reference
+from train.kernels.precision import dot, ieee_dots, matmul_operands
 
-__all__ = ["attention_reference", "attention_triton", "doc_bounds", "flash_attention"]
+__all__ = [
+    "Tile", "Tiles", "attention_reference", "attention_triton", "default_tiles", "doc_bounds",
+    "flash_attention",
+]
 
 LOG2E = 1.4426950408889634
 
-DEFAULT_BLOCK_M = 64
-DEFAULT_BLOCK_N = 64
+
+@dataclass(frozen=True)
+class Tile:
+    """Launch shape of one pass: ``block_m`` queries by ``block_n`` keys per step (powers of
+    two >= 16), ``num_warps`` per program, ``num_stages`` of software pipelining."""
+
+    block_m: int
+    block_n: int
+    num_warps: int = 4
+    num_stages: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("block_m", "block_n"):
+            value = getattr(self, name)
+            if value < 16 or value & (value - 1):
+                raise ValueError(f"{name} must be a power of two >= 16, got {value}")
+
+    def launch(self) -> dict[str, int]:
+        """Keyword arguments of a kernel launch with this tile."""
+        return dict(BLOCK_M=self.block_m, BLOCK_N=self.block_n, num_warps=self.num_warps,
+                    num_stages=self.num_stages)
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """The tiles of the forward pass and of the dK/dV and dQ backward passes."""
+
+    fwd: Tile
+    dkdv: Tile
+    dq: Tile
+
+    @classmethod
+    def uniform(cls, block_m: int, block_n: int) -> Tiles:
+        tile = Tile(block_m, block_n)
+        return cls(tile, tile, tile)
+
+
+_TILES = {
+    # largest head dim served: tiles (registers per thread on sm_90 / sm_80, from ptxas)
+    64: Tiles(fwd=Tile(128, 64, 8, 3),    # 154 / 174, 64 KiB shared memory
+              dkdv=Tile(64, 32, 8, 2),    # 135 / 175
+              dq=Tile(64, 32, 8, 3)),     # 97 / 166
+    128: Tiles(fwd=Tile(128, 64, 8, 2),   # 246 / 255, 96 KiB
+               dkdv=Tile(32, 64, 8, 3),   # 230 / 246
+               dq=Tile(64, 32, 8, 3)),    # 135 / 205
+}
+
+
+def default_tiles(head_dim: int) -> Tiles:
+    """The tiles for ``head_dim`` (see the module docstring); head dims above 128 are refused."""
+    for largest, tiles in sorted(_TILES.items()):
+        if head_dim <= largest:
+            return tiles
+    raise ValueError(f"head dim {head_dim} > {max(_TILES)}: no tile fits the Triton kernels")
 
 
 @triton.jit
@@ -120,6 +184,7 @@ def _attn_fwd_kernel(
     n_heads, group, seq_len, head_dim, window, qk_scale,
     HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
@@ -157,7 +222,7 @@ def _attn_fwd_kernel(
                     other=0.0)
         v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=kv_mask,
                     other=0.0)
-        s = tl.dot(q, tl.trans(k)) * qk_scale
+        s = dot(q, tl.trans(k), IEEE_DOT) * qk_scale
         ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
                       HAS_DOCS, CAUSAL, HAS_WINDOW)
         s = tl.where(ok, s, float("-inf"))
@@ -165,7 +230,7 @@ def _attn_fwd_kernel(
         alpha = tl.exp2(m_i - m_new)
         p = tl.exp2(s - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        acc = acc * alpha[:, None] + dot(p.to(v.dtype), v, IEEE_DOT)
         m_i = m_new
     l_safe = tl.where(l_i > 0, l_i, 1.0)
     out = acc / l_safe[:, None]
@@ -208,6 +273,7 @@ def _attn_bwd_dkdv_kernel(
     n_heads, n_kv_heads, group, seq_len, head_dim, window, qk_scale, scale,
     HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     pid_n = tl.program_id(0)
     pid_bh = tl.program_id(1)
@@ -251,12 +317,12 @@ def _attn_bwd_dkdv_kernel(
                 end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
             ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
                           HAS_DOCS, CAUSAL, HAS_WINDOW)
-            s = tl.dot(q, tl.trans(k)) * qk_scale
+            s = dot(q, tl.trans(k), IEEE_DOT) * qk_scale
             p = tl.exp2(tl.where(ok, s - lse[:, None], float("-inf")))  # (BLOCK_M, BLOCK_N)
-            dv += tl.dot(tl.trans(p.to(do.dtype)), do)
-            dp = tl.dot(do, tl.trans(v))
+            dv += dot(tl.trans(p.to(do.dtype)), do, IEEE_DOT)
+            dp = dot(do, tl.trans(v), IEEE_DOT)
             ds = p * (dp - delta[:, None])
-            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
+            dk += dot(tl.trans(ds.to(q.dtype)), q, IEEE_DOT)
     tl.store(DK + k_off + offs_d[None, :], (dk * scale).to(DK.dtype.element_ty), mask=kv_mask)
     tl.store(DV + v_off + offs_d[None, :], dv.to(DV.dtype.element_ty), mask=kv_mask)
 
@@ -271,6 +337,7 @@ def _attn_bwd_dq_kernel(
     n_heads, group, seq_len, head_dim, window, qk_scale, scale,
     HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     pid_m = tl.program_id(0)
     pid_bh = tl.program_id(1)
@@ -311,11 +378,11 @@ def _attn_bwd_dq_kernel(
                     other=0.0)
         ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
                       HAS_DOCS, CAUSAL, HAS_WINDOW)
-        s = tl.dot(q, tl.trans(k)) * qk_scale
+        s = dot(q, tl.trans(k), IEEE_DOT) * qk_scale
         p = tl.exp2(tl.where(ok, s - lse[:, None], float("-inf")))
-        dp = tl.dot(do, tl.trans(v))
+        dp = dot(do, tl.trans(v), IEEE_DOT)
         ds = p * (dp - delta[:, None])
-        dq += tl.dot(ds.to(k.dtype), k)
+        dq += dot(ds.to(k.dtype), k, IEEE_DOT)
     tl.store(DQ + q_off + offs_d[None, :], (dq * scale).to(DQ.dtype.element_ty), mask=qmask)
 
 
@@ -341,23 +408,18 @@ def _unit_last(x: torch.Tensor) -> torch.Tensor:
     return x if x.stride(-1) == 1 else x.contiguous()
 
 
-def _check_block(name: str, value: int) -> None:
-    if value < 16 or value & (value - 1):
-        raise ValueError(f"{name} must be a power of two >= 16, got {value}")
-
-
 class _FlashAttention(torch.autograd.Function):
     """Autograd wrapper: forward saves (q, k, v, o, lse); backward runs the three passes."""
 
     @staticmethod
-    def forward(ctx, q, k, v, start, end, window, causal, scale, block_m, block_n):
+    def forward(ctx, q, k, v, start, end, window, causal, scale, tiles):
         b, n_heads, t, d = q.shape
         n_kv = k.shape[1]
         o = torch.empty_like(q)
         lse = torch.empty(b, n_heads, t, device=q.device, dtype=torch.float32)
         has_docs = start is not None
         bounds = (start, end) if has_docs else (lse, lse)  # unread dummies without documents
-        grid = (triton.cdiv(t, block_m), b * n_heads)
+        grid = (triton.cdiv(t, tiles.fwd.block_m), b * n_heads)
         _attn_fwd_kernel[grid](
             q, k, v, o, lse, *bounds,
             q.stride(0), q.stride(1), q.stride(2),
@@ -365,15 +427,16 @@ class _FlashAttention(torch.autograd.Function):
             v.stride(0), v.stride(1), v.stride(2),
             n_heads, n_heads // n_kv, t, d, window or 0, scale * LOG2E,
             HAS_DOCS=has_docs, CAUSAL=causal, HAS_WINDOW=window is not None,
-            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=max(16, triton.next_power_of_2(d)),
+            BLOCK_D=max(16, triton.next_power_of_2(d)), IEEE_DOT=ieee_dots(q.dtype),
+            **tiles.fwd.launch(),
         )
         ctx.save_for_backward(q, k, v, o, lse, *((start, end) if has_docs else ()))
-        ctx.conf = (has_docs, window, causal, scale, block_m, block_n)
+        ctx.conf = (has_docs, window, causal, scale, tiles)
         return o
 
     @staticmethod
     def backward(ctx, do):
-        has_docs, window, causal, scale, block_m, block_n = ctx.conf
+        has_docs, window, causal, scale, tiles = ctx.conf
         q, k, v, o, lse, *doc = ctx.saved_tensors
         do = _unit_last(do)
         b, n_heads, t, d = q.shape
@@ -381,12 +444,13 @@ class _FlashAttention(torch.autograd.Function):
         group = n_heads // n_kv
         block_d = max(16, triton.next_power_of_2(d))
         bounds = tuple(doc) if has_docs else (lse, lse)
-        flags = dict(HAS_DOCS=has_docs, CAUSAL=causal, HAS_WINDOW=window is not None)
+        flags = dict(HAS_DOCS=has_docs, CAUSAL=causal, HAS_WINDOW=window is not None,
+                     IEEE_DOT=ieee_dots(q.dtype))
         delta = torch.empty_like(lse)
-        _attn_bwd_delta_kernel[(triton.cdiv(t, block_m), b * n_heads)](
+        _attn_bwd_delta_kernel[(triton.cdiv(t, tiles.dq.block_m), b * n_heads)](
             o, do, delta, o.stride(0), o.stride(1), o.stride(2),
             do.stride(0), do.stride(1), do.stride(2), n_heads, t, d,
-            BLOCK_M=block_m, BLOCK_D=block_d,
+            BLOCK_M=tiles.dq.block_m, BLOCK_D=block_d,
         )
         strides = (
             q.stride(0), q.stride(1), q.stride(2),
@@ -395,17 +459,17 @@ class _FlashAttention(torch.autograd.Function):
             do.stride(0), do.stride(1), do.stride(2),
         )
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-        _attn_bwd_dkdv_kernel[(triton.cdiv(t, block_n), b * n_kv)](
+        _attn_bwd_dkdv_kernel[(triton.cdiv(t, tiles.dkdv.block_n), b * n_kv)](
             q, k, v, do, lse, delta, dk, dv, *bounds, *strides,
             n_heads, n_kv, group, t, d, window or 0, scale * LOG2E, scale, **flags,
-            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            BLOCK_D=block_d, **tiles.dkdv.launch(),
         )
-        _attn_bwd_dq_kernel[(triton.cdiv(t, block_m), b * n_heads)](
+        _attn_bwd_dq_kernel[(triton.cdiv(t, tiles.dq.block_m), b * n_heads)](
             q, k, v, do, lse, delta, dq, *bounds, *strides,
             n_heads, group, t, d, window or 0, scale * LOG2E, scale, **flags,
-            BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            BLOCK_D=block_d, **tiles.dq.launch(),
         )
-        return dq, dk, dv, None, None, None, None, None, None, None
+        return dq, dk, dv, None, None, None, None, None, None
 
 
 def flash_attention(
@@ -416,13 +480,15 @@ def flash_attention(
     window: int | None = None,
     causal: bool = True,
     scale: float | None = None,
-    block_m: int = DEFAULT_BLOCK_M,
-    block_n: int = DEFAULT_BLOCK_N,
+    block_m: int | None = None,
+    block_n: int | None = None,
 ) -> torch.Tensor:
-    """Triton attention with explicit block sizes (see the module docstring).
+    """Triton attention (see the module docstring).
 
     q: (B, H, T, D); k, v: (B, Hkv, T, D); doc_ids: (B, T) contiguous runs or None; window:
-    tokens or None; block_m / block_n: queries / keys per block. Returns (B, H, T, D).
+    tokens or None; block_m / block_n: queries / keys per block of every pass (the other one
+    64 when only one is given; 4 warps), else `default_tiles` of D. Returns (B, H, T, D) in
+    the operands' dtype (the autocast dtype under autocast, see `matmul_operands`).
     """
     if q.dim() != 4 or k.shape != v.shape or k.shape[0] != q.shape[0] or k.shape[2:] != q.shape[2:]:
         raise ValueError(f"shapes q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}")
@@ -430,8 +496,11 @@ def flash_attention(
         raise ValueError(f"{q.shape[1]} query heads is not a multiple of {k.shape[1]} kv heads")
     if window is not None and window < 1:
         raise ValueError(f"window must be >= 1 token, got {window}")
-    _check_block("block_m", block_m)
-    _check_block("block_n", block_n)
+    q, k, v = matmul_operands(q, k, v)
+    if block_m is None and block_n is None:
+        tiles = default_tiles(q.shape[-1])
+    else:
+        tiles = Tiles.uniform(block_m or 64, block_n or 64)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     start = end = None
     if doc_ids is not None:
@@ -439,8 +508,7 @@ def flash_attention(
             raise ValueError(f"doc_ids {tuple(doc_ids.shape)} for q {tuple(q.shape)}")
         start, end = doc_bounds(doc_ids)
     return _FlashAttention.apply(
-        _unit_last(q), _unit_last(k), _unit_last(v), start, end, window, causal, scale,
-        block_m, block_n,
+        _unit_last(q), _unit_last(k), _unit_last(v), start, end, window, causal, scale, tiles
     )
 
 
@@ -453,5 +521,5 @@ def attention_triton(
     causal: bool = True,
     scale: float | None = None,
 ) -> torch.Tensor:
-    """`flash_attention` with the default blocks: the signature of `attention_torch`."""
+    """`flash_attention` with the default tiles: the signature of `attention_torch`."""
     return flash_attention(q, k, v, doc_ids=doc_ids, window=window, causal=causal, scale=scale)

@@ -27,7 +27,8 @@ kernels compute ``dw2[e] = sum_r (w_r dy[token_r])^T a_r`` and ``dw1[e], dw3[e] 
 dh1_r^T x[token_r], dh3_r^T x[token_r]`` over the rows of the expert's segment (an expert
 with no tokens gets zero gradients); a row-tile kernel computes ``dh1 w1[e] + dh3 w3[e]``
 and the combine kernel sums each token's k rows into dx. Matmul operands stay in the input
-dtype with fp32 accumulation (the CPU interpreter needs fp32 inputs).
+dtype with fp32 accumulation (the CPU interpreter needs fp32 inputs); fp32 operands multiply
+in IEEE fp32 unless torch's fp32 matmuls are set to TF32 (`train.kernels.precision`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch
 import triton
 import triton.language as tl
 
+from train.kernels.precision import dot, ieee_dots, matmul_operands
 from train.moe import moe_experts_torch
 
 DEFAULT_BLOCKS = (64, 64, 32)  # (rows per tile, output columns per program, reduction step)
@@ -57,6 +59,7 @@ def _moe_up_kernel(
     n_experts, top_k, dim, hidden,
     stride_xn, stride_w1e, stride_w1o, stride_w3e, stride_w3o,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     pid = tl.program_id(0)
     if tl.load(TILE_EXPERT + pid) >= n_experts:
@@ -78,8 +81,8 @@ def _moe_up_kernel(
                      mask=wmask, other=0.0)
         w3 = tl.load(W3 + e * stride_w3e + offs_n[None, :] * stride_w3o + offs_k[:, None],
                      mask=wmask, other=0.0)
-        acc1 += tl.dot(x, w1)
-        acc3 += tl.dot(x, w3)
+        acc1 += dot(x, w1, IEEE_DOT)
+        acc3 += dot(x, w3, IEEE_DOT)
     out = rows.to(tl.int64)[:, None] * hidden + offs_n[None, :]
     omask = rmask[:, None] & nmask[None, :]
     tl.store(H1 + out, acc1.to(H1.dtype.element_ty), mask=omask)
@@ -91,6 +94,7 @@ def _moe_down_kernel(
     H1, H3, W2, Z, TILE_EXPERT, TILE_START, OFFSETS,
     n_experts, dim, hidden, stride_w2e, stride_w2o,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     pid = tl.program_id(0)
     if tl.load(TILE_EXPERT + pid) >= n_experts:
@@ -112,7 +116,7 @@ def _moe_down_kernel(
         w2 = tl.load(W2 + e * stride_w2e + offs_n[None, :] * stride_w2o + offs_k[:, None],
                      mask=kmask[:, None] & nmask[None, :], other=0.0)
         a = h1 * tl.sigmoid(h1) * h3
-        acc += tl.dot(a.to(w2.dtype), w2)
+        acc += dot(a.to(w2.dtype), w2, IEEE_DOT)
     tl.store(Z + rows64[:, None] * dim + offs_n[None, :], acc.to(Z.dtype.element_ty),
              mask=rmask[:, None] & nmask[None, :])
 
@@ -166,6 +170,7 @@ def _moe_dgrad_act_kernel(
     DY, WEIGHT, W2, H1, H3, DH1, DH3, ORDER, TILE_EXPERT, TILE_START, OFFSETS,
     n_experts, top_k, dim, hidden, stride_w2e, stride_w2o,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     """da = (w_r dy[token_r]) w2[e]; dh1 = da * h3 * silu'(h1); dh3 = da * silu(h1)."""
     pid = tl.program_id(0)
@@ -187,7 +192,7 @@ def _moe_dgrad_act_kernel(
                      mask=rmask[:, None] & kmask[None, :], other=0.0)
         w2 = tl.load(W2 + e * stride_w2e + offs_k[:, None] * stride_w2o + offs_n[None, :],
                      mask=kmask[:, None] & nmask[None, :], other=0.0)
-        acc += tl.dot(dy.to(w2.dtype), w2)
+        acc += dot(dy.to(w2.dtype), w2, IEEE_DOT)
     da = acc * wr[:, None]
     omask = rmask[:, None] & nmask[None, :]
     out = rows64[:, None] * hidden + offs_n[None, :]
@@ -205,6 +210,7 @@ def _moe_dgrad_x_kernel(
     DH1, DH3, W1, W3, DXS, TILE_EXPERT, TILE_START, OFFSETS,
     n_experts, dim, hidden, stride_w1e, stride_w1o, stride_w3e, stride_w3o,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     """DXS[r] = dh1[r] w1[e] + dh3[r] w3[e] (sorted rows, summed per token by combine)."""
     pid = tl.program_id(0)
@@ -227,8 +233,8 @@ def _moe_dgrad_x_kernel(
                      mask=wmask, other=0.0)
         w3 = tl.load(W3 + e * stride_w3e + offs_k[:, None] * stride_w3o + offs_n[None, :],
                      mask=wmask, other=0.0)
-        acc += tl.dot(dh1.to(w1.dtype), w1)
-        acc += tl.dot(dh3.to(w3.dtype), w3)
+        acc += dot(dh1.to(w1.dtype), w1, IEEE_DOT)
+        acc += dot(dh3.to(w3.dtype), w3, IEEE_DOT)
     tl.store(DXS + rows64[:, None] * dim + offs_n[None, :], acc.to(DXS.dtype.element_ty),
              mask=rmask[:, None] & nmask[None, :])
 
@@ -237,6 +243,7 @@ def _moe_dgrad_x_kernel(
 def _moe_wgrad_up_kernel(
     DH1, DH3, X, ORDER, OFFSETS, DW1, DW3, top_k, dim, hidden, stride_xn,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     """dw1[e] = sum_r dh1_r^T x[token_r], dw3[e] likewise, over expert e's segment."""
     e = tl.program_id(0).to(tl.int64)
@@ -258,8 +265,8 @@ def _moe_wgrad_up_kernel(
         hmask = rmask[:, None] & nmask[None, :]
         dh1 = tl.load(DH1 + rows64[:, None] * hidden + offs_n[None, :], mask=hmask, other=0.0)
         dh3 = tl.load(DH3 + rows64[:, None] * hidden + offs_n[None, :], mask=hmask, other=0.0)
-        acc1 += tl.dot(tl.trans(dh1.to(x.dtype)), x)
-        acc3 += tl.dot(tl.trans(dh3.to(x.dtype)), x)
+        acc1 += dot(tl.trans(dh1.to(x.dtype)), x, IEEE_DOT)
+        acc3 += dot(tl.trans(dh3.to(x.dtype)), x, IEEE_DOT)
     out = e * hidden * dim + offs_n[:, None] * dim + offs_k[None, :]
     omask = nmask[:, None] & kmask[None, :]
     tl.store(DW1 + out, acc1.to(DW1.dtype.element_ty), mask=omask)
@@ -270,6 +277,7 @@ def _moe_wgrad_up_kernel(
 def _moe_wgrad_down_kernel(
     DY, WEIGHT, H1, H3, ORDER, OFFSETS, DW2, top_k, dim, hidden,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    IEEE_DOT: tl.constexpr,
 ):
     """dw2[e] = sum_r (w_r dy[token_r])^T (silu(h1_r) * h3_r) over expert e's segment."""
     e = tl.program_id(0).to(tl.int64)
@@ -295,7 +303,8 @@ def _moe_wgrad_down_kernel(
                      other=0.0).to(tl.float32)
         a = h1 * tl.sigmoid(h1) * h3
         dz = dy * wr[:, None]
-        acc += tl.dot(tl.trans(dz.to(H1.dtype.element_ty)), a.to(H1.dtype.element_ty))
+        acc += dot(tl.trans(dz.to(H1.dtype.element_ty)), a.to(H1.dtype.element_ty),
+                   IEEE_DOT)
     tl.store(DW2 + e * dim * hidden + offs_n[:, None] * hidden + offs_k[None, :],
              acc.to(DW2.dtype.element_ty), mask=nmask[:, None] & kmask[None, :])
 
@@ -349,14 +358,15 @@ class _MoEExperts(torch.autograd.Function):
         z = x.new_empty(rows, d)
         tables = (tile_expert, tile_start, offsets)
         n_tiles = tile_expert.numel()
+        ieee = ieee_dots(x.dtype)
         _moe_up_kernel[(n_tiles, triton.cdiv(hidden, bn))](
             x, w1, w3, h1, h3, order, *tables, n_exp, k, d, hidden,
             x.stride(0), w1.stride(0), w1.stride(1), w3.stride(0), w3.stride(1),
-            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, IEEE_DOT=ieee,
         )
         _moe_down_kernel[(n_tiles, triton.cdiv(d, bn))](
             h1, h3, w2, z, *tables, n_exp, d, hidden, w2.stride(0), w2.stride(1),
-            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, IEEE_DOT=ieee,
         )
         y = torch.empty_like(x)
         _moe_combine_kernel[(triton.cdiv(n, bm), triton.cdiv(d, bn))](
@@ -379,6 +389,7 @@ class _MoEExperts(torch.autograd.Function):
         k = weight_shape[1]
         n_exp, hidden = w1.shape[0], w1.shape[1]
         n_tiles = tile_expert.numel()
+        ieee = ieee_dots(x.dtype)
 
         dweight = torch.empty(n, k, dtype=weight.dtype, device=x.device)
         _moe_dweight_kernel[(triton.cdiv(n, bm),)](
@@ -388,13 +399,13 @@ class _MoEExperts(torch.autograd.Function):
         dh3 = torch.empty_like(h3)
         _moe_dgrad_act_kernel[(n_tiles, triton.cdiv(hidden, bn))](
             dy, weight, w2, h1, h3, dh1, dh3, order, *tables, n_exp, k, d, hidden,
-            w2.stride(0), w2.stride(1), BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+            w2.stride(0), w2.stride(1), BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, IEEE_DOT=ieee,
         )
         dxs = torch.empty_like(z)
         _moe_dgrad_x_kernel[(n_tiles, triton.cdiv(d, bn))](
             dh1, dh3, w1, w3, dxs, *tables, n_exp, d, hidden,
             w1.stride(0), w1.stride(1), w3.stride(0), w3.stride(1),
-            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, IEEE_DOT=ieee,
         )
         dx = torch.empty_like(x)
         _moe_combine_kernel[(triton.cdiv(n, bm), triton.cdiv(d, bn))](
@@ -405,11 +416,11 @@ class _MoEExperts(torch.autograd.Function):
         dw2 = torch.empty(w2.shape, dtype=w2.dtype, device=w2.device)
         _moe_wgrad_up_kernel[(n_exp, triton.cdiv(hidden, bn), triton.cdiv(d, bk))](
             dh1, dh3, x, order, offsets, dw1, dw3, k, d, hidden, x.stride(0),
-            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, IEEE_DOT=ieee,
         )
         _moe_wgrad_down_kernel[(n_exp, triton.cdiv(d, bn), triton.cdiv(hidden, bk))](
             dy, weight, h1, h3, order, offsets, dw2, k, d, hidden,
-            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk,
+            BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, IEEE_DOT=ieee,
         )
         return dx, None, dweight.reshape(weight_shape), dw1, dw3, dw2, None
 
@@ -439,6 +450,7 @@ def moe_experts_grouped(
                          f"{tuple(expert_weight.shape)} for {n} tokens")
     if n == 0:  # nothing to launch: the reference handles the empty batch
         return moe_experts_torch(x, expert_idx, expert_weight, w1, w3, w2)
+    x, w1, w3, w2 = matmul_operands(x, w1, w3, w2)
     w1, w3, w2 = (w if w.stride(-1) == 1 else w.contiguous() for w in (w1, w3, w2))
     return _MoEExperts.apply(x.contiguous(), expert_idx, expert_weight, w1, w3, w2, blocks)
 
