@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from train.attention import attention
+from train.loss import IGNORE_INDEX, lm_losses
 from train.moe import MoE, MoEConfig, SwiGLU
 
-IGNORE_INDEX = -100
+__all__ = ["IGNORE_INDEX", "ModelConfig", "RopeScaling", "Transformer", "flops_per_token"]
 
 
 @dataclass
@@ -262,13 +262,16 @@ class Transformer(nn.Module):
         input_ids: torch.Tensor,
         doc_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return_logits: bool = True,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Logits and losses.
 
         input_ids: (B, T) int64 token ids, T <= max_seq_len. doc_ids: (B, T) integer document
         ids (tokens attend only within their document) or None. labels: (B, T) int64 targets
         aligned with the inputs (``labels[:, t]`` is the token following ``input_ids[:, t]``),
-        IGNORE_INDEX (-100) where no loss is taken, or None.
+        IGNORE_INDEX (-100) where no loss is taken, or None. return_logits: False returns None
+        for the logits, so that training never holds them in fp32 (the losses come from
+        `train.loss.lm_losses`: on CUDA a kernel that reads the head's bf16 output in chunks).
 
         Returns logits (B, T, V) float32 (soft-capped if configured) and a dict of scalar
         tensors: always ``moe_aux`` (the coefficient-weighted balance loss summed over
@@ -285,21 +288,18 @@ class Transformer(nn.Module):
         for i, block in enumerate(self.blocks):
             x, aux = block(x, self.rope_for(i), doc_ids)
             moe_aux = moe_aux + aux
-        logits = self.lm_head(self.norm(x)).float()
-        if self.cfg.logit_softcap > 0:
-            cap = self.cfg.logit_softcap
-            logits = cap * torch.tanh(logits / cap)
+        raw = self.lm_head(self.norm(x))  # (B, T, V), the compute dtype, not soft-capped
+        cap = self.cfg.logit_softcap
 
         losses = {"moe_aux": moe_aux}
         if labels is not None:
-            flat_labels = labels.reshape(-1)
-            flat_logits = logits.reshape(-1, logits.shape[-1])
-            ce = F.cross_entropy(flat_logits, flat_labels, ignore_index=IGNORE_INDEX)
-            valid = flat_labels != IGNORE_INDEX
-            z_loss = torch.logsumexp(flat_logits[valid], dim=-1).pow(2).mean()
+            ce, z_loss = lm_losses(raw.flatten(0, 1), labels.reshape(-1), cap)
             loss = ce + self.cfg.z_loss_coef * z_loss + moe_aux
             losses.update(ce=ce, z_loss=z_loss, loss=loss)
-        return logits, losses
+        if not return_logits:
+            return None, losses
+        logits = raw.float()
+        return (cap * torch.tanh(logits / cap) if cap > 0 else logits), losses
 
     def moe_layers(self) -> list[MoE]:
         """The MoE FFNs, in layer order."""

@@ -383,7 +383,8 @@ class Trainer:
             with ctx, self._autocast():
                 _, losses = self.wrapped(batch["input_ids"][sl].to(self.device),
                                      doc_ids=batch["doc_ids"][sl].to(self.device),
-                                     labels=batch["labels"][sl].to(self.device))
+                                     labels=batch["labels"][sl].to(self.device),
+                                     return_logits=False)
                 (losses["loss"] * weight).backward()
             sums += torch.tensor([losses[k].item() for k in keys], dtype=torch.float64) * \
                 float(counts[micro])

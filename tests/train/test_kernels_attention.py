@@ -194,7 +194,8 @@ def test_autocast_casts_mixed_operands_like_torch_matmuls():
 
 def test_tiny_transformer_trains_alike_on_triton_and_torch(monkeypatch):
     """Two SGD steps of a tiny MoE transformer with documents, sliding windows and GQA:
-    the Triton path (CURATE_KERNELS=triton, both kernels) gives the torch path's losses."""
+    the Triton path (CURATE_KERNELS=triton: attention, MoE experts and the fused losses) gives
+    the torch path's losses."""
     from train.model import ModelConfig, Transformer
     from train.moe import MoEConfig
 

@@ -8,8 +8,8 @@ of `train.register_kernel`, with the exact signatures of the torch paths:
 - ``"moe_experts"``: `train.kernels.moe.moe_experts_triton` (sorted token-expert pairs,
   grouped GEMM over contiguous expert segments, SwiGLU, weighted un-permute);
 
-and `train.kernels.cross_entropy` provides a fused, vocabulary-chunked cross-entropy with
-soft-capping and z-loss (not a registered operation: the model computes its loss in torch).
+- ``"lm_losses"``: `train.kernels.cross_entropy.fused_cross_entropy` (cross-entropy and
+  z-loss with soft-capping, chunked over the vocabulary: no fp32 logits are materialised).
 
 The package imports on a machine without a GPU: Triton compiles kernels at their first
 launch. To run them on CPU tensors set ``TRITON_INTERPRET=1`` *before* this package is
@@ -20,9 +20,14 @@ from __future__ import annotations
 
 from train import register_kernel
 from train.kernels.attention import attention_triton, flash_attention
+from train.kernels.cross_entropy import fused_cross_entropy
 from train.kernels.moe import moe_experts_grouped, moe_experts_triton
 
 register_kernel("attention", "triton", attention_triton)
 register_kernel("moe_experts", "triton", moe_experts_triton)
+register_kernel("lm_losses", "triton", fused_cross_entropy)
 
-__all__ = ["attention_triton", "flash_attention", "moe_experts_grouped", "moe_experts_triton"]
+__all__ = [
+    "attention_triton", "flash_attention", "fused_cross_entropy", "moe_experts_grouped",
+    "moe_experts_triton",
+]

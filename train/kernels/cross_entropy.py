@@ -1,7 +1,8 @@
 """Fused cross-entropy with optional logit soft-capping and z-loss, chunked over the vocabulary.
 
-The losses are the ones `train.model.Transformer.forward` computes in torch
-(`cross_entropy_torch` is that reference): with ``c = cap * tanh(logits / cap)`` when
+The Triton implementation of `train.loss`'s ``"lm_losses"`` operation, which the model's
+loss uses on CUDA (`cross_entropy_torch` here is `train.loss.lm_losses_torch`, the
+reference): with ``c = cap * tanh(logits / cap)`` when
 ``softcap > 0`` (else ``c = logits``) and ``lse = logsumexp(c)`` per row,
 
 - ``ce = mean over labelled rows of (lse - c[label])`` (rows with ``ignore_index`` skipped),
@@ -19,11 +20,13 @@ labelled rows. tanh is computed as ``2 sigmoid(2x) - 1``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 import triton
 import triton.language as tl
 
-IGNORE_INDEX = -100
+from train.loss import IGNORE_INDEX
+from train.loss import lm_losses_torch as cross_entropy_torch
+
+__all__ = ["IGNORE_INDEX", "cross_entropy_torch", "fused_cross_entropy"]
 NUM_WARPS = 8
 """Warps per program of both kernels: at the default 16 x 1024 tile, 4 warps spill registers
 on sm_80 and sm_90 and 8 do not (`python -m train.kernels.compile_check --only ce`)."""
@@ -156,19 +159,3 @@ def fused_cross_entropy(
     return _FusedCrossEntropy.apply(
         logits, labels.contiguous(), float(softcap), ignore_index, block_n, block_v
     )
-
-
-def cross_entropy_torch(
-    logits: torch.Tensor,
-    labels: torch.Tensor,
-    softcap: float = 0.0,
-    ignore_index: int = IGNORE_INDEX,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reference for `fused_cross_entropy`, computed as `train.model` does."""
-    logits = logits.float()
-    if softcap > 0:
-        logits = softcap * torch.tanh(logits / softcap)
-    ce = F.cross_entropy(logits, labels, ignore_index=ignore_index)
-    valid = labels != ignore_index
-    z_loss = torch.logsumexp(logits[valid], dim=-1).pow(2).mean()
-    return ce, z_loss
