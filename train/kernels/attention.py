@@ -158,6 +158,17 @@ def _query_range(START, END, b, n0, n_last, seq_len, window,
 
 
 @triton.jit
+def _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS: tl.constexpr):
+    """Document run bounds ``(start, end)`` of each query in offs_m (offs_m itself, unread,
+    without documents)."""
+    if HAS_DOCS:
+        mask = offs_m < seq_len
+        return (tl.load(START + b * seq_len + offs_m, mask=mask, other=0),
+                tl.load(END + b * seq_len + offs_m, mask=mask, other=0))
+    return offs_m, offs_m
+
+
+@triton.jit
 def _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
              HAS_DOCS: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr):
     """(BLOCK_M, BLOCK_N) boolean: query offs_m[i] may attend to key offs_n[j]."""
@@ -204,11 +215,7 @@ def _attn_fwd_kernel(
     v_base = V + b.to(tl.int64) * stride_vb + hk * stride_vh
     q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :],
                 mask=mask_m[:, None] & mask_d[None, :], other=0.0)
-    start_m = offs_m
-    end_m = offs_m
-    if HAS_DOCS:
-        start_m = tl.load(START + b * seq_len + offs_m, mask=mask_m, other=0)
-        end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
+    start_m, end_m = _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS)
     lo, hi = _key_range(START, END, b, m0, m_last, seq_len, window,
                         HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_N)
 
@@ -310,11 +317,7 @@ def _attn_bwd_dkdv_kernel(
                          other=0.0)
             lse = tl.load(LSE + row_base + offs_m, mask=mask_m, other=0.0)
             delta = tl.load(DELTA + row_base + offs_m, mask=mask_m, other=0.0)
-            start_m = offs_m
-            end_m = offs_m
-            if HAS_DOCS:
-                start_m = tl.load(START + b * seq_len + offs_m, mask=mask_m, other=0)
-                end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
+            start_m, end_m = _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS)
             ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
                           HAS_DOCS, CAUSAL, HAS_WINDOW)
             s = dot(q, tl.trans(k), IEEE_DOT) * qk_scale
@@ -358,11 +361,7 @@ def _attn_bwd_dq_kernel(
                  + offs_d[None, :], mask=qmask, other=0.0)
     lse = tl.load(LSE + pid_bh.to(tl.int64) * seq_len + offs_m, mask=mask_m, other=0.0)
     delta = tl.load(DELTA + pid_bh.to(tl.int64) * seq_len + offs_m, mask=mask_m, other=0.0)
-    start_m = offs_m
-    end_m = offs_m
-    if HAS_DOCS:
-        start_m = tl.load(START + b * seq_len + offs_m, mask=mask_m, other=0)
-        end_m = tl.load(END + b * seq_len + offs_m, mask=mask_m, other=0)
+    start_m, end_m = _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS)
     lo, hi = _key_range(START, END, b, m0, m_last, seq_len, window,
                         HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_N)
     k_base = K + b.to(tl.int64) * stride_kb + hk * stride_kh
