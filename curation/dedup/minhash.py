@@ -407,7 +407,8 @@ class MinHashDedup(GlobalStage):
         giant = pl.col("size") > cap if cap is not None else pl.lit(False)
         df = df.with_columns(
             pl.Series(CLUSTER, keeper_hash.astype(np.int64)),
-            ((pl.col("id") != pl.col("keeper")) & ~giant).alias(DUPLICATE),
+            # by key, not id: a document ingested twice has its keeper's id
+            ((pl.col("key") != pl.col("key").first().over("component")) & ~giant).alias(DUPLICATE),
             (pl.col("key") // (1 << SHARD_SHIFT)).alias("shard"),
             (pl.col("key") % (1 << SHARD_SHIFT)).alias("row"),
         )

@@ -57,6 +57,14 @@ def test_keeps_newest_then_smallest_id(tmp_path):
     assert set(out.column("id").to_pylist()) == brute_force(docs, "newest")
 
 
+def test_a_document_ingested_twice_keeps_one_copy(tmp_path):
+    """The same row in two shards (same id, same text): one copy is kept."""
+    docs = [{"id": "same", "text": "one text"}, {"id": "b", "text": "another"},
+            {"id": "c", "text": "a third"}, {"id": "same", "text": "one text"}]
+    out = run(tmp_path, docs, partitions=2)
+    assert sorted(out.column("id").to_pylist()) == ["b", "c", "same"]
+
+
 def test_keep_policies(tmp_path):
     docs = planted(30, seed=2)
     for keep in ("oldest", "smallest_id"):

@@ -193,6 +193,17 @@ def test_giant_components_are_kept_whole(tmp_path):
     assert plain["id"].to_list() == ["d0"]
 
 
+def test_a_document_ingested_twice_keeps_one_copy(tmp_path):
+    """Two rows with the same id (the same file read twice) are one cluster of two: one goes,
+    although the keeper's id is also the other's."""
+    text = " ".join(f"w{k}" for k in range(200))
+    docs = [{"id": "same", "text": text}, {"id": "other", "text": "unrelated words " * 30},
+            {"id": "same", "text": text}]
+    write_jsonl(tmp_path / "in.jsonl", docs)
+    out = run_dedup(str(tmp_path / "in.jsonl"), str(tmp_path / "out"), partitions=2)
+    assert sorted(out["id"].to_list()) == ["other", "same"]
+
+
 def write_shards(root, docs: list[dict], order: list[int]) -> str:
     os.makedirs(root, exist_ok=True)
     for name, k in enumerate(order):
