@@ -4,6 +4,7 @@ train, anneal, bench."""
 from __future__ import annotations
 
 import argparse
+import os
 import runpy
 import sys
 
@@ -13,6 +14,8 @@ from curation.core.pipeline import Pipeline
 
 def load_pipeline(path: str) -> Pipeline:
     """The ``Pipeline`` a pipeline file builds: its ``pipeline`` variable, or the only one."""
+    if not os.path.isfile(path):
+        raise CurationError(f"{path}: no such pipeline file")
     # A run name outside sys.modules makes cloudpickle ship the file's classes by value to Ray.
     namespace = runpy.run_path(path, run_name="curate_pipeline")
     if isinstance(namespace.get("pipeline"), Pipeline):

@@ -482,7 +482,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m train.trainer CONFIG.(yaml|json)", file=sys.stderr)
         return 2
-    record = Trainer(TrainConfig.from_file(argv[0])).fit()
+    try:
+        cfg = TrainConfig.from_file(argv[0])
+    except (OSError, ValueError) as e:  # a missing or invalid config: no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    record = Trainer(cfg).fit()
     print(json.dumps({k: v for k, v in record.items() if not isinstance(v, list)}))
     if dist.is_initialized():
         dist.destroy_process_group()

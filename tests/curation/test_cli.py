@@ -79,3 +79,16 @@ def test_decon_report_needs_its_subcommand(tmp_path, capsys):
     assert "usage: curate decon report" in capsys.readouterr().err
     assert main(["decon", "report", str(tmp_path)]) == 0
     assert '"matches": 0' in capsys.readouterr().out
+
+
+def test_missing_pipeline_or_config_file_is_one_line(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.py")]) == 1
+    assert capsys.readouterr().err.strip() == f"curate: error: {tmp_path / 'nope.py'}: no such " \
+        "pipeline file"
+    assert main(["train", str(tmp_path / "nope.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.yaml" in err and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {dim: 8}\nstages: []\nout_dir: x\nbatch_row: 2\n")
+    assert main(["train", str(bad)]) == 2
+    assert "did you mean 'batch_rows'" in capsys.readouterr().err
