@@ -1,12 +1,13 @@
 """A small torch trainer for the corpora this toolkit writes.
 
-`train.model` is the model (one file, configured by `ModelConfig`), `train.attention` and
-`train.moe` the two operations that have fast kernels, `train.optim` the optimisers and
-`train.schedule` the learning-rate and batch-size schedules.
+`train.model` is the model (one file, configured by `ModelConfig`); `train.attention`,
+`train.moe` and `train.loss` hold the three operations that have fast kernels, `train.optim`
+the optimisers and `train.schedule` the learning-rate and batch-size schedules.
 
-Kernel dispatch is a tiny registry: each operation (``"attention"``, ``"moe_experts"``) has a
-pure-torch reference registered under the backend ``"torch"``; a Triton implementation
-registers itself under ``"triton"`` when `train.kernels` is imported, with the same signature.
+Kernel dispatch is a tiny registry: each operation (``"attention"``, ``"moe_experts"``,
+``"lm_losses"``) has a pure-torch reference registered under the backend ``"torch"``; a
+Triton implementation registers itself under ``"triton"`` when `train.kernels` is imported,
+with the same signature.
 `get_kernel(op, device_type)` picks one:
 
 - ``CURATE_KERNELS=torch`` or ``CURATE_KERNELS=triton`` forces a backend (forcing ``triton``

@@ -6,7 +6,9 @@ A global stage over tagged (``topic``, ``vigintile``) documents, tokenized or no
   of each shard, partitioned by topic;
 - reduce: per topic, the truncated power-exponential curve (``fit_curve``) for the topic's
   target ratio (tokens wanted / tokens available), with the cut ``a`` and the top-bucket cap
-  ``max_repeat``; the per-vigintile repetition rates go to every shard holding that topic;
+  ``max_repeat``; the per-vigintile repetition rates go to every shard holding that topic, one
+  row per topic x vigintile that also carries the bucket's tokens and the fitted curve
+  (``CURVE_COLUMNS``), so ``curate inspect`` can show the curve (``curves_from_decisions``);
 - apply: each document repeated ``floor(r)`` times plus once more with probability
   ``frac(r)``, decided by a seeded hash of its id (``materialise``), so the result depends on
   neither sharding nor worker count. Rows get ``mix_copy`` (0 for the first copy); the rate
@@ -26,10 +28,19 @@ import pyarrow.compute as pc
 
 from curation.core.stage import BatchContext, GlobalStage
 from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
-from curation.mixing.upsampling import DEFAULT_CUT, DEFAULT_MAX_REPEAT, fit_curve
+from curation.mixing.upsampling import (
+    DEFAULT_CUT,
+    DEFAULT_MAX_REPEAT,
+    Curve,
+    TopicUpsampling,
+    bucket_edges,
+    fit_curve,
+)
 from curation.tagging.vigintiles import partition_of_key, token_weights
 
 BUCKETS = 20
+# the fitted curve in the decisions, one value per topic repeated on its rows (``Curve`` fields)
+CURVE_COLUMNS = ("cut", "p", "lam", "scale", "ratio", "max_repeat")
 
 
 class Upsample(GlobalStage):
@@ -43,6 +54,7 @@ class Upsample(GlobalStage):
 
     requires = ("id", "topic", "vigintile")
     adds = {COPY: pa.int32(), RATE: pa.float64()}
+    version = 2  # 2: the decisions carry the fitted curves
 
     def __init__(self, ratio: float | dict[str, float], cut: float = DEFAULT_CUT,
                  max_repeat: float = DEFAULT_MAX_REPEAT, seed: int = 0, partitions: int = 24,
@@ -83,9 +95,7 @@ class Upsample(GlobalStage):
             np.add.at(tokens, rows["vigintile"].to_numpy().astype(int),
                       rows["tokens_sum"].to_numpy())
             curve = fit_curve(tokens, ratio, self.cut, self.max_repeat, topic=topic)
-            rates.append(pa.table({"topic": [topic] * BUCKETS,
-                                   "vigintile": pa.array(range(BUCKETS), pa.int64()),
-                                   "rate": curve.rates()}))
+            rates.append(decision_table(topic, tokens, curve))
         if not rates:
             return
         table = pa.concat_tables(rates)
@@ -99,6 +109,32 @@ class Upsample(GlobalStage):
             rates = lookup_rates(_bucket_keys(batch), _bucket_keys(decisions).combine_chunks(),
                                  decisions["rate"].combine_chunks(), 1.0)
         return repeat_by_rate(batch, rates, self.seed, ctx)
+
+
+def decision_table(topic: str, tokens: np.ndarray, curve: Curve) -> pa.Table:
+    """One topic's decisions: per vigintile its ``rate`` (repetitions per token) and ``tokens``
+    available, and the fitted curve's ``CURVE_COLUMNS`` on every row."""
+    n = len(tokens)
+    return pa.table({"topic": [topic] * n, "vigintile": pa.array(range(n), pa.int64()),
+                     "rate": curve.rates(), "tokens": pa.array(tokens, pa.float64()),
+                     **{c: pa.array([getattr(curve, c)] * n, pa.float64())
+                        for c in CURVE_COLUMNS}})
+
+
+def curves_from_decisions(table: pa.Table) -> dict[str, TopicUpsampling]:
+    """The fitted curve of each topic in a table of ``decision_table`` rows (any order, a topic
+    possibly repeated), rebuilt exactly: ``edges`` follow from the persisted ``tokens``."""
+    out = {}
+    for row in table.select(["topic", "vigintile", "tokens", *CURVE_COLUMNS]).to_pylist():
+        out.setdefault(row["topic"], {})[row["vigintile"]] = row
+    curves = {}
+    for topic in sorted(out):
+        rows = [out[topic][v] for v in sorted(out[topic])]
+        tokens = tuple(r["tokens"] for r in rows)
+        params = {c: rows[0][c] for c in CURVE_COLUMNS}
+        curve = Curve(edges=tuple(float(e) for e in bucket_edges(tokens)), **params)
+        curves[topic] = TopicUpsampling(topic, tokens, curve)
+    return curves
 
 
 def _bucket_keys(table: pa.Table) -> pa.ChunkedArray:

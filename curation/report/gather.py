@@ -2,7 +2,9 @@
 
 - a **work dir** (``stats.json`` inside): the stages in pipeline order with documents and bytes
   in and out, the funnel, drops by reason with sample documents from the stages that kept their
-  rejects (``keep_rejects=True``), each sink's dataset;
+  rejects (``keep_rejects=True``), each sink's dataset, and for each ``Upsample`` step the curve
+  it fitted per topic (read from its reduce decisions, ``_global/<step>/reduce/``) with the
+  topic's target and realised tokens (its apply outputs);
 - a **dataset** (``manifest.json`` inside): documents, tokens and text bytes per source, topic
   and vigintile, and the topic x vigintile token grid when the data is tagged;
 - a **mix plan** (``.json``/``.yaml``): available tokens and token targets per domain, so the
@@ -13,14 +15,20 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 from dataclasses import dataclass, field
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.core import fs
 from curation.core.errors import CurationError
 from curation.core.manifest import MANIFEST, read_manifest
+from curation.dedup.report import _records
+from curation.mixing.upsample import CURVE_COLUMNS, curves_from_decisions
+from curation.mixing.upsampling import TopicUpsampling
+from curation.tagging.vigintiles import token_weights
 
 SAMPLE_CHARS = 400
 
@@ -49,6 +57,31 @@ class DatasetView:
 
 
 @dataclass
+class UpsampleView:
+    """One ``Upsample`` step: the curve fitted per topic, and the tokens (``n_tokens``, else
+    whitespace words, as the stage counts them) the topic has in the step's output."""
+
+    step: str
+    topics: dict[str, TopicUpsampling]
+    realised: dict[str, int]  # topic -> tokens written
+
+    def curves(self) -> pl.DataFrame:
+        """Per topic: the curve's parameters (``Curve`` field names), tokens available, the
+        target (``ratio`` x available, tokens) and the tokens realised."""
+        return pl.DataFrame([{
+            "topic": topic, **{c: round(getattr(t.curve, c), 4) for c in CURVE_COLUMNS},
+            "tokens": round(sum(t.tokens)), "target": round(float(t.yields.sum())),
+            "realised": self.realised.get(topic, 0),
+        } for topic, t in self.topics.items()])
+
+    def rates(self, digits: int = 2) -> pl.DataFrame:
+        """Repetitions per token (multiplier) per topic x quality vigintile, rounded."""
+        return pl.DataFrame([{"topic": topic, **{str(v): round(float(r), digits)
+                                                 for v, r in enumerate(t.rates)}}
+                             for topic, t in self.topics.items()])
+
+
+@dataclass
 class RunView:
     path: str
     pipeline: str
@@ -56,6 +89,7 @@ class RunView:
     stages: list[dict]  # name, docs_in, docs_out, bytes_in, bytes_out, seconds, dropped, ...
     samples: dict[str, dict[str, list[str]]]  # stage -> reason -> document starts
     sinks: dict[str, DatasetView] = field(default_factory=dict)
+    upsampling: list[UpsampleView] = field(default_factory=list)  # in pipeline order
 
 
 @dataclass
@@ -89,6 +123,46 @@ def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
     return out
 
 
+def _outputs(records: list[dict]) -> list[str]:
+    """Paths of the records' Parquet outputs (side outputs left out)."""
+    return [o["path"] for r in records for o in r["outputs"] if "side" not in o]
+
+
+def _read(path: str, columns: list[str] | None = None) -> pa.Table:
+    with fs.open_input(path) as f:
+        return pq.read_table(f, columns=columns)
+
+
+def upsample_view(workdir: str, step: str) -> UpsampleView | None:
+    """The curves of global step ``step`` if its decisions are ``Upsample``'s, else None.
+
+    Reads one decision file per reduce partition (each of a partition's files holds the same
+    curves) and the topic and token columns of the step's apply outputs.
+    """
+    firsts = []
+    for record in _records(workdir, step, "reduce"):
+        keys = [o.get("key") for o in record["outputs"]]
+        firsts += [posixpath.basename(o["path"]) for o in record["outputs"]
+                   if "side" not in o and o.get("key") == keys[0]]
+    paths = [fs.join(workdir, "_global", step, "reduce", name) for name in firsts]
+    with fs.open_input(paths[0]) if paths else open(os.devnull, "rb") as f:
+        names = set(pq.read_schema(f).names) if paths else set()
+    if not {"topic", "vigintile", "rate", "tokens", *CURVE_COLUMNS} <= names:
+        return None
+    topics = curves_from_decisions(pa.concat_tables(_read(p) for p in paths))
+    realised: dict[str, int] = {}
+    for path in _outputs(_records(workdir, step, "apply")):
+        with fs.open_input(path) as f:
+            schema = pq.read_schema(f)
+        weight = "n_tokens" if "n_tokens" in schema.names else "text"
+        t = _read(path, ["topic", weight])
+        sums = pa.table({"topic": t["topic"], "tokens": token_weights(t)}).group_by(
+            "topic").aggregate([("tokens", "sum")])
+        for topic, n in zip(*sums.to_pydict().values(), strict=True):
+            realised[topic] = realised.get(topic, 0) + n
+    return UpsampleView(step, topics, realised)
+
+
 def run_view(workdir: str, per_reason: int = 3) -> RunView:
     with open(os.path.join(workdir, "stats.json")) as f:
         stats = json.load(f)
@@ -100,7 +174,11 @@ def run_view(workdir: str, per_reason: int = 3) -> RunView:
         directory = os.path.dirname(files[0]) if files else None
         if directory and os.path.exists(os.path.join(directory, MANIFEST)):
             sinks[sink] = dataset_view(directory)
-    return RunView(workdir, stats["pipeline"], stats["seconds"], stages, samples, sinks)
+    upsampling = [view for s in stages
+                  if fs.exists(fs.join(workdir, "_global", s["name"]))
+                  and (view := upsample_view(workdir, s["name"])) is not None]
+    return RunView(workdir, stats["pipeline"], stats["seconds"], stages, samples, sinks,
+                   upsampling)
 
 
 def plan_view(path: str) -> PlanView:
