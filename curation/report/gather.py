@@ -66,19 +66,21 @@ class UpsampleView:
     realised: dict[str, int]  # topic -> tokens written
 
     def curves(self) -> pl.DataFrame:
-        """Per topic: the curve's parameters (``Curve`` field names), tokens available, the
-        target (``ratio`` x available, tokens) and the tokens realised."""
+        """Per topic: the curve's parameters (``Curve`` field names, exact), tokens available,
+        the target (``ratio`` x available) and the tokens realised."""
         return pl.DataFrame([{
-            "topic": topic, **{c: round(getattr(t.curve, c), 4) for c in CURVE_COLUMNS},
+            "topic": topic, **{c: float(getattr(t.curve, c)) for c in CURVE_COLUMNS},
             "tokens": round(sum(t.tokens)), "target": round(float(t.yields.sum())),
             "realised": self.realised.get(topic, 0),
         } for topic, t in self.topics.items()])
 
     def rates(self, digits: int = 2) -> pl.DataFrame:
-        """Repetitions per token (multiplier) per topic x quality vigintile, rounded."""
-        return pl.DataFrame([{"topic": topic, **{str(v): round(float(r), digits)
-                                                 for v, r in enumerate(t.rates)}}
-                             for topic, t in self.topics.items()])
+        """Repetitions per token (multiplier) per topic x quality vigintile, rounded; null for
+        a vigintile without tokens (its rate, the curve at the bucket's edge, applies to none)."""
+        return pl.DataFrame([{"topic": topic, **{
+            str(v): round(float(r), digits) if n > 0 else None
+            for v, (r, n) in enumerate(zip(t.rates, t.tokens, strict=True))}}
+            for topic, t in self.topics.items()])
 
 
 @dataclass
@@ -106,6 +108,11 @@ def dataset_view(path: str) -> DatasetView:
     return DatasetView(path, manifest["totals"], manifest["tokenizer"], domains)
 
 
+def _read(path: str, columns: list[str] | None = None) -> pa.Table:
+    with fs.open_input(path) as f:
+        return pq.read_table(f, columns=columns)
+
+
 def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
     """Up to ``per_reason`` rejected documents per reason, from ``_rejects/<stage>/``."""
     directory = fs.join(workdir, "_rejects", stage)
@@ -113,8 +120,7 @@ def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
     for name in fs.list_dir(directory):
         if not name.endswith(".parquet"):
             continue
-        with fs.open_input(fs.join(directory, name)) as f:
-            table = pq.read_table(f, columns=["text", "drop_reason"])
+        table = _read(fs.join(directory, name), ["text", "drop_reason"])
         for text, reason in zip(table["text"].to_pylist(), table["drop_reason"].to_pylist(),
                                 strict=True):
             kept = out.setdefault(reason, [])
@@ -123,39 +129,29 @@ def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
     return out
 
 
-def _outputs(records: list[dict]) -> list[str]:
-    """Paths of the records' Parquet outputs (side outputs left out)."""
-    return [o["path"] for r in records for o in r["outputs"] if "side" not in o]
-
-
-def _read(path: str, columns: list[str] | None = None) -> pa.Table:
-    with fs.open_input(path) as f:
-        return pq.read_table(f, columns=columns)
-
-
 def upsample_view(workdir: str, step: str) -> UpsampleView | None:
     """The curves of global step ``step`` if its decisions are ``Upsample``'s, else None.
 
-    Reads one decision file per reduce partition (each of a partition's files holds the same
-    curves) and the topic and token columns of the step's apply outputs.
+    Reads the decisions of one shard per reduce partition (each shard's copy holds all of the
+    partition's curves) and the topic and token columns of the step's apply outputs.
     """
-    firsts = []
+    directory, paths = fs.join(workdir, "_global", step, "reduce"), []
     for record in _records(workdir, step, "reduce"):
-        keys = [o.get("key") for o in record["outputs"]]
-        firsts += [posixpath.basename(o["path"]) for o in record["outputs"]
-                   if "side" not in o and o.get("key") == keys[0]]
-    paths = [fs.join(workdir, "_global", step, "reduce", name) for name in firsts]
-    with fs.open_input(paths[0]) if paths else open(os.devnull, "rb") as f:
-        names = set(pq.read_schema(f).names) if paths else set()
-    if not {"topic", "vigintile", "rate", "tokens", *CURVE_COLUMNS} <= names:
+        outs = record["outputs"]
+        paths += [fs.join(directory, posixpath.basename(o["path"])) for o in outs
+                  if o["key"] == outs[0]["key"]]
+    if not paths:
         return None
+    with fs.open_input(paths[0]) as f:
+        if not {"topic", "vigintile", "tokens", *CURVE_COLUMNS} <= set(pq.read_schema(f).names):
+            return None
     topics = curves_from_decisions(pa.concat_tables(_read(p) for p in paths))
     realised: dict[str, int] = {}
-    for path in _outputs(_records(workdir, step, "apply")):
+    for path in [o["path"] for r in _records(workdir, step, "apply") for o in r["outputs"]]:
         with fs.open_input(path) as f:
-            schema = pq.read_schema(f)
-        weight = "n_tokens" if "n_tokens" in schema.names else "text"
-        t = _read(path, ["topic", weight])
+            shard = pq.ParquetFile(f)
+            weight = "n_tokens" if "n_tokens" in shard.schema_arrow.names else "text"
+            t = shard.read(columns=["topic", weight])
         sums = pa.table({"topic": t["topic"], "tokens": token_weights(t)}).group_by(
             "topic").aggregate([("tokens", "sum")])
         for topic, n in zip(*sums.to_pydict().values(), strict=True):

@@ -2,8 +2,9 @@
 
 Plots are matplotlib PNGs embedded as base64 ``<img>`` tags, so the page needs no other file
 and opens offline: the funnel (documents after each stage), drops by reason, token shares per
-source, the topic x vigintile heatmap of tagged data, and a plan's token shares before and
-after mixing with its repetition factors.
+source, the topic x vigintile heatmap of tagged data, the multiplier per quality vigintile of
+each topic's fitted ``Upsample`` curve, and a plan's token shares before and after mixing with
+its repetition factors.
 """
 
 from __future__ import annotations
@@ -11,18 +12,27 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
+from curation.mixing.upsample import CURVE_COLUMNS
 from curation.report.gather import DatasetView, PlanView, RunView
 
 
-def _table(df: pl.DataFrame, max_rows: int = 40) -> str:
-    with pl.Config(tbl_rows=max_rows, tbl_cols=30, tbl_width_chars=160,
+def _table(df: pl.DataFrame, max_rows: int = 40, width: int = 160) -> str:
+    """``df`` as a markdown table, cells wrapped to fit ``width`` characters (-1: never)."""
+    with pl.Config(tbl_rows=max_rows, tbl_cols=30, tbl_width_chars=width,
                    tbl_formatting="ASCII_MARKDOWN", tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True, thousands_separator=",",
                    fmt_str_lengths=120):
         return str(df)
+
+
+def _significant(df: pl.DataFrame, columns: Sequence[str], digits: int = 5) -> pl.DataFrame:
+    """``columns`` of ``df`` as text with ``digits`` significant digits (tiny values stay
+    visible, where the table's fixed-point floats would show 0.0)."""
+    return df.with_columns(pl.Series(c, [f"{v:.{digits}g}" for v in df[c]]) for c in columns)
 
 
 def stages_frame(run: RunView) -> pl.DataFrame:
@@ -44,6 +54,13 @@ def text_report(view: RunView | DatasetView | PlanView) -> str:
         for stage, reasons in view.samples.items():
             for reason, texts in reasons.items():
                 out += ["", f"{stage} / {reason}:"] + [f"  - {t[:160]!r}" for t in texts]
+        for up in view.upsampling:
+            out += ["", f"{up.step}: fitted upsampling curve per topic, f(x) = scale "
+                    "(x - cut)^p exp(lam (x - cut)) for x >= cut",
+                    "(x: token fraction, quality ascending; tokens: n_tokens, else words; "
+                    "target = ratio x tokens)", _table(_significant(up.curves(), CURVE_COLUMNS)),
+                    "", f"{up.step}: repetitions per token by quality vigintile (0 = lowest; "
+                    "null: no tokens there):", _table(up.rates(), width=-1)]
         for sink, data in view.sinks.items():
             out += ["", f"sink {sink}:", text_report(data)]
     elif isinstance(view, DatasetView):
@@ -72,6 +89,24 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _per_vigintile(lines: Iterable[tuple[str, Sequence[int], Sequence[float]]],
+                   ylabel: str) -> str:
+    """Base64 PNG of one line per (label, vigintiles, values) against the quality vigintile."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for i, (label, vigintiles, values) in enumerate(lines):  # 10 colours, then other dashes
+        ax.plot(vigintiles, values, marker=".", label=label,
+                linestyle=("-", "--", ":")[i // 10 % 3])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("quality vigintile (0 = lowest)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=6, ncol=1 + len(ax.lines) // 16, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0))  # beside the plot: many lines meet at the top
+    return _png(fig)
+
+
 def _figures(view: RunView | DatasetView | PlanView) -> list[tuple[str, str]]:
     """(title, base64 PNG) of every plot that applies to ``view``."""
     import matplotlib
@@ -92,6 +127,12 @@ def _figures(view: RunView | DatasetView | PlanView) -> list[tuple[str, str]]:
             ax.barh([d[0] for d in drops][::-1], [d[1] for d in drops][::-1], color="#dd8452")
             ax.set_xlabel("documents dropped")
             figs.append(("Drops by stage and reason", _png(fig)))
+        for up in view.upsampling:
+            rates = up.rates(digits=6)
+            lines = [(f"{topic} (ratio {t.curve.ratio:g})", range(len(t.rates)),
+                      rates.row(i)[1:]) for i, (topic, t) in enumerate(up.topics.items())]
+            figs.append((f"{up.step}: upsampling multiplier per vigintile (fitted curves)",
+                         _per_vigintile(lines, "repetitions per token")))
         for sink, data in view.sinks.items():
             figs += [(f"{sink}: {title}", png) for title, png in _figures(data)]
     elif isinstance(view, DatasetView):
@@ -128,15 +169,12 @@ def _figures(view: RunView | DatasetView | PlanView) -> list[tuple[str, str]]:
         ax.legend()
         figs.append(("Token shares before and after mixing", _png(fig)))
         if e["vigintile"].null_count() < e.height:
-            fig, ax = plt.subplots(figsize=(8, 3.5))
-            for (domain,), part in e.filter(pl.col("vigintile").is_not_null()).sort(
-                    "vigintile").group_by("domain", maintain_order=True):
-                ax.plot(part["vigintile"].to_list(), part["repetition"].to_list(), marker=".",
-                        label=domain)
-            ax.set_xlabel("quality vigintile")
-            ax.set_ylabel("repetition")
-            ax.legend(fontsize=6, ncol=2)
-            figs.append(("Repetition per vigintile (upsampling)", _png(fig)))
+            parts = e.filter(pl.col("vigintile").is_not_null()).sort("vigintile").group_by(
+                "domain", maintain_order=True)
+            lines = [(domain, part["vigintile"].to_list(), part["repetition"].to_list())
+                     for (domain,), part in parts]
+            figs.append(("Repetition per vigintile (upsampling)",
+                         _per_vigintile(lines, "repetition")))
     return figs
 
 
