@@ -100,12 +100,13 @@ class Curve:
                              - shape_integral(np.asarray(lo) - self.cut, self.p, self.lam))
 
     def rates(self) -> np.ndarray:
-        """Repetition rate of each bucket: mean of ``f`` over its interval (the value of ``f``
-        at the edge for a bucket without tokens)."""
+        """Repetition rate of each bucket: mean of ``f`` over its interval. A bucket without
+        tokens takes ``f`` at its edge, capped at ``max_repeat`` (it can still hold documents
+        of no tokens, which must not be repeated beyond the cap)."""
         lo, hi = np.array(self.edges[:-1]), np.array(self.edges[1:])
         width = hi - lo
         mean = self.integral(lo, hi) / np.where(width > 0, width, 1.0)
-        return np.where(width > 0, mean, self(lo))
+        return np.where(width > 0, mean, np.minimum(self(lo), self.max_repeat))
 
     def yields(self, tokens: Sequence[float]) -> np.ndarray:
         """Tokens each bucket contributes to the mix: ``rate x tokens``."""

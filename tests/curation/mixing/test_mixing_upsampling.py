@@ -75,6 +75,15 @@ def test_curve_integral_and_bucket_means_match_quadrature():
     assert abs(curve.yields(tokens).sum() - 1.3 * sum(tokens)) <= 10
 
 
+def test_no_bucket_is_repeated_beyond_the_cap():
+    """Empty top buckets sit where f is steepest: their rate (the edge value) is capped too."""
+    tokens = [100.0] * 17 + [300.0, 0.0, 0.0]
+    curve = fit_curve(tokens, 1.5, max_repeat=4)
+    assert curve(1.0) > 4  # the uncapped edge value
+    assert curve.rates().max() == pytest.approx(4)
+    assert curve.rates()[18:] == pytest.approx([4, 4])
+
+
 def test_cut_snaps_down_to_an_unequal_bucket_edge():
     edges = bucket_edges([10, 30, 20, 40])  # edges 0, .1, .4, .6, 1
     assert snap_cut(edges, 0.39) == pytest.approx(0.1)
