@@ -99,13 +99,14 @@ class Tiles:
 
 
 _TILES = {
-    # largest head dim served: tiles (registers per thread on sm_90 / sm_80, from ptxas)
-    64: Tiles(fwd=Tile(128, 64, 8, 3),    # 154 / 174, 64 KiB shared memory
-              dkdv=Tile(64, 32, 8, 2),    # 135 / 175
-              dq=Tile(64, 32, 8, 3)),     # 97 / 166
-    128: Tiles(fwd=Tile(128, 64, 8, 2),   # 246 / 255, 96 KiB
-               dkdv=Tile(32, 64, 8, 3),   # 230 / 246
-               dq=Tile(64, 32, 8, 3)),    # 135 / 205
+    # largest head dim served: tiles (worst registers per thread on sm_90 / sm_80 from ptxas,
+    # shared memory on sm_90; none spills)
+    64: Tiles(fwd=Tile(128, 64, 8, 3),    # 155 / 184, 64 KiB
+              dkdv=Tile(64, 32, 8, 2),    # 169 / 175, 29 KiB
+              dq=Tile(64, 32, 8, 3)),     # 95 / 170, 40 KiB
+    128: Tiles(fwd=Tile(128, 64, 8, 2),   # 248 / 255, 96 KiB
+               dkdv=Tile(32, 64, 8, 3),   # 222 / 246, 69 KiB
+               dq=Tile(64, 32, 8, 3)),    # 145 / 205, 80 KiB
 }
 
 
@@ -187,6 +188,19 @@ def _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
 
 
 @triton.jit
+def _rows(PTR, b, h, stride_b, stride_h, stride_t, rows, cols):
+    """Pointers to ``rows`` x ``cols`` of head ``h`` of batch row ``b`` of a (B, H, T, D)
+    tensor with unit stride on D."""
+    return PTR + b.to(tl.int64) * stride_b + h * stride_h + rows[:, None] * stride_t + cols[None, :]
+
+
+@triton.jit
+def _in_bounds(rows, cols, seq_len, head_dim):
+    """(rows, cols) mask of the positions inside a (T, D) head."""
+    return (rows[:, None] < seq_len) & (cols[None, :] < head_dim)
+
+
+@triton.jit
 def _attn_fwd_kernel(
     Q, K, V, OUT, LSE, START, END,
     stride_qb, stride_qh, stride_qt,
@@ -205,16 +219,10 @@ def _attn_fwd_kernel(
     m0 = pid_m * BLOCK_M
     m_last = tl.minimum(m0 + BLOCK_M, seq_len) - 1
     offs_m = m0 + tl.arange(0, BLOCK_M)
-    offs_n0 = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
-    mask_m = offs_m < seq_len
-    mask_d = offs_d < head_dim
-
-    q_base = Q + b.to(tl.int64) * stride_qb + h * stride_qh
-    k_base = K + b.to(tl.int64) * stride_kb + hk * stride_kh
-    v_base = V + b.to(tl.int64) * stride_vb + hk * stride_vh
-    q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :],
-                mask=mask_m[:, None] & mask_d[None, :], other=0.0)
+    qmask = _in_bounds(offs_m, offs_d, seq_len, head_dim)
+    q = tl.load(_rows(Q, b, h, stride_qb, stride_qh, stride_qt, offs_m, offs_d), mask=qmask,
+                other=0.0)
     start_m, end_m = _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS)
     lo, hi = _key_range(START, END, b, m0, m_last, seq_len, window,
                         HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_N)
@@ -223,12 +231,12 @@ def _attn_fwd_kernel(
     l_i = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
     for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + offs_n0
-        kv_mask = (offs_n[:, None] < seq_len) & mask_d[None, :]
-        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask,
-                    other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=kv_mask,
-                    other=0.0)
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        kv_mask = _in_bounds(offs_n, offs_d, seq_len, head_dim)
+        k = tl.load(_rows(K, b, hk, stride_kb, stride_kh, stride_kt, offs_n, offs_d),
+                    mask=kv_mask, other=0.0)
+        v = tl.load(_rows(V, b, hk, stride_vb, stride_vh, stride_vt, offs_n, offs_d),
+                    mask=kv_mask, other=0.0)
         s = dot(q, tl.trans(k), IEEE_DOT) * qk_scale
         ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
                       HAS_DOCS, CAUSAL, HAS_WINDOW)
@@ -241,10 +249,10 @@ def _attn_fwd_kernel(
         m_i = m_new
     l_safe = tl.where(l_i > 0, l_i, 1.0)
     out = acc / l_safe[:, None]
-    tl.store(OUT + b.to(tl.int64) * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt
-             + offs_d[None, :], out.to(OUT.dtype.element_ty),
-             mask=mask_m[:, None] & mask_d[None, :])
-    tl.store(LSE + pid_bh.to(tl.int64) * seq_len + offs_m, m_i + tl.log2(l_safe), mask=mask_m)
+    tl.store(_rows(OUT, b, h, stride_qb, stride_qh, stride_qt, offs_m, offs_d),
+             out.to(OUT.dtype.element_ty), mask=qmask)
+    tl.store(LSE + pid_bh.to(tl.int64) * seq_len + offs_m, m_i + tl.log2(l_safe),
+             mask=offs_m < seq_len)
 
 
 @triton.jit
@@ -261,11 +269,11 @@ def _attn_bwd_delta_kernel(
     h = pid_bh % n_heads
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, BLOCK_D)
-    mask = (offs_m[:, None] < seq_len) & (offs_d[None, :] < head_dim)
-    o = tl.load(OUT + b.to(tl.int64) * stride_ob + h * stride_oh + offs_m[:, None] * stride_ot
-                + offs_d[None, :], mask=mask, other=0.0).to(tl.float32)
-    do = tl.load(DO + b.to(tl.int64) * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot
-                 + offs_d[None, :], mask=mask, other=0.0).to(tl.float32)
+    mask = _in_bounds(offs_m, offs_d, seq_len, head_dim)
+    o = tl.load(_rows(OUT, b, h, stride_ob, stride_oh, stride_ot, offs_m, offs_d), mask=mask,
+                other=0.0).to(tl.float32)
+    do = tl.load(_rows(DO, b, h, stride_dob, stride_doh, stride_dot, offs_m, offs_d), mask=mask,
+                 other=0.0).to(tl.float32)
     tl.store(DELTA + pid_bh.to(tl.int64) * seq_len + offs_m, tl.sum(o * do, 1),
              mask=offs_m < seq_len)
 
@@ -289,14 +297,12 @@ def _attn_bwd_dkdv_kernel(
     n0 = pid_n * BLOCK_N
     n_last = tl.minimum(n0 + BLOCK_N, seq_len) - 1
     offs_n = n0 + tl.arange(0, BLOCK_N)
-    offs_m0 = tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, BLOCK_D)
-    mask_d = offs_d < head_dim
-    kv_mask = (offs_n[:, None] < seq_len) & mask_d[None, :]
-    k_off = b.to(tl.int64) * stride_kb + hk * stride_kh + offs_n[:, None] * stride_kt
-    v_off = b.to(tl.int64) * stride_vb + hk * stride_vh + offs_n[:, None] * stride_vt
-    k = tl.load(K + k_off + offs_d[None, :], mask=kv_mask, other=0.0)
-    v = tl.load(V + v_off + offs_d[None, :], mask=kv_mask, other=0.0)
+    kv_mask = _in_bounds(offs_n, offs_d, seq_len, head_dim)
+    k_ptrs = _rows(K, b, hk, stride_kb, stride_kh, stride_kt, offs_n, offs_d)
+    v_ptrs = _rows(V, b, hk, stride_vb, stride_vh, stride_vt, offs_n, offs_d)
+    k = tl.load(k_ptrs, mask=kv_mask, other=0.0)
+    v = tl.load(v_ptrs, mask=kv_mask, other=0.0)
     lo, hi = _query_range(START, END, b, n0, n_last, seq_len, window,
                           HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_M)
 
@@ -304,17 +310,15 @@ def _attn_bwd_dkdv_kernel(
     dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     for g in range(group):
         h = hk * group + g
-        q_base = Q + b.to(tl.int64) * stride_qb + h * stride_qh
-        do_base = DO + b.to(tl.int64) * stride_dob + h * stride_doh
         row_base = (b * n_heads + h).to(tl.int64) * seq_len
         for m0 in range(lo, hi, BLOCK_M):
-            offs_m = m0 + offs_m0
+            offs_m = m0 + tl.arange(0, BLOCK_M)
             mask_m = offs_m < seq_len
-            qmask = mask_m[:, None] & mask_d[None, :]
-            q = tl.load(q_base + offs_m[:, None] * stride_qt + offs_d[None, :], mask=qmask,
-                        other=0.0)
-            do = tl.load(do_base + offs_m[:, None] * stride_dot + offs_d[None, :], mask=qmask,
-                         other=0.0)
+            qmask = _in_bounds(offs_m, offs_d, seq_len, head_dim)
+            q = tl.load(_rows(Q, b, h, stride_qb, stride_qh, stride_qt, offs_m, offs_d),
+                        mask=qmask, other=0.0)
+            do = tl.load(_rows(DO, b, h, stride_dob, stride_doh, stride_dot, offs_m, offs_d),
+                         mask=qmask, other=0.0)
             lse = tl.load(LSE + row_base + offs_m, mask=mask_m, other=0.0)
             delta = tl.load(DELTA + row_base + offs_m, mask=mask_m, other=0.0)
             start_m, end_m = _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS)
@@ -326,8 +330,10 @@ def _attn_bwd_dkdv_kernel(
             dp = dot(do, tl.trans(v), IEEE_DOT)
             ds = p * (dp - delta[:, None])
             dk += dot(tl.trans(ds.to(q.dtype)), q, IEEE_DOT)
-    tl.store(DK + k_off + offs_d[None, :], (dk * scale).to(DK.dtype.element_ty), mask=kv_mask)
-    tl.store(DV + v_off + offs_d[None, :], dv.to(DV.dtype.element_ty), mask=kv_mask)
+    tl.store(_rows(DK, b, hk, stride_kb, stride_kh, stride_kt, offs_n, offs_d),
+             (dk * scale).to(DK.dtype.element_ty), mask=kv_mask)
+    tl.store(_rows(DV, b, hk, stride_vb, stride_vh, stride_vt, offs_n, offs_d),
+             dv.to(DV.dtype.element_ty), mask=kv_mask)
 
 
 @triton.jit
@@ -350,31 +356,27 @@ def _attn_bwd_dq_kernel(
     m0 = pid_m * BLOCK_M
     m_last = tl.minimum(m0 + BLOCK_M, seq_len) - 1
     offs_m = m0 + tl.arange(0, BLOCK_M)
-    offs_n0 = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     mask_m = offs_m < seq_len
-    mask_d = offs_d < head_dim
-    qmask = mask_m[:, None] & mask_d[None, :]
-    q_off = b.to(tl.int64) * stride_qb + h * stride_qh + offs_m[:, None] * stride_qt
-    q = tl.load(Q + q_off + offs_d[None, :], mask=qmask, other=0.0)
-    do = tl.load(DO + b.to(tl.int64) * stride_dob + h * stride_doh + offs_m[:, None] * stride_dot
-                 + offs_d[None, :], mask=qmask, other=0.0)
+    qmask = _in_bounds(offs_m, offs_d, seq_len, head_dim)
+    q = tl.load(_rows(Q, b, h, stride_qb, stride_qh, stride_qt, offs_m, offs_d), mask=qmask,
+                other=0.0)
+    do = tl.load(_rows(DO, b, h, stride_dob, stride_doh, stride_dot, offs_m, offs_d),
+                 mask=qmask, other=0.0)
     lse = tl.load(LSE + pid_bh.to(tl.int64) * seq_len + offs_m, mask=mask_m, other=0.0)
     delta = tl.load(DELTA + pid_bh.to(tl.int64) * seq_len + offs_m, mask=mask_m, other=0.0)
     start_m, end_m = _query_docs(START, END, b, offs_m, seq_len, HAS_DOCS)
     lo, hi = _key_range(START, END, b, m0, m_last, seq_len, window,
                         HAS_DOCS, CAUSAL, HAS_WINDOW, BLOCK_N)
-    k_base = K + b.to(tl.int64) * stride_kb + hk * stride_kh
-    v_base = V + b.to(tl.int64) * stride_vb + hk * stride_vh
 
     dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
     for n0 in range(lo, hi, BLOCK_N):
-        offs_n = n0 + offs_n0
-        kv_mask = (offs_n[:, None] < seq_len) & mask_d[None, :]
-        k = tl.load(k_base + offs_n[:, None] * stride_kt + offs_d[None, :], mask=kv_mask,
-                    other=0.0)
-        v = tl.load(v_base + offs_n[:, None] * stride_vt + offs_d[None, :], mask=kv_mask,
-                    other=0.0)
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        kv_mask = _in_bounds(offs_n, offs_d, seq_len, head_dim)
+        k = tl.load(_rows(K, b, hk, stride_kb, stride_kh, stride_kt, offs_n, offs_d),
+                    mask=kv_mask, other=0.0)
+        v = tl.load(_rows(V, b, hk, stride_vb, stride_vh, stride_vt, offs_n, offs_d),
+                    mask=kv_mask, other=0.0)
         ok = _visible(offs_m, offs_n, start_m, end_m, seq_len, window,
                       HAS_DOCS, CAUSAL, HAS_WINDOW)
         s = dot(q, tl.trans(k), IEEE_DOT) * qk_scale
@@ -382,7 +384,8 @@ def _attn_bwd_dq_kernel(
         dp = dot(do, tl.trans(v), IEEE_DOT)
         ds = p * (dp - delta[:, None])
         dq += dot(ds.to(k.dtype), k, IEEE_DOT)
-    tl.store(DQ + q_off + offs_d[None, :], (dq * scale).to(DQ.dtype.element_ty), mask=qmask)
+    tl.store(_rows(DQ, b, h, stride_qb, stride_qh, stride_qt, offs_m, offs_d),
+             (dq * scale).to(DQ.dtype.element_ty), mask=qmask)
 
 
 def doc_bounds(doc_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
