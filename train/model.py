@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from train.attention import attention
 from train.loss import IGNORE_INDEX, lm_losses
@@ -173,11 +174,17 @@ class Attention(nn.Module):
         k = self.wk(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.wv(x).view(b, t, self.n_kv_heads, self.head_dim).transpose(1, 2)
         if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
+            q, k = rms_norm_like_input(self.q_norm, q), rms_norm_like_input(self.k_norm, k)
         if self.use_rope:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         y = attention(q, k, v, doc_ids=doc_ids, window=self.window)  # (B, H, T, D)
         return self.wo(y.transpose(1, 2).reshape(b, t, self.n_heads * self.head_dim))
+
+
+def rms_norm_like_input(norm: nn.RMSNorm, x: torch.Tensor) -> torch.Tensor:
+    """``norm(x)`` in x's dtype. Under bf16 autocast the q/k projections are bf16 while the
+    gain stays fp32; torch would then take its unfused path and promote q and k to fp32."""
+    return F.rms_norm(x, norm.normalized_shape, norm.weight.to(x.dtype), norm.eps)
 
 
 class Block(nn.Module):

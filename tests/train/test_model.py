@@ -250,3 +250,17 @@ def test_tiny_model_overfits_one_batch(moe, opt):
         first = losses["ce"].item() if first is None else first
     assert first == pytest.approx(math.log(cfg.vocab_size), rel=0.1)
     assert losses["ce"].item() < 0.5 * first
+
+
+def test_qk_norm_keeps_the_input_dtype():
+    """A bf16 q under autocast stays bf16 through the fp32-gain RMSNorm (torch alone would
+    promote it to fp32 on its unfused path), with the fp32 result's values."""
+    from train.model import rms_norm_like_input
+
+    norm = torch.nn.RMSNorm(16, eps=1e-6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(3, 16).bfloat16()
+    out = rms_norm_like_input(norm, x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), norm(x.float()), atol=2e-2, rtol=2e-2)
