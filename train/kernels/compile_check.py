@@ -2,6 +2,7 @@
 
     python -m train.kernels.compile_check                 # sm_80 and sm_90, bf16, every kernel
     python -m train.kernels.compile_check --arch 90 --only attention --head-dim 64
+    python -m train.kernels.compile_check --arch 100      # Blackwell (ptxas-blackwell)
 
 The CPU tests run the kernels in Triton's interpreter, which checks their arithmetic but not
 that they compile: a construct the interpreter accepts can still fail in the compiler, or the
@@ -18,11 +19,12 @@ first launch). This check closes that gap without a GPU:
 3. `check` flags a kernel that does not compile, needs more shared memory than the
    architecture allows per block (`SHARED_LIMIT`, bytes), or, when its inputs are 16-bit,
    has matrix products that do not use the tensor cores (``mma`` on sm_80, ``wgmma`` on
-   sm_90 in the PTX). Register spills are reported, not failed: they cost speed, not
-   correctness.
+   sm_90, ``tcgen05.mma`` on sm_100 in the PTX). Register spills are reported, not failed:
+   they cost speed, not correctness.
 
-Needs ``TRITON_INTERPRET`` unset (interpreted kernels cannot be compiled) and no GPU. It
-relies on Triton internals of the pinned 3.7.1 (``JITFunction.run``, ``_pack_args``).
+Needs ``TRITON_INTERPRET`` unset (interpreted kernels cannot be compiled); a GPU is neither
+needed nor used. It relies on Triton internals of the pinned 3.7.1 (``JITFunction.run``,
+``_pack_args``).
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-SHARED_LIMIT = {80: 166_912, 86: 101_376, 89: 101_376, 90: 232_448}
+SHARED_LIMIT = {80: 166_912, 86: 101_376, 89: 101_376, 90: 232_448, 100: 232_448}
 """Largest dynamic shared memory per block, bytes (CUDA occupancy tables, opt-in maximum)."""
+
+TENSOR_CORE_OPS = ("tcgen05.mma", "wgmma", "mma")
+"""PTX matrix instructions of sm_100, sm_90 and sm_80, most specific first."""
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -170,7 +175,7 @@ class Compiled:
     registers: int = 0
     spill_stores: int = 0
     spill_loads: int = 0
-    tensor_core: str = ""  # the PTX matrix instruction used, "wgmma" or "mma", if any
+    tensor_core: str = ""  # the PTX matrix instruction used (TENSOR_CORE_OPS), if any
     has_dot: bool = False
     low_precision: bool = False
 
@@ -241,8 +246,8 @@ def compile_launch(launch: Launch, arch: int) -> Compiled:
     ptx = compiled.asm["ptx"]
     result.shared = compiled.metadata.shared
     result.has_dot = "tt.dot" in compiled.asm["ttir"]
-    found = re.search(r"\b(wgmma|mma)\.", ptx)
-    result.tensor_core = found.group(1) if found else ""
+    result.tensor_core = next((name for name in TENSOR_CORE_OPS
+                               if re.search(rf"\b{re.escape(name)}\.", ptx)), "")
     for key, value in _ptxas_report(ptx, arch).items():
         setattr(result, key, value)
     return result
@@ -267,13 +272,13 @@ def _variant(v: dict[str, object]) -> str:
 
 def format_report(results: list[Compiled]) -> str:
     """One line per compiled kernel: resources, tensor cores, and any problem."""
-    lines = [f"{'kernel':24s} {'variant':38s} {'arch':>5s} {'regs':>5s} {'spill':>6s} "
-             f"{'smem KiB':>9s} {'TC':>5s} {'s':>5s}  problems"]
+    lines = [f"{'kernel':24s} {'variant':38s} {'arch':>6s} {'regs':>5s} {'spill':>6s} "
+             f"{'smem KiB':>9s} {'TC':>11s} {'s':>5s}  problems"]
     for r in results:
         tc = "-" if not r.has_dot else (r.tensor_core or "no")
         lines.append(
-            f"{r.name:24s} {_variant(r.variant)[:38]:38s} {'sm_' + str(r.arch):>5s} "
-            f"{r.registers:5d} {r.spill_stores:6d} {r.shared / 1024:9.1f} {tc:>5s} "
+            f"{r.name:24s} {_variant(r.variant)[:38]:38s} {'sm_' + str(r.arch):>6s} "
+            f"{r.registers:5d} {r.spill_stores:6d} {r.shared / 1024:9.1f} {tc:>11s} "
             f"{r.seconds:5.1f}  {'; '.join(r.problems())}"
         )
     return "\n".join(lines)
