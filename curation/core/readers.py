@@ -69,8 +69,10 @@ def _zstd_chunks(raw, path: str) -> Iterator[bytes]:
 
 
 def _gzip_chunks(raw) -> Iterator[bytes]:
+    """Decompressed chunks of a gzip stream; ``read1`` hands over what each input block
+    inflates to, so a truncated stream loses only its last partial block, not up to CHUNK."""
     with gzip.GzipFile(fileobj=raw) as g:
-        while block := g.read(CHUNK):
+        while block := g.read1(CHUNK):
             yield block
 
 

@@ -6,8 +6,9 @@ model is shown, always present), ``answer`` (the reference answer, may be empty)
 
 - ``qa``: ``question`` + ``answer`` (GSM8K-like).
 - ``mc``: ``question`` + ``choices`` (list of strings, or ``{"text": [...]}``) + the correct
-  one as an index (``answer``/``label``/``gold``) or a letter (``answerKey``, "A" = 0); the
-  answer is the correct choice's full text.
+  one as an index (``answer``/``label``/``gold``) or a letter (``answerKey``, "A" = 0), or
+  one of the choices' own labels when they come as ``{"text": [...], "label": [...]}`` (ARC
+  labels some items "1".."4"); the answer is the correct choice's full text.
 - ``code``: ``prompt`` + ``canonical_solution``/``solution``/``code`` (HumanEval, MBPP).
 - ``passage``: ``passage``/``context`` + ``question`` (+ ``answer``, optional).
 - ``auto`` (default): the first shape whose fields the first record has (mc, code, passage, qa).
@@ -70,14 +71,16 @@ class EvalSet:
         return h.hexdigest()
 
 
-def _correct_index(record: dict, n_choices: int) -> int:
+def _correct_index(record: dict, n_choices: int, labels: list[str] | None = None) -> int:
     for key in _ANSWER_KEYS:
         value = record.get(key)
         if value is None:
             continue
         if isinstance(value, str):
             value = value.strip()
-            if value.isdigit():
+            if labels is not None and value in labels:  # the choices' own labels ("1".."4")
+                index = labels.index(value)
+            elif value.isdigit():
                 index = int(value)
             elif len(value) == 1 and value.isalpha():
                 index = ord(value.upper()) - ord("A")
@@ -91,13 +94,19 @@ def _correct_index(record: dict, n_choices: int) -> int:
     raise ValueError(f"no correct-choice field among {_ANSWER_KEYS}")
 
 
-def _choices(record: dict) -> list[str]:
+def _choices(record: dict) -> tuple[list[str], list[str] | None]:
+    """The choices' texts, and their labels when the record gives them (``{"text": [...],
+    "label": [...]}``)."""
     choices = record.get("choices") or record.get("options") or record.get("endings")
+    labels = None
     if isinstance(choices, dict):
+        labels = choices.get("label")
         choices = choices.get("text")
     if not isinstance(choices, list) or not choices:
         raise ValueError("no list of choices")
-    return [str(c) for c in choices]
+    if not isinstance(labels, list) or len(labels) != len(choices):
+        labels = None
+    return [str(c) for c in choices], None if labels is None else [str(x) for x in labels]
 
 
 def _detect(record: dict) -> str:
@@ -114,15 +123,15 @@ def _detect(record: dict) -> str:
 
 def adapt(record: dict, shape: str, index: int) -> EvalItem:
     """The item of one record of the given shape (``auto`` detects it); ``index`` makes the id
-    when the record has no ``id``/``task_id``."""
+    when the record has no ``id``/``task_id`` (or only null ones)."""
     if shape == "auto":
         shape = _detect(record)
-    item_id = str(record.get("id", record.get("task_id", index)))
+    item_id = str(next((record[k] for k in ("id", "task_id") if record.get(k) is not None), index))
     if shape == "qa":
         return EvalItem(item_id, str(record["question"]), str(record.get("answer") or ""))
     if shape == "mc":
-        choices = _choices(record)
-        correct = choices[_correct_index(record, len(choices))]
+        choices, labels = _choices(record)
+        correct = choices[_correct_index(record, len(choices), labels)]
         return EvalItem(item_id, str(record["question"]), correct)
     if shape == "code":
         solution = next((record[k] for k in _SOLUTION_KEYS if record.get(k)), "")

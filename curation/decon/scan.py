@@ -230,8 +230,9 @@ def _score_item(index: DeconIndex, item: int, o_q: float, lo: int, hi: int,
         if a_lo >= 0:
             first, last = min(first, a_lo), max(last, a_hi)
     if has_passage:
+        # n-grams whose tokens all lie within passage_window tokens of the question's
         w_lo = max(lo - p.passage_window, 0)
-        g_hi = max(min(hi + p.passage_window, len(grams)), w_lo)
+        g_hi = max(min(hi + p.passage_window + 1, len(grams)), w_lo)
         o_p, _, _ = _family_overlap(index, "p", item, grams[w_lo:g_hi], np.arange(w_lo, g_hi))
     wq, wa, wp = weights(has_answer, has_passage, int(index.q_unique[item]), p)
     score = wq * o_q + wa * o_a + wp * o_p

@@ -90,6 +90,8 @@ class Decontaminate(MapStage):
     tokenizer.json path (None: words); the other keywords are ``ScanParams`` fields.
     """
 
+    version = 2  # 2: words with combining marks; symmetric passage window
+
     requires = ("id", "text")
     adds = {"decon_score": pa.float64(), "decon_eval": pa.string()}
 

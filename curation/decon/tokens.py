@@ -30,8 +30,15 @@ _PRIME = np.uint64(0x100000001B3)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
+def _words(text: str) -> list[str]:
+    """The words of one text, found by polars' regex engine as in ``Tokens.batch``: Python's
+    ``re`` reads ``WORD`` differently (combining marks, "½"), so it must not split them."""
+    return pl.Series([text], dtype=pl.String).str.extract_all(WORD)[0].to_list()
+
+
 def normalize(text: str) -> str:
-    """Lowercase, non-alphanumerics to spaces, whitespace collapsed and stripped."""
+    """Lowercase, non-alphanumerics to spaces, whitespace collapsed and stripped (Python's
+    ``re``: combining marks split words here, unlike in ``Tokens``)."""
     return " ".join(m.group().lower() for m in _WORD_RE.finditer(text))
 
 
@@ -72,10 +79,14 @@ class Tokens:
 
     def spans(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(token hashes uint64, char starts int64, char ends int64) of one text."""
-        matches = list(_WORD_RE.finditer(text))
-        starts = np.fromiter((m.start() for m in matches), np.int64, len(matches))
-        ends = np.fromiter((m.end() for m in matches), np.int64, len(matches))
-        words = pl.Series([m.group() for m in matches], dtype=pl.String)
+        found = _words(text)
+        starts = np.zeros(len(found), np.int64)
+        at = 0
+        for i, word in enumerate(found):  # the gap before a word holds no word character
+            starts[i] = at = text.index(word, at)
+            at += len(word)
+        ends = starts + np.fromiter(map(len, found), np.int64, len(found))
+        words = pl.Series(found, dtype=pl.String)
         if self.tokenizer is None:
             return _hash_words(words), starts, ends
         lowered = words.str.to_lowercase().to_list()

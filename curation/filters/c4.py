@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import BatchContext, Filter
-from curation.filters.text import PY_WORD, first_reason, split_lines, texts_of, tokens
+from curation.filters.text import PY_SPACE, PY_WORD, first_reason, split_lines, texts_of, tokens
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = r"[.?!\"']$"
@@ -54,6 +54,8 @@ class C4Filter(Filter):
     """C4's rules (see the module docstring); reasons ``lorem_ipsum``, ``curly_bracket``,
     ``too_few_sentences``."""
 
+    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
+
     def __init__(
         self,
         remove_citations: bool = True,
@@ -80,7 +82,8 @@ class C4Filter(Filter):
     def _line_table(self, texts: pl.Series) -> pl.DataFrame:
         """Every line with ``clean`` (stripped, citations cut), ``drop`` (line removed),
         ``doc_reason`` (line drops its page)."""
-        lines = split_lines(texts).with_columns(pl.col("piece").str.strip_chars().alias("line"))
+        lines = split_lines(texts).with_columns(
+            pl.col("piece").str.strip_chars(PY_SPACE).alias("line"))
         line = pl.col("line")
         clean = line.str.replace_all(CITATION, "") if self.remove_citations else line
         lines = lines.with_columns(clean.alias("clean"), line.str.to_lowercase().alias("lower"))
@@ -144,7 +147,7 @@ class C4Filter(Filter):
                                   ("too_few_sentences", sentences < self.min_num_sentences)])
         reason = pc.if_else(pc.equal(reason, "page"), pa.array(page_reason, pa.string()), reason)
         joined = (kept.group_by("doc", maintain_order=True)
-                  .agg(pl.col("clean").str.join("\n").str.strip_chars()))
+                  .agg(pl.col("clean").str.join("\n").str.strip_chars(PY_SPACE)))
         text = np.full(n, "", dtype=object)
         text[joined["doc"].to_numpy()] = joined["clean"].to_numpy()
         return reason, pa.array(text, pa.large_string())

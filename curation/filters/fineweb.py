@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from curation.core.stage import Filter
 from curation.filters.text import (
+    PY_SPACE,
     TERMINAL,
     char_class,
     duplicates,
@@ -30,6 +31,8 @@ class FineWebQuality(Filter):
     most ``new_line_ratio``. A text without a non-blank line is dropped as ``empty``.
     Reasons: datatrove's (``line_punct_ratio``, ``short_line_ratio``, ``char_dup_ratio``,
     ``list_ratio``)."""
+
+    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
 
     def __init__(
         self,
@@ -60,7 +63,7 @@ class FineWebQuality(Filter):
     def reasons(self, batch: pa.Table) -> pa.Array:
         texts = texts_of(batch)
         n = len(texts)
-        lines = split_literal(texts, "\n").filter(pl.col("piece").str.strip_chars() != "")
+        lines = split_literal(texts, "\n").filter(pl.col("piece").str.strip_chars(PY_SPACE) != "")
         stats = per_doc(
             lines, n,
             pl.len().alias("n"),

@@ -15,6 +15,7 @@ import pyarrow as pa
 from curation.core.stage import Filter
 from curation.filters.text import (
     NOT_PUNCTUATION,
+    PY_SPACE,
     duplicates,
     first_reason,
     per_doc,
@@ -35,6 +36,8 @@ class GopherQuality(Filter):
     ``•``/``-`` and ``max_ellipsis_lines_ratio`` ending with an ellipsis, at least
     ``max_non_alpha_words_ratio`` (datatrove's name) of words with a letter, and at least
     ``min_stop_words`` distinct stop words. ``None`` (or 0) disables a rule, as in datatrove."""
+
+    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
 
     def __init__(
         self,
@@ -83,8 +86,8 @@ class GopherQuality(Filter):
         ellipses = (texts.str.count_matches("...", literal=True)
                     + texts.str.count_matches("…", literal=True)).to_numpy()
         lines = split_lines(texts).with_columns(
-            pl.col("piece").str.strip_chars_start().str.contains(r"^[•\-]").alias("bullet"),
-            pl.col("piece").str.strip_chars_end().str.contains(r"(?:\.\.\.|…)$").alias("ell"))
+            pl.col("piece").str.strip_chars_start(PY_SPACE).str.contains(r"^[•\-]").alias("bullet"),
+            pl.col("piece").str.strip_chars_end(PY_SPACE).str.contains(r"(?:\.\.\.|…)$").alias("ell"))
         line_stats = per_doc(lines, n, pl.len().alias("n"), pl.col("bullet").sum().alias("b"),
                              pl.col("ell").sum().alias("e")).fill_null(0)
         n_lines = line_stats["n"].to_numpy()
@@ -158,6 +161,8 @@ class GopherRepetition(Filter):
     duplicated n-grams for each ``(n, max)`` in ``dup_n_grams``. The empty text is dropped as
     ``empty``. ``None`` disables a fraction rule, as in datatrove."""
 
+    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
+
     def __init__(
         self,
         dup_line_frac: float | None = 0.3,
@@ -179,7 +184,7 @@ class GopherRepetition(Filter):
         texts = texts_of(batch)
         n = len(texts)
         length = texts.str.len_chars().to_numpy()
-        para_df = split_regex(texts.str.strip_chars(), r"\n{2,}")
+        para_df = split_regex(texts.str.strip_chars(PY_SPACE), r"\n{2,}")
         paras = duplicates(para_df, n)
         n_paras = per_doc(para_df, n, pl.len().alias("n"))["n"].fill_null(1)
         line_df = split_regex(texts, r"\n+")

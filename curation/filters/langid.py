@@ -80,8 +80,9 @@ def load_model(path: str):
 
 
 def predict(model, texts: list[str]) -> tuple[list[str], np.ndarray]:
-    """Top language and its probability for each text (newlines folded, first MAX_CHARS)."""
-    lines = [t[:MAX_CHARS].replace("\n", " ").replace("\r", " ") for t in texts]
+    """Top language and its probability for each text (newlines folded, first MAX_CHARS; a
+    null text reads as empty)."""
+    lines = [(t or "")[:MAX_CHARS].replace("\n", " ").replace("\r", " ") for t in texts]
     labels, probs = model.predict(lines, k=1)
     langs = [ls[0].removeprefix(LABEL_PREFIX) if ls else "" for ls in labels]
     return langs, np.array([p[0] if len(p) else 0.0 for p in probs], np.float32)
@@ -92,6 +93,8 @@ class LanguageID(Filter):
     (reason ``language``) or whose top score is below ``min_score`` (reason
     ``language_score``). ``keep=None`` keeps every language. ``min_score`` 0.65 as datatrove's
     LanguageFilter."""
+
+    version = 2  # 2: a null text reads as empty
 
     adds = {"lang": pa.string(), "lang_score": pa.float32()}
 

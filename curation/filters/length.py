@@ -12,6 +12,8 @@ class LengthFilter(Filter):
     """Drops documents shorter than ``min_chars`` (reason ``too_short``) or longer than
     ``max_chars`` (reason ``too_long``); ``None`` disables a bound."""
 
+    version = 2  # 2: a null text has no characters
+
     def __init__(self, min_chars: int | None = 100, max_chars: int | None = None, **options):
         super().__init__(**options)
         if min_chars is not None and max_chars is not None and min_chars > max_chars:
@@ -19,7 +21,7 @@ class LengthFilter(Filter):
         self.min_chars, self.max_chars = min_chars, max_chars
 
     def reasons(self, batch: pa.Table) -> pa.Array:
-        n = pc.utf8_length(batch.column("text"))
+        n = pc.fill_null(pc.utf8_length(batch.column("text")), 0)  # a null text is empty
         reason = pa.nulls(len(n), pa.string())
         if self.max_chars is not None:
             reason = pc.if_else(pc.greater(n, self.max_chars), "too_long", reason)

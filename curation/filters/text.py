@@ -19,6 +19,10 @@ from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 # Python's str.splitlines() separators; \r\n first so that it counts as one break.
 LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\x{2028}\x{2029}]"
 PY_WORD = r"[^\s\x1c-\x1f]+"  # one item of Python's str.split()
+# Python's whitespace (str.isspace, what str.strip removes): Unicode's White_Space, which
+# polars' strip_chars() uses by default, plus the separators \x1c-\x1f.
+PY_SPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+            "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _RESET_STRINGS = 2_000_000  # rebuild the tokenizer once its string store holds this many
 
 
@@ -117,7 +121,7 @@ def tokens(texts: pl.Series) -> pl.DataFrame:
 
 def words(texts: pl.Series) -> pl.DataFrame:
     """datatrove's ``split_into_words``: spaCy tokens, stripped, empty ones dropped."""
-    df = tokens(texts).with_columns(pl.col("piece").str.strip_chars())
+    df = tokens(texts).with_columns(pl.col("piece").str.strip_chars(PY_SPACE))
     df = df.filter(pl.col("piece").str.len_chars() > 0)
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
 

@@ -5,7 +5,9 @@ shard; reduce (one partition) turns the mixture ``weights``, the ``tokens`` budg
 repetition cap into per-source token targets with ``allocate`` (a source short of tokens is
 repeated up to ``max_repeat``; what it cannot supply goes to the others in proportion to
 their weights) and so into a repetition rate per source; apply repeats each document by its
-source's rate (integer copies plus a seeded fraction keyed on the id, ``materialise``).
+source's rate (integer copies plus a seeded fraction keyed on the id, and on the copy number
+of rows an earlier stage such as ``Upsample`` repeated: ``materialise``; ``mix_rate`` is
+replaced).
 Sources without a weight are dropped (rate 0). The realised counts match the targets within
 the sampler's tolerance (``curation.mixing.sampler.tolerance``).
 """
@@ -30,6 +32,7 @@ class Mix(GlobalStage):
 
     requires = ("id", SOURCE)
     adds = {COPY: pa.int32(), RATE: pa.float64()}
+    version = 2  # 2: rows copied by an earlier stage draw by id and copy (``draw_keys``)
     partitions = 1
 
     def __init__(self, weights: dict[str, float], tokens: int, max_repeat: float = 4.0,

@@ -2,8 +2,10 @@
 
 Each document of a domain with repetition factor ``r`` is written ``floor(r)`` times, plus once
 more when ``u < r - floor(r)``, where ``u`` in ``[0, 1)`` is the xxh3-64 hash of the document's
-``id`` seeded with the plan's seed. ``u`` depends on nothing but the id and the seed, so the
-output is the same whatever the sharding, the shard order or the number of workers. Copies are
+``id`` seeded with the plan's seed (of the id and its ``mix_copy`` number for rows that an
+earlier repetition stage already copied: ``draw_keys``). ``u`` depends on nothing but the row's
+key and the seed, so the output is the same whatever the sharding, the shard order or the
+number of workers. Copies are
 adjacent and numbered in the ``mix_copy`` column (0-based); a document written zero times is
 counted as dropped (``mix_zero_rate`` where ``r = 0``, ``mix_not_sampled`` where the fractional
 draw failed). A document of a domain missing from the plan is an error, unless
@@ -61,6 +63,7 @@ class Sample(MapStage):
 
     requires: ClassVar[tuple[str, ...]] = (ID, SOURCE)
     adds: ClassVar[dict[str, pa.DataType]] = {COPY: pa.int32()}
+    version: ClassVar[int] = 2  # 2: rows already copied draw by id and copy (``draw_keys``)
 
     def __init__(self, plan: MixPlan | str, missing: Literal["error", "drop", "keep"] = "error",
                  name: str | None = None):
@@ -100,13 +103,26 @@ class Sample(MapStage):
         return materialise(batch, rates, self._plan.seed, ctx, unknown)
 
 
+def draw_keys(batch: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """What each row's draw ``u`` is keyed on: its ``id``; for rows that are already copies
+    made by an earlier repetition stage (a ``mix_copy`` column, as after ``Upsample``), its id
+    and copy number. So the copies of one document draw independently, and none draws the
+    number the earlier stage drew for the document (which, with the same seed, would keep a
+    fractional copy only where the earlier stage kept one)."""
+    if COPY not in batch.column_names:
+        return batch.column(ID)
+    ids = batch.column(ID)
+    copy = pc.cast(pc.cast(batch.column(COPY), pa.int64()), ids.type)
+    return pc.binary_join_element_wise(ids, copy, pa.scalar("\x1f", ids.type))
+
+
 def materialise(batch: pa.Table, rates: np.ndarray, seed: int, ctx: BatchContext,
                 unknown: np.ndarray | None = None) -> pa.Table:
     """Each row ``copies(rate, u(id, seed))`` times, numbered in ``mix_copy``; rows that get no
     copy are dropped by reason (``mix_not_in_plan`` where ``unknown``, ``mix_zero_rate``,
     ``mix_not_sampled``)."""
     unknown = np.zeros(len(rates), bool) if unknown is None else unknown
-    n = copies(rates, uniform_from_ids(batch.column(ID), seed))
+    n = copies(rates, uniform_from_ids(draw_keys(batch), seed))
     for reason, mask in (("mix_not_in_plan", unknown & (n == 0)),
                          ("mix_zero_rate", ~unknown & (rates == 0)),
                          ("mix_not_sampled", ~unknown & (rates > 0) & (n == 0))):
@@ -124,8 +140,14 @@ def materialise(batch: pa.Table, rates: np.ndarray, seed: int, ctx: BatchContext
 def repeat_by_rate(batch: pa.Table, rates: np.ndarray, seed: int,
                    ctx: BatchContext) -> pa.Table:
     """``materialise`` for stages that compute their own rates: the rate used is kept in a
-    ``mix_rate`` column, and ``mix_copy`` and ``mix_rate`` come last."""
-    out = materialise(batch.append_column(RATE, pa.array(rates, pa.float64())), rates, seed, ctx)
+    ``mix_rate`` column (replacing an earlier stage's), and ``mix_copy`` and ``mix_rate`` come
+    last."""
+    rate = pa.array(rates, pa.float64())
+    if RATE in batch.column_names:
+        batch = batch.set_column(batch.column_names.index(RATE), RATE, rate)
+    else:
+        batch = batch.append_column(RATE, rate)
+    out = materialise(batch, rates, seed, ctx)
     return out.select([c for c in out.column_names if c not in (COPY, RATE)] + [COPY, RATE])
 
 

@@ -10,9 +10,9 @@ A global stage over tagged (``topic``, ``vigintile``) documents, tokenized or no
   row per topic x vigintile that also carries the bucket's tokens and the fitted curve
   (``CURVE_COLUMNS``), so ``curate inspect`` can show the curve (``curves_from_decisions``);
 - apply: each document repeated ``floor(r)`` times plus once more with probability
-  ``frac(r)``, decided by a seeded hash of its id (``materialise``), so the result depends on
-  neither sharding nor worker count. Rows get ``mix_copy`` (0 for the first copy); the rate
-  used is in ``mix_rate``.
+  ``frac(r)``, decided by a seeded hash of its id (``materialise``, ``draw_keys``), so the
+  result depends on neither sharding nor worker count. Rows get ``mix_copy`` (0 for the first
+  copy); the rate used is in ``mix_rate``.
 
 Documents without a topic or vigintile keep rate 1. An infeasible ratio fails the reduce task
 with a message naming the topic and its largest feasible ratio.

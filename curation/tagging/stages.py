@@ -63,6 +63,8 @@ class Topic(_FastTextStage):
     ``setup()``. Ties go to the model's first label.
     """
 
+    version = 2  # 2: ties go to the model's first label
+
     def __init__(self, model_path: str | os.PathLike, distribution: bool = False,
                  taxonomy: Taxonomy = TOPICS, batch_size: int = 1024, name: str | None = None):
         super().__init__(model_path, batch_size, name)
@@ -90,7 +92,8 @@ class Topic(_FastTextStage):
         n = batch.num_rows
         full = np.zeros((n, len(self._taxonomy)), np.float32)
         full[:, self._columns] = proba
-        best = full.argmax(axis=1) if n else np.zeros(0, np.int64)
+        # the best label in the model's order (ties: its first label), as a taxonomy column
+        best = self._columns[proba.argmax(axis=1)] if n else np.zeros(0, np.int64)
         batch = batch.append_column("topic", pa.array(ids[best], pa.string()))
         batch = batch.append_column("topic_score",
                                     pa.array(full[np.arange(n), best], pa.float32()))

@@ -8,7 +8,7 @@ them), and ``<stem>.csv.gz``: the label list, one row per document with its toke
 
 Import reads such arrays back into our tokenized shards, with their label lists when present;
 without one, documents are split after each EOS (trailing tokens without an EOS form a last
-document, to which an EOS is added).
+document). Every imported document ends with EOS: one is added to a document that lacks it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from curation.core.manifest import write_manifest
 from curation.core.schema import DOMAIN_COLUMNS, ID, INPUT_IDS, N_BYTES, N_TOKENS, SOURCE
 from curation.core.writer import ShardWriter
 from curation.tokenize.dataset import TokenizedDataset, expected_info
-from curation.tokenize.stage import token_type, with_tokenizer_metadata
+from curation.tokenize.stage import list_offsets, token_type, with_tokenizer_metadata
 from curation.tokenize.tokenizer import TokenizerInfo, load_tokenizer
 
 EXPORT_META = "export.json"
@@ -98,7 +98,7 @@ def _spans_from_eos(tokens: np.ndarray, eos: int) -> tuple[np.ndarray, np.ndarra
     ends = np.flatnonzero(tokens == eos) + 1
     if len(tokens) and (len(ends) == 0 or ends[-1] != len(tokens)):
         ends = np.append(ends, len(tokens))
-    return np.concatenate([[0], ends[:-1]]).astype(np.int64), ends.astype(np.int64)
+    return np.concatenate([[0], ends])[:-1].astype(np.int64), ends.astype(np.int64)
 
 
 def import_npy(paths: str | list[str], out_dir: str, tokenizer: TokenizerInfo | str,
@@ -139,11 +139,14 @@ def _documents(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray, info: T
     """One batch of imported documents as a tokenized table."""
     values = np.asarray(tokens[starts[0]:ends[-1]], dtype=token_type(info).to_pandas_dtype())
     lengths = ends - starts
-    needs_eos = values[ends - starts[0] - 1] != info.eos_id
-    if needs_eos.any():  # only the trailing document of a file can lack its EOS
-        values = np.append(values, np.array([info.eos_id], values.dtype))
-        lengths[-1] += 1
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    nonempty = lengths > 0
+    needs_eos = np.ones(len(lengths), bool)
+    needs_eos[nonempty] = values[(ends - starts[0] - 1)[nonempty]] != info.eos_id
+    if needs_eos.any():  # without labels only a file's trailing document lacks its EOS
+        values = np.insert(values, (ends - starts[0])[needs_eos],
+                           np.array(info.eos_id, values.dtype))
+        lengths = lengths + needs_eos
+    offsets = list_offsets(lengths).astype(np.int32)
     ids = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
     cols: dict[str, pa.Array] = {}
     if labels is not None:

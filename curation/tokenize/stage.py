@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
+from curation.core.errors import CurationError
 from curation.core.schema import (
     ID,
     INPUT_IDS,
@@ -48,13 +49,23 @@ def token_type(info: TokenizerInfo) -> pa.DataType:
     return pa.uint16() if info.dtype == "uint16" else pa.uint32()
 
 
+def list_offsets(lengths: np.ndarray) -> np.ndarray:
+    """The offsets (int64, from 0) of lists of these lengths, checked to fit the int32 offsets
+    of an Arrow ``list``: past ``2^31 - 1`` values they would wrap around, so that is an error."""
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise CurationError(f"{int(offsets[-1]):,} token ids in one batch of {len(lengths):,} "
+                            "documents: more than a list column's int32 offsets can address")
+    return offsets
+
+
 def tokens_array(ids: list[list[int]], info: TokenizerInfo) -> pa.ListArray:
     """Per-document id lists (without specials) as one Arrow list array, BOS/EOS added."""
     n = len(ids)
     lengths = np.fromiter(map(len, ids), np.int64, n)
     with_bos = info.bos_id is not None
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths + 1 + with_bos, out=offsets[1:])
+    offsets = list_offsets(lengths + 1 + with_bos)
     dtype = np.uint16 if info.dtype == "uint16" else np.uint32
     flat = np.empty(int(offsets[-1]), dtype)
     body = np.ones(len(flat), bool)
@@ -85,9 +96,11 @@ class Tokenize(MapStage):
     ``eos``/``bos`` name special tokens (``eos=None`` finds a usual one: ``<|endoftext|>``,
     ``</s>``...). ``parallel`` chooses who uses the cores: the Rust tokenizer's own threads
     (True), or one thread per task so that the executor's workers share them (False); the
-    default is one thread inside a Ray task and the tokenizer's threads otherwise. Empty texts
-    are dropped (reason ``empty_text``).
+    default is one thread inside a Ray task and the tokenizer's threads otherwise. Empty (or
+    null) texts are dropped (reason ``empty_text``).
     """
+
+    version = 2  # 2: null texts dropped as empty_text
 
     requires = (TEXT,)
 
@@ -127,7 +140,7 @@ class Tokenize(MapStage):
 
     def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
         n_bytes = pc.binary_length(batch.column(TEXT)).cast(pa.int64())
-        empty = pc.equal(n_bytes, 0)
+        empty = pc.fill_null(pc.equal(n_bytes, 0), True)  # a null text is empty too
         if pc.any(empty).as_py():
             ctx.drop("empty_text", batch.filter(empty))
             keep = pc.invert(empty)

@@ -82,6 +82,13 @@ def special_id(tokenizer: Tokenizer, token: str, name: str) -> int:
     return tid
 
 
+def id_bound(tokenizer: Tokenizer) -> int:
+    """One more than the largest token id. Not ``get_vocab_size()``, which counts the entries:
+    a vocabulary with gaps in its ids (reserved or removed slots) has ids beyond the count."""
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    return max(vocab.values()) + 1 if vocab else 0
+
+
 def describe(tokenizer: Tokenizer, name: str, eos: str | None = None,
              bos: str | None = None) -> TokenizerInfo:
     """The ``TokenizerInfo`` of ``tokenizer``; ``eos=None`` finds a usual EOS token."""
@@ -94,7 +101,7 @@ def describe(tokenizer: Tokenizer, name: str, eos: str | None = None,
     return TokenizerInfo(
         tokenizer_hash(tokenizer),
         name,
-        tokenizer.get_vocab_size(with_added_tokens=True),
+        id_bound(tokenizer),
         special_id(tokenizer, eos, "EOS"),
         None if bos is None else special_id(tokenizer, bos, "BOS"),
     )

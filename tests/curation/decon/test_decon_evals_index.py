@@ -113,3 +113,32 @@ def test_cache_is_reused_and_keyed_by_contents(tmp_path):
     assert set(loaded.arrays) == set(built.arrays)
     for name, array in built.arrays.items():
         assert np.array_equal(loaded.arrays[name], array), name
+
+
+def test_mc_answer_key_is_looked_up_in_the_choice_labels():
+    """ARC (Hugging Face layout) labels some items' choices "1".."4" instead of "A".."D", with
+    ``answerKey`` one of those labels: "1" is the first choice, not the second, and "4" the
+    fourth, not out of range."""
+    choices = {"text": ["red", "green", "blue", "black"], "label": ["1", "2", "3", "4"]}
+    for key, want in (("1", "red"), ("4", "black")):
+        record = {"id": "arc", "question": "Q?", "choices": choices, "answerKey": key}
+        assert adapt(record, "auto", 0).answer == want
+    lettered = {"text": ["red", "green", "blue"], "label": ["A", "B", "C"]}
+    assert adapt({"question": "Q?", "choices": lettered, "answerKey": "C"}, "mc", 0).answer == \
+        "blue"
+    shuffled = {"text": ["red", "green", "blue"], "label": ["B", "C", "A"]}
+    assert adapt({"question": "Q?", "choices": shuffled, "answerKey": "A"}, "mc", 0).answer == \
+        "blue"
+    with pytest.raises(ValueError, match="out of range"):
+        adapt({"question": "Q?", "choices": lettered, "answerKey": "D"}, "mc", 0)
+
+
+def test_null_id_falls_back_like_a_missing_one(tmp_path):
+    """A Parquet eval file with a nullable ``id`` column: a null id is no id (the item gets its
+    ``task_id`` or its record index), not the string "None" shared by every such item."""
+    rows = [{"id": None if i % 2 else f"q{i}", "question": f"{LONG} number {i}?",
+             "answer": str(i)} for i in range(4)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "qa.parquet")
+    ids = [it.id for it in load_eval(str(tmp_path / "qa.parquet")).items]
+    assert ids == ["q0", "1", "q2", "3"]
+    assert adapt({"id": None, "task_id": "T/7", "prompt": "p", "code": "c"}, "auto", 0).id == "T/7"

@@ -245,3 +245,34 @@ def test_weights_move_from_short_questions_to_the_answer():
     assert (wq, wa, wp) == pytest.approx((0.425, 0.0, 0.575))
     for args in ((True, True, 5), (True, False, 19), (False, True, 12)):
         assert sum(weights(*args, p)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("mode", ["simple", "ngram8"])
+def test_item_with_combining_marks_is_found(mode):
+    """Devanagari vowel signs and decomposed accents are combining marks: the per-document scan
+    must split words as the index (and the batch prefilter) do, else nothing matches."""
+    question = ("एक किसान नदी के किनारे हर साल बारह पेड़ लगाता है और इस साल उसने नौ कतारें "
+                "लगाईं। तूफ़ान में सात पेड़ टूट गए और उसने आधे पेड़ बदल दिए। अब कितने पेड़ "
+                "बचे हैं? cafe\u0301 nai\u0308ve re\u0301sume\u0301")
+    item = EvalItem("hindi", question, "एक सौ एक पेड़ बचे हैं।")
+    index = index_of([item], mode)
+    doc, at = planted(question + " " + item.answer)
+    matches = find(index, [doc])
+    assert [(m.row, str(index.ids[m.item])) for m in matches] == [(0, "hindi")]
+    assert matches[0].score == pytest.approx(1.0)
+    assert matches[0].start == at
+
+
+def test_passage_window_is_symmetric():
+    """A passage n-gram whose tokens all lie within ``passage_window`` tokens of the question
+    counts on either side: the window is as wide after the question as before it."""
+    passage = "pp1 pp2 pp3 pp4 pp5"  # one n-gram
+    index = index_of([EvalItem("qp", SHORT_Q, "", passage)])
+    window, gap = 8, "gg1 gg2 gg3"  # the passage's farthest token exactly 8 tokens away
+    params = dict(threshold=0.0, passage_window=window, question_alone=10_000)
+    before = find(index, [planted(f"{passage} {gap} {SHORT_Q}")[0]], **params)
+    after = find(index, [planted(f"{SHORT_Q} {gap} {passage}")[0]], **params)
+    beyond = find(index, [planted(f"{SHORT_Q} {gap} gg4 {passage}")[0]], **params)
+    assert before[0].score == pytest.approx(1.0)  # 0.85 from the question, 0.15 the passage
+    assert after[0].score == pytest.approx(1.0)
+    assert beyond[0].score == pytest.approx(0.85)

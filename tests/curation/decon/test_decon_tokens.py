@@ -53,3 +53,34 @@ def test_tokenizer_ids_and_spans(tokenizer_path):
     assert h.tolist() == hashes[offsets[0] : offsets[1]].tolist()
     assert starts[0] == 0 and ends[-1] == len(text) - 1
     assert all(s < e for s, e in zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+# Texts whose words polars' regex engine (the batch path) and Python's ``re`` split differently:
+# combining marks (decomposed accents, Devanagari vowel signs) are word characters to polars
+# and not to ``re``; "½" and "²" (category No) the other way round.
+UNICODE_EDGE = [
+    "cafe\u0301 nai\u0308ve re\u0301sume\u0301 x",
+    "नमस्ते दुनिया, यह एक परीक्षण वाक्य है।",
+    "½ cup and x² plus 𝔘𝔫𝔦 \U0001f600 done",
+    "Ǆ\u0301\u0327 and e\u20dd end",
+]
+
+
+def test_batch_and_spans_agree_on_combining_marks_and_numerics():
+    tokens = Tokens()
+    hashes, offsets = tokens.batch(UNICODE_EDGE)
+    for i, text in enumerate(UNICODE_EDGE):
+        h, starts, ends = tokens.spans(text)
+        assert h.tolist() == hashes[offsets[i] : offsets[i + 1]].tolist(), text
+        words = [text[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        assert tokens.text(" ".join(words)).tolist() == h.tolist()
+
+
+def test_tokenizer_spans_agree_with_batch_on_combining_marks(tokenizer_path):
+    tokens = Tokens(tokenizer_path)
+    hashes, offsets = tokens.batch(UNICODE_EDGE)
+    for i, text in enumerate(UNICODE_EDGE):
+        h, starts, ends = tokens.spans(text)
+        assert h.tolist() == hashes[offsets[i] : offsets[i + 1]].tolist(), text
+        assert len(starts) == len(ends) == len(h)
+        assert all(0 <= s <= e <= len(text) for s, e in zip(starts, ends, strict=True))

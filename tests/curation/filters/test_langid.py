@@ -59,3 +59,12 @@ def test_missing_and_broken_models(tmp_path, monkeypatch):
     stage = LanguageID(model=str(bad))
     with pytest.raises(CurationError, match="bad.ftz: not a fastText model"):
         stage.setup()
+
+
+def test_null_text_reads_as_empty():
+    texts = ["The committee met on Tuesday and approved the budget for next year.", None]
+    out = LanguageID(mode="tag").process(batch_of(texts), BatchContext(0, 0, StageStats()))
+    empty = LanguageID(mode="tag").process(batch_of(["", texts[0]]),
+                                           BatchContext(0, 0, StageStats()))
+    assert out.column("lang").to_pylist() == empty.column("lang").to_pylist()[::-1]
+    assert out.column("lang_score").to_pylist() == empty.column("lang_score").to_pylist()[::-1]

@@ -38,3 +38,13 @@ def test_tag_mode_adds_reason_column_only():
 def test_bad_bounds():
     with pytest.raises(ValueError, match="above"):
         LengthFilter(min_chars=10, max_chars=5)
+
+
+def test_null_text_has_no_characters():
+    """A null text reads as the empty text (as in every other filter): too short, never kept
+    by a lower bound."""
+    out, ctx = apply(LengthFilter(min_chars=1), [None, "ok", None])
+    assert out.column("text").to_pylist() == ["ok"]
+    assert ctx.stats.dropped == {"too_short": 2}
+    assert LengthFilter(min_chars=None, max_chars=5).reasons(
+        pa.table({"text": pa.array([None], pa.large_string())})).to_pylist() == [None]

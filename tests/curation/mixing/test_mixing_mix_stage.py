@@ -51,3 +51,24 @@ def test_unweighted_sources_are_dropped_and_impossible_budgets_refused(tmp_path)
     assert set(out["source"].to_pylist()) == {"web"}
     with pytest.raises(TaskFailed, match="budget"):
         run(tmp_path, "c", Mix({"web": 1.0, "code": 1.0}, tokens=10**6, max_repeat=2))
+
+
+def test_mix_after_upsample_realises_its_target(tmp_path):
+    """``Upsample >> Mix`` (both at their default seed): Mix replaces ``mix_rate`` and samples
+    the upsampled copies independently, so its token target is met within the sampler's
+    tolerance."""
+    from curation.mixing import Upsample
+
+    docs = [{"id": f"d{i:05d}", "text": " ".join(["word"] * (5 + i % 7)),
+             "topic": ["art", "health"][i % 2], "vigintile": (i // 2) % 20} for i in range(2000)]
+    (tmp_path / "in").mkdir()
+    write_jsonl(tmp_path / "in" / "web.jsonl", docs)
+    p = Pipeline("chain", str(tmp_path / "w"))
+    cols = {"topic": pa.string(), "vigintile": pa.int64()}
+    src = p.source(read(str(tmp_path / "in" / "web.jsonl"), source="web", columns=cols))
+    p.sink(src >> Upsample(1.5, partitions=3) >> Mix({"web": 1.0}, tokens=6000),
+           str(tmp_path / "o"))
+    out = pa.concat_tables(pq.read_table(f) for f in p.run(progress=False).outputs["sink"])
+    got = words_by_source(out)["web"]
+    assert abs(got - 6000) <= 4 * (11 * 6000) ** 0.5  # sampler tolerance, longest doc 11 words
+    assert out.column_names.count("mix_rate") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter, defaultdict
 
@@ -175,3 +176,40 @@ def test_plan_from_manifest_curves_then_sample_in_a_pipeline(tmp_path, tokenizer
     alloc = allocate({"web": 1.0}, {"web": sum(d["tokens"] for d in domains)}, 1000, caps=4)
     flat = plan_from_allocation(domains, alloc)
     assert flat.target_tokens == pytest.approx(1000)
+
+
+def _chain(rates: tuple[float, ...], n: int, seed: int = 0) -> pa.Table:
+    """``n`` one-token documents through repetition stages in sequence (``Upsample >> Mix``
+    does this), each with the same seed as both stages have by default."""
+    from curation.mixing.sampler import repeat_by_rate
+
+    table = pa.table({"id": [f"doc-{i:06d}" for i in range(n)], "source": ["web"] * n})
+    for rate in rates:
+        ctx = BatchContext(seed=0, shard=0, stats=StageStats())
+        table = repeat_by_rate(table, np.full(table.num_rows, rate), seed, ctx)
+    return table
+
+
+@pytest.mark.parametrize("rates", [(0.5, 0.5), (2.5, 0.4), (1.5, 0.5, 2.0)])
+def test_chained_repetition_realises_the_product_of_the_rates(rates):
+    """A second repetition stage must not reuse the first one's draw: each document's expected
+    copies after the chain are the product of the rates (closed form), and the count stays
+    within 5 standard deviations of independent draws (every row of every stage draws anew)."""
+    n = 20_000
+    out = _chain(rates, n)
+    mean, var = 1.0, 0.0  # copies of one document: a branching process, stage by stage
+    for r in rates:
+        f = r - math.floor(r)
+        mean, var = mean * r, r * r * var + mean * f * (1 - f)
+    assert abs(out.num_rows - n * mean) <= 5 * (n * var) ** 0.5, (out.num_rows, n * mean)
+
+
+def test_copies_from_an_earlier_stage_are_sampled_independently():
+    """Four copies of each document sampled at rate 0.5: the survivors per document are
+    Binomial(4, 1/2) (brute force over the outcome counts), not all-or-nothing."""
+    out = _chain((4.0, 0.5), 4000)
+    survivors = Counter(out.column("id").to_pylist())
+    counts = Counter(survivors.get(f"doc-{i:06d}", 0) for i in range(4000))
+    binomial = {k: 4000 * math.comb(4, k) / 16 for k in range(5)}
+    for k, want in binomial.items():
+        assert abs(counts[k] - want) <= 5 * (want * (1 - want / 4000)) ** 0.5, (k, counts)

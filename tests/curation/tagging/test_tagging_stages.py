@@ -111,3 +111,25 @@ def test_stages_refuse_models_that_do_not_fit(world, tmp_path):
         Quality(root / "quality.bin", positive_label="positive").setup()
     # the model file's hash is in the config: a retrained model means a new fingerprint
     assert len(Quality(root / "quality.bin").config()["model_sha256"]) == 64
+
+
+def test_topic_ties_go_to_the_models_first_label(tmp_path):
+    """Probabilities tied between two labels: the topic is the model's first label of the tie
+    (as ``FastTextModel.predict`` says), not the one first in taxonomy order."""
+    from curation.core.stage import BatchContext
+    from curation.core.stats import StageStats
+
+    class Fake:  # labels in an order unlike the taxonomy's
+        labels = (TOPICS.ids[5], TOPICS.ids[2], TOPICS.ids[9])
+
+        def predict_proba(self, texts, batch_size):
+            return np.tile(np.array([0.4, 0.4, 0.2], np.float32), (len(texts), 1))
+
+    (tmp_path / "fake.bin").write_bytes(b"x")
+    stage = Topic(tmp_path / "fake.bin")
+    stage._model = Fake()
+    stage._check(stage._model)
+    batch = pa.table({"text": ["a", "b"]})
+    out = stage.process(batch, BatchContext(seed=0, shard=0, stats=StageStats()))
+    assert out.column("topic").to_pylist() == [TOPICS.ids[5]] * 2
+    assert out.column("topic_score").to_pylist() == pytest.approx([0.4, 0.4])

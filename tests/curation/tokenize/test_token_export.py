@@ -84,3 +84,29 @@ def test_bad_arrays_are_errors_naming_the_file(tmp_path, tokenizer_path):
     (tmp_path / "odd.npy").write_bytes(b"\x01\x00\x00\x00\x02\x00")
     with pytest.raises(InputError, match="odd.npy: 6 bytes is not a whole number of uint32"):
         import_npy(str(tmp_path / "odd.npy"), str(tmp_path / "o2"), tokenizer_path)
+
+
+def test_labelled_documents_without_eos_each_get_one(tmp_path, tokenizer_path):
+    """With a label list, any document may lack its EOS (not only the file's last one): each
+    such document gets exactly one, after its own tokens; documents with one are unchanged."""
+    np.array([5, 6, 7, 0, 8, 9, 0, 4], "<u4").tofile(tmp_path / "raw.npy")
+    spans = [(0, 2), (2, 4), (4, 5), (5, 7), (7, 7), (7, 8)]  # incl. an empty document
+    with gzip.open(tmp_path / "raw.csv.gz", "wt") as f:
+        f.write('"start","end","id","n_bytes"\n')
+        f.writelines(f"{a},{b},d{i},1\n" for i, (a, b) in enumerate(spans))
+    import_npy(str(tmp_path / "raw.npy"), str(tmp_path / "back"), tokenizer_path)
+    t = pq.read_table(tmp_path / "back" / "part-00000-000.parquet")
+    tokens = [5, 6, 7, 0, 8, 9, 0, 4]
+    expected = [tokens[a:b] + ([] if b > a and tokens[b - 1] == 0 else [0]) for a, b in spans]
+    assert expected == [[5, 6, 0], [7, 0], [8, 0], [9, 0], [0], [4, 0]]
+    assert t.column("input_ids").to_pylist() == expected
+    assert t.column("n_tokens").to_pylist() == [len(e) for e in expected]
+    assert t.column("id").to_pylist() == [f"d{i}" for i in range(len(spans))]
+
+
+def test_an_empty_array_imports_as_no_documents(tmp_path, tokenizer_path):
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.array([5, 0], "<u4").tofile(tmp_path / "one.npy")
+    manifest = import_npy([str(tmp_path / "empty.npy"), str(tmp_path / "one.npy")],
+                          str(tmp_path / "back"), tokenizer_path)
+    assert (manifest["totals"]["docs"], manifest["totals"]["tokens"]) == (1, 2)

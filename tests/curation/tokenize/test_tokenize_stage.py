@@ -148,6 +148,20 @@ def test_empty_texts_are_dropped_with_a_reason(tokenizer_path):
     assert out.column("id").to_pylist() == ["a", "c"] and stats.dropped == {"empty_text": 1}
 
 
+@pytest.mark.parametrize("texts", [["hi", None, "", "yo"], ["hi", None, "yo"]])
+def test_null_texts_are_dropped_and_counted_too(tokenizer_path, texts):
+    """No row leaves the stage uncounted: a null text is dropped as ``empty_text`` whether or not
+    the batch also holds an empty one (rows in = rows out + drops)."""
+    stage = Tokenize(tokenizer_path)
+    stage.setup()
+    stats = StageStats()
+    ids = [f"d{i}" for i in range(len(texts))]
+    batch = pa.table({"id": ids, "text": pa.array(texts, pa.large_string())})
+    out = stage.process(batch, BatchContext(0, 0, stats))
+    assert out.column("id").to_pylist() == [i for i, t in zip(ids, texts, strict=True) if t]
+    assert out.num_rows + sum(stats.dropped.values()) == len(texts)
+
+
 def test_bad_utf8_is_quarantined_and_counted(tmp_path, tokenizer_path):
     (tmp_path / "in").mkdir()
     write_jsonl(tmp_path / "in" / "a.jsonl",
@@ -177,3 +191,18 @@ def test_local_and_ray_write_identical_shards(tmp_path, tokenizer_path, ray_clus
             executor, progress=False)
         outs[executor] = {f.name: f.read_bytes() for f in (tmp_path / f"o-{executor}").iterdir()}
     assert outs["local"] == outs["ray"]
+
+
+def test_token_batches_past_int32_offsets_are_refused():
+    """``list<uint*>`` offsets are int32: a batch of more than 2^31 - 1 ids must be an error,
+    not offsets that wrap around (lengths faked, nothing of that size is allocated)."""
+    from curation.core.errors import CurationError
+
+    class Huge:  # a document of 2^30 tokens, by its length only
+        def __len__(self) -> int:
+            return 1 << 30
+
+    info = TokenizerInfo("h", "n", 400, 0)
+    with pytest.raises(CurationError, match="int32 offsets"):
+        tokens_array([Huge(), Huge()], info)  # 2^31 + 2 ids with the EOS
+    assert tokens_array([[5, 6], []], info).offsets.to_pylist() == [0, 3, 4]

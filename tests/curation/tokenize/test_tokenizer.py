@@ -66,3 +66,32 @@ def test_fertility_counts_words_bytes_and_tokens(tokenizer_path):
     assert (stats["words"], stats["bytes"], stats["tokens"]) == (6, 19 + 10, tokens)
     assert stats["tokens_per_word"] == pytest.approx(tokens / 6)
     assert stats["bytes_per_token"] == pytest.approx(stats["bytes"] / tokens)
+
+
+def test_ids_beyond_the_entry_count_set_vocab_size_and_dtype(tmp_path):
+    """A vocabulary with a gap in its ids (a token at 70000 among 300 entries): ``vocab_size``
+    bounds the ids (largest id + 1), so the dtype is uint32 and the ids survive tokenization."""
+    import pyarrow as pa
+
+    from curation.core.stage import BatchContext
+    from curation.core.stats import StageStats
+    from curation.tokenize import Tokenize
+
+    spec = json.loads(train_bpe(["hello world, hello there"] * 20, 300).to_str())
+    vocab = spec["model"]["vocab"]
+    moved = max(vocab, key=vocab.get)
+    vocab[moved] = 70_000
+    path = tmp_path / "gap.json"
+    path.write_text(json.dumps(spec))
+    tok = load_tokenizer(str(path))
+    assert tok.token_to_id(moved) == 70_000 and tok.get_vocab_size() < 70_000
+    ids = tok.encode("hello world, hello there", add_special_tokens=False).ids
+    assert 70_000 in ids
+    info = describe(tok, "gap.json")
+    assert info.vocab_size == max(tok.get_vocab().values()) + 1 == 70_001
+    assert info.dtype == "uint32"
+    stage = Tokenize(str(path))
+    stage.setup()
+    out = stage.process(pa.table({"id": ["a"], "text": ["hello world, hello there"]}),
+                        BatchContext(seed=0, shard=0, stats=StageStats()))
+    assert out.column("input_ids").to_pylist() == [ids + [info.eos_id]]
