@@ -315,11 +315,11 @@ class MixtureLoader:
                 "probs": self.probs.tolist(), "seq_len": self.seq_len, "packing": self.packing}
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore the step; refuses a state of another seed, mix, length or packing (a state
-        without ``packing`` was written in concat mode)."""
+        """Restore the step; refuses a state of another seed, mix (sources and weights), length
+        or packing (a state without ``packing`` was written in concat mode)."""
         mine = self.state_dict()
         state = {"packing": "concat"} | state
-        for k in ("seed", "names", "seq_len", "packing"):
+        for k in ("seed", "names", "probs", "seq_len", "packing"):
             if state[k] != mine[k]:
                 raise ValueError(f"loader state has {k}={state[k]!r}, this loader {mine[k]!r}")
         self.step = state["step"]

@@ -44,20 +44,26 @@ class EvalSet:
     @torch.no_grad()
     def bits_per_byte(self, model: torch.nn.Module, batch_rows: int = 8,
                       device: str | torch.device = "cpu") -> dict[str, float]:
-        """BPB of ``model`` on every domain (model put in eval mode, then restored)."""
+        """BPB of ``model`` on every domain (model put in eval mode, then restored).
+
+        Rows longer than the model's context (``model.cfg.max_seq_len``: evaluation rows have
+        the last stage's length, which a context-extension stage reaches only at the end) are
+        evaluated in consecutive pieces of that context: the same labelled tokens and bytes."""
         was_training = model.training
         model.eval()
         out = {}
+        context = getattr(getattr(model, "cfg", None), "max_seq_len", None) or self.seq_len
         for name, src in self.sources.items():
             inputs, labels, doc_ids = self.rows(name)
             nats, tokens = 0.0, 0
             for i in range(0, len(inputs), batch_rows):
-                sl = slice(i, i + batch_rows)
-                logits, _ = model(inputs[sl].to(device), doc_ids=doc_ids[sl].to(device))
-                lab = labels[sl].to(device)
-                nats += F.cross_entropy(logits.flatten(0, 1).float(), lab.flatten(),
-                                        ignore_index=IGNORE, reduction="sum").item()
-                tokens += int((lab != IGNORE).sum())
+                for a in range(0, inputs.shape[1], context):
+                    sl = (slice(i, i + batch_rows), slice(a, a + context))
+                    logits, _ = model(inputs[sl].to(device), doc_ids=doc_ids[sl].to(device))
+                    lab = labels[sl].to(device)
+                    nats += F.cross_entropy(logits.flatten(0, 1).float(), lab.flatten(),
+                                            ignore_index=IGNORE, reduction="sum").item()
+                    tokens += int((lab != IGNORE).sum())
             out[name] = nats / math.log(2) / (tokens * src.bytes_per_token)
         model.train(was_training)
         return out

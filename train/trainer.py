@@ -202,6 +202,8 @@ class Trainer:
         if config.parallel not in ("ddp", "fsdp"):
             raise ValueError(f"unknown parallel {config.parallel!r}; expected 'ddp' or 'fsdp'")
         torch.manual_seed(config.seed)
+        # the context the model is built with: stages' context extensions are replayed from it
+        self._base_context = (config.model.max_seq_len, config.model.rope_scaling)
         self.model = Transformer(config.model).to(self.device)
         self.fsdp = config.parallel == "fsdp" and self.world_size > 1
         # what the loop calls forward on: DDP's wrapper, or the model (sharded in place by FSDP)
@@ -256,9 +258,16 @@ class Trainer:
     def loader(self, index: int, step_in_stage: int) -> MixtureLoader:
         if self._loader is None or self._loader[0] != index:
             s = self.cfg.stages[index]
-            if s.rope_scaling is not None or s.seq_len > self.model.cfg.max_seq_len:
-                scaling = RopeScaling(**s.rope_scaling) if s.rope_scaling else None
-                self.model.set_context(max(s.seq_len, self.model.cfg.max_seq_len), scaling)
+            # the context of stage ``index`` follows from every stage up to it (not only from
+            # the stages this process has run: a resumed run starts in the middle)
+            context = self._base_context
+            for earlier in self.cfg.stages[:index + 1]:
+                if earlier.rope_scaling is not None or earlier.seq_len > context[0]:
+                    context = (max(earlier.seq_len, context[0]),
+                               RopeScaling(**earlier.rope_scaling) if earlier.rope_scaling
+                               else None)
+            if context != (self.model.cfg.max_seq_len, self.model.cfg.rope_scaling):
+                self.model.set_context(*context)
             loader = self._rank0_first(lambda: MixtureLoader(
                 s.sources, s.weights, self.tokenizer, s.seq_len,
                 self.cfg.batch_rows * self.cfg.grad_accum, seed=self.cfg.seed + index,
@@ -386,8 +395,9 @@ class Trainer:
                                      labels=batch["labels"][sl].to(self.device),
                                      return_logits=False)
                 (losses["loss"] * weight).backward()
-            sums += torch.tensor([losses[k].item() for k in keys], dtype=torch.float64) * \
-                float(counts[micro])
+            if counts[micro] > 0:  # no labelled token: NaN losses (means over nothing), weight 0
+                sums += torch.tensor([losses[k].item() for k in keys], dtype=torch.float64) * \
+                    float(counts[micro])
         if self.world_size > 1:
             sums = sums.to(self.device)
             dist.all_reduce(sums)

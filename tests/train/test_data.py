@@ -73,6 +73,9 @@ def test_resume_gives_the_same_next_batch(sources, tokenizer_path, tmp_path, pac
     assert all(torch.equal(expected[k], got[k]) for k in expected)
     with pytest.raises(ValueError, match="seed"):
         loader(sources, tokenizer_path, tmp_path, seed=9, packing=packing).load_state_dict(state)
+    with pytest.raises(ValueError, match="probs"):  # another mix of the same sources
+        loader(sources, tokenizer_path, tmp_path, packing=packing,
+               weights={"web": 0.5, "code": 0.5}).load_state_dict(state)
     other = "concat" if packing == "best_fit" else "best_fit"
     with pytest.raises(ValueError, match="packing"):
         loader(sources, tokenizer_path, tmp_path, packing=other).load_state_dict(state)
