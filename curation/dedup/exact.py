@@ -25,14 +25,21 @@ from curation.core.stage import BatchContext, GlobalStage
 DUP_OF = "exact_dup_of"
 
 
+# Python's whitespace (str.isspace; what utf8_trim_whitespace strips), not RE2's ASCII-only \s
+SPACE_RUN = (r"[\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+              r"\x{205f}\x{3000}]+")
+
+
 def normalise_whitespace_case(text: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Lowercase, and collapse runs of whitespace to one space, stripped at both ends."""
+    """Lowercase, and collapse runs of whitespace to one space, stripped at both ends (the
+    whitespace of Python's ``str.split()``)."""
     lowered = pc.utf8_lower(text)
-    return pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, r"\s+", " "))
+    return pc.utf8_trim(pc.replace_substring_regex(lowered, SPACE_RUN, " "), " ")
 
 
 class ExactDedup(GlobalStage):
     requires = ("id", "text", "created")
+    version = 2  # 2: normalise=True collapses Unicode whitespace inside texts too
 
     def __init__(
         self,

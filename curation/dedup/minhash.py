@@ -40,6 +40,7 @@ import rensa
 
 from curation.core.hashing import xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage
+from curation.dedup.exact import SPACE_RUN
 
 CLUSTER = "minhash_cluster"
 DUPLICATE = "minhash_duplicate"
@@ -98,10 +99,11 @@ def _fmix64(h: np.ndarray) -> np.ndarray:
 def normalise(text: pa.Array | pa.ChunkedArray, lowercase: bool = True,
               punctuation: bool = True) -> pa.Array:
     """Lowercase (optional), every non-letter non-digit to a space (optional, else only
-    whitespace), runs of spaces collapsed to one, ends stripped. Equals
-    ``curation.synthetic.normalize`` with both options on (for letters, digits, ``_``)."""
+    whitespace, as Python's ``str.split()`` sees it), runs of spaces collapsed to one, ends
+    stripped. Equals ``curation.synthetic.normalize`` with both options on (for letters,
+    digits, ``_``)."""
     out = pc.utf8_lower(text) if lowercase else text
-    pattern = r"[^\p{L}\p{N}]+" if punctuation else r"\s+"
+    pattern = r"[^\p{L}\p{N}]+" if punctuation else SPACE_RUN  # Python's whitespace
     out = pc.utf8_trim(pc.replace_substring_regex(out, pattern, " "), " ")
     return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
@@ -251,6 +253,7 @@ class MinHashDedup(GlobalStage):
 
     requires = ("id", "text", "created")
     merges = True
+    version = 2  # 2: punctuation=False splits words on Unicode whitespace (NBSP...) too
 
     def __init__(
         self,

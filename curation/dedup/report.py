@@ -33,11 +33,24 @@ SAMPLE_CHARS = 160
 
 
 def _records(workdir: str, step: str, phase: str) -> list[dict]:
+    """The completion records of the last run's ``phase`` tasks of ``step``, by index.
+
+    A rerun in the same work dir with fewer shards or partitions leaves the earlier run's
+    records of the higher indices behind (their outputs are removed): ``_run.json`` says how
+    many tasks the last run had, and only those count."""
     directory = fs.join(workdir, "_tasks", step)
+    count = None
+    status = fs.join(workdir, "_run.json")
+    if fs.exists(status):
+        phases = json.loads(fs.read_bytes(status)).get("steps", {}).get(step, {}).get("phases")
+        if phases is not None:
+            count = phases.get(phase, 0)
     out = []
     for name in fs.list_dir(directory):
         if name.startswith(f"{phase}-") and name.endswith(".json"):
-            out.append(json.loads(fs.read_bytes(fs.join(directory, name))))
+            record = json.loads(fs.read_bytes(fs.join(directory, name)))
+            if count is None or record["index"] < count:
+                out.append(record)
     return sorted(out, key=lambda r: r["index"])
 
 
@@ -56,6 +69,15 @@ def _decisions(workdir: str, step: str) -> tuple[str, list[tuple[int, str]]] | N
                 return kind, sorted(files)
     if _records(workdir, step, "merge"):  # MinHash with no cluster at all
         return "minhash", []
+    # a step that removed nothing writes no decision: its scan pieces tell the kind
+    directory = fs.join(workdir, "_global", step, "scan")
+    pieces = [n for n in fs.list_dir(directory) if n.endswith(".parquet")]
+    if pieces:
+        names = set(pq.read_schema(fs.join(directory, pieces[0])).names)
+        for kind, columns in (("exact", {"h_hi", "h_lo"}), ("minhash", {"bucket", "key"}),
+                              ("substring", {"shard", "row", "id", "text"})):
+            if columns <= names:
+                return kind, []
     return None
 
 

@@ -223,6 +223,7 @@ class SubstringDedup(GlobalStage):
 
     requires = ("id", "text")
     adds = {REMOVED: pa.int64()}
+    version = 2  # 2: a null text no longer cuts the block (repeats after it were missed)
 
     def __init__(
         self,
@@ -267,7 +268,8 @@ class SubstringDedup(GlobalStage):
         del pieces
         table = table.take(pc.sort_indices(table, [("id", "ascending"), ("shard", "ascending"),
                                                    ("row", "ascending")]))
-        lengths = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False)
+        # a null text owns no bytes (only its separator), like ""
+        lengths = pc.fill_null(pc.binary_length(table.column("text")), 0).to_numpy()
         before = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
         block_of = before // self.partition_bytes
         bounds = np.concatenate([[0], np.flatnonzero(np.diff(block_of)) + 1, [len(block_of)]])
@@ -281,6 +283,8 @@ class SubstringDedup(GlobalStage):
             starts_out.append(start)
             ends_out.append(end)
         shard = np.concatenate(shards_out)
+        if not len(shard):  # nothing repeated in this partition
+            return
         row, start, end = (np.concatenate(x) for x in (rows_out, starts_out, ends_out))
         order = np.lexsort((start, row, shard))
         shard, row, start, end = shard[order], row[order], start[order], end[order]

@@ -7,12 +7,13 @@
   documents that come out become the batch again: same columns in the same order, ``text`` as
   the step left it, plus the ``adds`` columns read from the documents' metadata. Nothing is
   dropped silently: a ``BaseFilter`` is asked for each document's decision through its own
-  ``filter_batch``/``filter`` (in chunks of its ``batch_size``) and a drop is reported under
-  datatrove's reason (``gopher_short_doc``...) or, without one, under the filter's snake-cased
-  name (``gopher_quality``); any other step is run with ``step.run`` and the documents that did
-  not come out are reported as ``<step name>_dropped`` (``trafilatura_dropped``). An extractor
-  runs in datatrove's sandbox process (one per batch); ``setup()`` first calls it once in the
-  worker, so a missing library fails the task instead of every document timing out.
+  ``filter_batch`` (in chunks of its ``batch_size``, as datatrove's ``BaseFilter.run`` does)
+  and a drop is reported under datatrove's reason (``gopher_short_doc``...) or, without one,
+  under the filter's snake-cased name (``gopher_quality``); any other step is run with
+  ``step.run`` and the documents that did not come out are reported as ``<step name>_dropped``
+  (``trafilatura_dropped``). An extractor runs in datatrove's sandbox process (one per batch);
+  ``setup()`` first calls it once in the worker, so a missing library fails the task instead of
+  every document timing out.
 - ``DatatroveReader(reader)`` is a source built from a datatrove disk reader (``WarcReader``,
   ``JsonlReader``, ``ParquetReader``...): each file of its data folder matching its glob is one
   shard, read with the reader's own ``read_file`` and finished like our own readers' records
@@ -124,6 +125,7 @@ class DatatroveStep(MapStage):
     """
 
     requires = (ID, TEXT)
+    version = 2  # 2: a filter's decisions come from filter_batch at batch_size 1 too
 
     def __init__(
         self,
@@ -208,7 +210,7 @@ class DatatroveStep(MapStage):
         dropped: dict[str, list[int]] = {}
         for start in range(0, len(docs), size):
             chunk = docs[start : start + size]
-            results = self.step.filter_batch(chunk) if size > 1 else map(self.step.filter, chunk)
+            results = self.step.filter_batch(chunk)  # as BaseFilter.run does, for any size
             for offset, (doc, result) in enumerate(zip(chunk, results, strict=True)):
                 keep, reason = get_filter_result(result)
                 if keep:

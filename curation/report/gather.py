@@ -41,10 +41,11 @@ class DatasetView:
     domains: pl.DataFrame  # one row per domain: source[, topic][, vigintile], docs, tokens, bytes
 
     def by(self, column: str) -> pl.DataFrame:
-        """Documents, tokens and text bytes per value of ``column``, largest first."""
+        """Documents, tokens and text bytes per value of ``column``, largest first (ties in
+        ``column`` order: group_by's own order changes from call to call)."""
         return (self.domains.group_by(column)
                 .agg(pl.col("docs").sum(), pl.col("tokens").sum(), pl.col("text_bytes").sum())
-                .sort(["tokens", "docs"], descending=True))
+                .sort(["tokens", "docs", column], descending=[True, True, False]))
 
     def grid(self) -> pl.DataFrame | None:
         """Tokens (documents when untokenized) per topic x vigintile, or None if untagged."""

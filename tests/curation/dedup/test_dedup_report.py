@@ -69,3 +69,50 @@ def test_report_matches_brute_force(tmp_path, capsys):
 
     assert main(["dedup", "report", str(tmp_path / "w")]) == 0
     assert "substring_dedup (substring)" in capsys.readouterr().out
+
+
+def test_report_after_a_rerun_with_fewer_shards(tmp_path):
+    """A rerun in the same work dir on fewer input files leaves the first run's task records of
+    the higher shard indices behind (their outputs are removed): the report counts the last run
+    only (brute force: distinct texts of the remaining files)."""
+    (tmp_path / "in").mkdir()
+    rows = [{"id": f"d{i:02d}", "text": f"text number {i % 7} with a few more words in it"}
+            for i in range(30)]
+    for k in range(3):
+        write_jsonl(tmp_path / "in" / f"{k}.jsonl", rows[k::3])
+
+    def run() -> dict:
+        p = Pipeline("r", str(tmp_path / "w"))
+        p.sink(p.source(read(str(tmp_path / "in"), source="web")) >> ExactDedup(partitions=2)
+               >> MinHashDedup(partitions=2), str(tmp_path / "o"))
+        p.run(progress=False)
+        return {s["kind"]: s for s in dedup_report(str(tmp_path / "w"))["steps"]}
+
+    assert run()["exact"]["sources"]["web"]["docs"] == [30, 7]
+    (tmp_path / "in" / "2.jsonl").unlink()
+    left = rows[0::3] + rows[1::3]
+    steps = run()
+    distinct = len({d["text"] for d in left})
+    assert steps["exact"]["docs"] == [len(left), distinct]
+    assert steps["exact"]["sources"]["web"]["docs"] == [len(left), distinct]
+    assert steps["minhash"]["sources"]["web"]["docs"] == [distinct, distinct]
+
+
+def test_steps_that_removed_nothing_are_reported(tmp_path):
+    """A dedup step without a single duplicate writes no decision file; it still belongs in the
+    funnel (documents and bytes in = out), like a MinHash step without clusters."""
+    (tmp_path / "in").mkdir()
+    rows = [{"id": f"d{i:02d}", "text": f"document {i} " + " ".join(f"w{i}x{k}" for k in range(9))}
+            for i in range(12)]
+    write_jsonl(tmp_path / "in" / "a.jsonl", rows)
+    p = Pipeline("r", str(tmp_path / "w"))
+    p.sink(p.source(read(str(tmp_path / "in"), source="web")) >> ExactDedup(partitions=2)
+           >> MinHashDedup(partitions=2) >> SubstringDedup(min_bytes=50), str(tmp_path / "o"))
+    p.run(progress=False)
+    steps = dedup_report(str(tmp_path / "w"))["steps"]
+    assert [s["kind"] for s in steps] == ["exact", "minhash", "substring"]
+    nbytes = sum(len(d["text"].encode()) for d in rows)
+    for s in steps:
+        assert s["docs"] == [len(rows), len(rows)] and s["bytes"] == [nbytes, nbytes]
+        assert s["sources"] == {"web": {"docs": [len(rows)] * 2, "bytes": [nbytes] * 2}}
+        assert s.get("largest_clusters", []) == [] and s.get("top_substrings", []) == []

@@ -11,6 +11,7 @@ from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.dedup import ExactDedup
+from curation.dedup.exact import normalise_whitespace_case
 
 
 def planted(n: int, seed: int) -> list[dict]:
@@ -93,3 +94,18 @@ def test_normalised_hash_merges_case_and_whitespace(tmp_path):
     norm = run(tmp_path / "norm", docs, normalise=True, keep="smallest_id")
     assert plain.num_rows == 3
     assert sorted(norm.column("id").to_pylist()) == ["a", "c"]
+
+
+def test_normalisation_collapses_every_whitespace_like_python_split():
+    """Whitespace inside a text collapses like at its ends (which utf8_trim_whitespace strips):
+    every character of Python's ``str.isspace`` (NBSP, em space, line separator, \\x1c...).
+    Reference: ``" ".join(text.lower().split())``."""
+    import sys
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    rng = random.Random(5)
+    alphabet = ["a", "B", "é", "x", "\r\n", *spaces]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+             for _ in range(400)] + [f"a{s}b" for s in spaces] + [f"{s}a b{s}" for s in spaces]
+    got = normalise_whitespace_case(pa.array(texts, pa.large_string())).to_pylist()
+    assert got == [" ".join(t.lower().split()) for t in texts]

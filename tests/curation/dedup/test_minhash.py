@@ -116,6 +116,17 @@ def test_normalise_and_shingles_match_the_generator():
         assert len(got) == len(shingles(text)) and got == sorted(got)
 
 
+def test_normalise_without_punctuation_splits_on_every_whitespace():
+    """With ``punctuation=False`` words are what Python's ``str.split()`` gives (NBSP, em space,
+    line separator... split words as a space does). Reference: ``" ".join(t.split())``."""
+    import sys
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    texts = [f"one{s}two, three{s}" for s in spaces] + ["a\u00a0b\u3000c", "", "x\r\ny"]
+    got = normalise(pa.array(texts, pa.large_string()), lowercase=False, punctuation=False)
+    assert got.to_pylist() == [" ".join(t.split()) for t in texts]
+
+
 def test_jaccard_sorted_is_set_jaccard():
     rng = np.random.default_rng(1)
     for _ in range(50):

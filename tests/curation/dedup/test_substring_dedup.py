@@ -313,3 +313,38 @@ def _batches(path: str):
     with open(path, "rb") as f:
         docs = [json.loads(line) for line in zstandard.decompress(f.read()).splitlines()]
     yield pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs]})
+
+
+def _reduce(stage: SubstringDedup, table: pa.Table) -> list[tuple[int, dict]]:
+    pieces = [t for _, t in stage.scan(0, iter([table]))]
+    return [(s, t.to_pydict()) for s, t in stage.reduce(0, iter(pieces))]
+
+
+def test_a_partition_without_any_repeat_yields_no_decisions():
+    """Nothing repeated in the partition (or only texts shorter than ``min_bytes``): no spans,
+    and no crash."""
+    stage = SubstringDedup(min_bytes=5)
+    table = pa.table({"id": ["a", "b", "c"], "text": ["hello world", "something else", "ab"]})
+    assert _reduce(stage, table) == []
+    empty = pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.large_string())})
+    assert _reduce(stage, empty) == []
+
+
+def test_a_null_text_does_not_split_the_block():
+    """A null text owns no bytes (like ""): the documents after it stay in the same block, so
+    their repeats are found exactly as with "" in its place (brute force)."""
+    texts = ["hello world", None, "hello world", "xyz hello world"]
+    stage = SubstringDedup(min_bytes=5, fuzziness=1.0)
+    table = pa.table({"id": ["a", "b", "c", "d"], "text": pa.array(texts, pa.large_string())})
+    got = {}
+    for _, d in _reduce(stage, table):
+        for row, s, e in zip(d["row"], d["start"], d["end"], strict=True):
+            got.setdefault(row, []).append((s, e))
+    plain = [t or "" for t in texts]
+    masks = span_mask(plain, *(np.array(x, np.int64) for x in (
+        [r for r, spans in got.items() for _ in spans],
+        [s for spans in got.values() for s, _ in spans],
+        [e for spans in got.values() for _, e in spans])))
+    for e, g in zip(brute_force_mask(plain, 5), masks, strict=True):
+        assert np.array_equal(e, g)
+    assert set(got) == {2, 3}

@@ -16,6 +16,7 @@ from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.extractors import Trafilatura
 from datatrove.pipeline.filters import GopherQualityFilter
+from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers import JsonlReader, WarcReader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -199,6 +200,31 @@ def test_filter_decisions_match_datatrove():
     assert sorted(rejected.column("id").to_pylist()) == sorted(
         r["id"] for r in records if r["id"] not in expected_kept
     )
+
+
+class BatchedOnlyFilter(BaseFilter):
+    """Decides in ``filter_batch`` only (as a batched model would); ``filter`` is a stub."""
+
+    name = "Batched Only"
+
+    def filter(self, doc):
+        raise NotImplementedError("batched only")
+
+    def filter_batch(self, batch):
+        return [True if " the " in d.text else (False, "no_the") for d in batch]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_filter_decisions_come_from_filter_batch_as_in_datatrove(batch_size):
+    """datatrove's ``BaseFilter.run`` asks ``filter_batch`` whatever the batch size; so do we."""
+    records = sample_docs()
+    stats = StageStats()
+    step = DatatroveStep(BatchedOnlyFilter(batch_size=batch_size))
+    out = step.process(batch_of(records), BatchContext(seed=0, shard=0, stats=stats))
+    docs = [Document(text=r["text"], id=r["id"]) for r in records]
+    expected = [d.id for d in BatchedOnlyFilter(batch_size=batch_size).run(iter(docs))]
+    assert out.column("id").to_pylist() == expected
+    assert stats.dropped == {"no_the": len(records) - len(expected)}
 
 
 class LengthTagger(PipelineStep):

@@ -90,3 +90,18 @@ def test_plan_view(tmp_path, capsys):
 def test_unknown_path_is_a_clear_error(tmp_path):
     with pytest.raises(CurationError, match="not a work dir"):
         gather(str(tmp_path))
+
+
+def test_dataset_tables_order_ties_by_name():
+    """Domains with equal tokens and documents come in name order, the same on every call
+    (polars' group_by alone gives them in a different order each time)."""
+    import polars as pl
+
+    from curation.report.gather import DatasetView
+
+    names = [f"s{i:02d}" for i in range(20)]
+    domains = pl.DataFrame({"source": names[::-1] + ["big"], "docs": [1] * 20 + [9],
+                            "tokens": [5] * 20 + [50], "text_bytes": [3] * 21})
+    view = DatasetView("x", {"docs": 29, "tokens": 150}, None, domains)
+    for _ in range(5):
+        assert view.by("source")["source"].to_list() == ["big", *names]
