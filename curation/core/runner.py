@@ -42,6 +42,7 @@ from curation.core.tasks import (
 )
 
 OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|[pm]\d{4}-s\d{5})-\d{3}\.parquet$")
+_RECORD_NAME = re.compile(r"(?P<phase>\w+?)-(?P<index>\d{5})\.json")  # _record_path's names
 
 
 @dataclass
@@ -71,12 +72,22 @@ class Runner:
     def _record_path(self, step: str, phase: str, index: int) -> str:
         return fs.join(self.workdir, "_tasks", step, f"{phase}-{index:05d}.json")
 
+    def _remove_stale_records(self, step: str, phase: str, n_tasks: int) -> None:
+        """Remove the completion records of tasks ``>= n_tasks`` of this phase: an earlier run
+        with more shards or partitions wrote them, and status and reports would count them."""
+        directory = fs.join(self.workdir, "_tasks", step)
+        for name in fs.list_dir(directory):
+            match = _RECORD_NAME.fullmatch(name)
+            if match and match["phase"] == phase and int(match["index"]) >= n_tasks:
+                fs.remove(fs.join(directory, name))
+
     def _write_status(self) -> None:
         fs.write_json(fs.join(self.workdir, "_run.json"), self.status)
 
     def _run_phase(self, step: str, phase: str, tasks: list[Task]) -> list[dict]:
         self.status["steps"][step]["phases"][phase] = len(tasks)
         self._write_status()
+        self._remove_stale_records(step, phase, len(tasks))
         done = {i: r for i, t in enumerate(tasks) if (r := is_complete(t)) is not None}
         todo = [t for i, t in enumerate(tasks) if i not in done]
         self.skipped += len(done)

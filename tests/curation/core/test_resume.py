@@ -112,6 +112,25 @@ def test_changed_input_file_redoes_its_shard_only(tmp_path):
     assert fresh.ran > result.ran
 
 
+def test_rerun_on_fewer_inputs_removes_the_extra_task_records(tmp_path):
+    """A rerun with one input file fewer has fewer tasks: the first run's records of the higher
+    indices are removed, so `curate status` counts this run's tasks only."""
+    from curation.core.status import step_progress
+
+    inputs = make_inputs(tmp_path / "in")
+    build(inputs, str(tmp_path / "w"), str(tmp_path / "o")).run(progress=False)
+    _, before = step_progress(str(tmp_path / "w"))
+    os.remove(os.path.join(inputs, "in-3.jsonl.zst"))
+    build(inputs, str(tmp_path / "w"), str(tmp_path / "o")).run(progress=False)
+    _, after = step_progress(str(tmp_path / "w"))
+    shrunk = [(step, phase) for step, phases in after.items()
+              for phase, (done, total) in phases.items() if total < before[step][phase][1]]
+    assert shrunk  # the map over the shards of source "a" has one task fewer
+    for phases in after.values():
+        for done, total in phases.values():
+            assert done == total
+
+
 class Reporter(MapStage):
     """Emits one side row per document whose text mentions a given word."""
 
