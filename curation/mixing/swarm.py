@@ -15,8 +15,9 @@ each source around its own prior, multiplied. The prior itself is the first mixt
 **Proxies** (``run_swarm``). One Ray task per mixture trains a tiny model (``ProxyConfig``)
 with ``train.trainer.Trainer`` on the mixture and reports bits per byte on each eval domain.
 Each finished proxy writes ``<workdir>/runs/<fingerprint>.json`` atomically, the fingerprint
-being that of the *flattened* mixture (tokenized directory -> weight), the proxy config and the
-eval domains; a rerun reads those files instead of retraining, so a killed swarm resumes.
+being that of the *flattened* mixture (tokenized directory -> weight), the proxy config, the
+eval domains and the content of the directories (their manifests); a rerun reads those files
+instead of retraining, so a killed swarm resumes, and changed data is trained again.
 
 **Conditional mixing** (``freeze``). An optimised mixture can be frozen into a
 ``VirtualDomain`` (its components with fixed internal weights) and used as one domain of a new
@@ -39,6 +40,7 @@ import numpy as np
 from curation.core import fs
 from curation.core.errors import CurationError
 from curation.core.hashing import fingerprint
+from curation.core.manifest import read_manifest
 
 ROUND = 1e-4  # mixtures closer than this per weight are duplicates
 
@@ -219,10 +221,20 @@ class ProxyConfig:
     threads: int = 1  # torch threads per proxy
 
 
+def data_identity(directories: set[str]) -> dict[str, str]:
+    """Each tokenized directory's content fingerprint: that of its manifest (which lists every
+    shard's checksum), so a proxy trained on other data under the same path is not reused."""
+    return {d: fingerprint(read_manifest(d)) for d in sorted(directories)}
+
+
 def proxy_fingerprint(flat: dict[str, tuple[str, float]], proxy: ProxyConfig,
-                      eval_domains: dict[str, str]) -> str:
+                      eval_domains: dict[str, str], data: dict[str, str]) -> str:
+    """What a proxy's result depends on: the flattened mixture, the proxy config, the eval
+    domains and the content of every directory they read (``data``: `data_identity`)."""
+    used = {d for d, _ in flat.values()} | set(eval_domains.values())
     return fingerprint({"mix": {k: [d, round(w, 9)] for k, (d, w) in flat.items()},
-                        "proxy": asdict(proxy), "eval": dict(sorted(eval_domains.items()))})
+                        "proxy": asdict(proxy), "eval": dict(sorted(eval_domains.items())),
+                        "data": {d: data[d] for d in sorted(used)}})
 
 
 def train_proxy(flat: dict[str, tuple[str, float]], eval_domains: dict[str, str],
@@ -295,10 +307,11 @@ def run_swarm(mixtures: list[dict[str, float]], domains: dict[str, Domain],
     ``use_ray``, else in-process) and return every mixture's result."""
     proxy = proxy or ProxyConfig()
     os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
-    jobs = []
-    for mix in mixtures:
-        flat = flatten(mix, domains)
-        jobs.append((proxy_fingerprint(flat, proxy, eval_domains), mix, flat))
+    flats = [flatten(mix, domains) for mix in mixtures]
+    data = data_identity({d for flat in flats for d, _ in flat.values()}
+                         | set(eval_domains.values()))
+    jobs = [(proxy_fingerprint(flat, proxy, eval_domains, data), mix, flat)
+            for mix, flat in zip(mixtures, flats, strict=True)]
     done = {fp: json.loads(fs.read_bytes(p)) for fp, _, _ in jobs
             if os.path.exists(p := os.path.join(workdir, "runs", f"{fp}.json"))}
     pending = {fp: (mix, flat) for fp, mix, flat in jobs if fp not in done}

@@ -144,3 +144,34 @@ def test_swarm_end_to_end_on_ray_resumes_and_conditions(tmp_path, tokenizer_path
     _, cond = fit_and_propose(result.results, ["base", "books"], {"base": 0.8, "books": 0.2},
                               str(tmp_path / "second"))
     assert sum(cond["mix"].values()) == pytest.approx(1)
+
+
+def test_proxy_fingerprint_follows_the_data_not_just_its_path(tmp_path):
+    """Rewriting a tokenized directory in place (same path, other shards) changes the proxy
+    fingerprint, so a rerun trains on the new data instead of reusing the old result."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.core.hashing import file_checksum
+    from curation.core.manifest import write_manifest
+    from curation.mixing.swarm import ProxyConfig, data_identity, proxy_fingerprint
+
+    web, ev = str(tmp_path / "web"), str(tmp_path / "eval")
+
+    def write(d: str, text: str) -> None:
+        os.makedirs(d, exist_ok=True)
+        shard = os.path.join(d, "part-00000-000.parquet")
+        pq.write_table(pa.table({"id": ["a"], "text": [text], "source": ["s"]}), shard)
+        write_manifest(d, [(shard, file_checksum(shard))])
+
+    def fp() -> str:
+        flat, evals = {"web": (web, 1.0)}, {"held": ev}
+        return proxy_fingerprint(flat, ProxyConfig(), evals, data_identity({web, ev}))
+
+    write(web, "one")
+    write(ev, "held out")
+    before = fp()
+    write(web, "one")
+    assert fp() == before  # same content, same fingerprint
+    write(web, "two words")
+    assert fp() != before
