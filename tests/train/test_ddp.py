@@ -32,19 +32,26 @@ def write_config(path, cfg) -> str:
     return str(path)
 
 
-@pytest.mark.slow
-def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path):
+def two_rank_setup(tmp_path, tokenizer_path, **options) -> tuple[list[StageConfig], str]:
+    """The stages (a weighted concat stage, then a best-fit stage at twice the length) and the
+    YAML path of their 2-rank config: 2 ranks x 2 rows x 2 micro-batches, the global batch of
+    1 rank x 4 rows x 2 micro-batches (``config`` with the same stages and ``grad_accum=2``)."""
     web = tokenized_source(tmp_path, "web", tokenizer_path, 200, "alpha")
     code = tokenized_source(tmp_path, "code", tokenizer_path, 100, "beta")
     stages = [StageConfig("main", {"web": web, "code": code}, 2, seq_len=32, warmup_steps=1,
                           weights={"web": 0.7, "code": 0.3}),
               StageConfig("long", {"web": web}, 2, seq_len=64, schedule="constant",
                           packing="best_fit")]
-    # 2 ranks x 2 rows x 2 micro-batches == 1 rank x 4 rows x 2 micro-batches
     two = config(tmp_path / "two", {}, 0, stages=stages, grad_accum=2, checkpoint_every=2,
-                 eval_domains={"web": web}, eval_rows=4, tokenizer_path=tokenizer_path)
+                 eval_domains={"web": web}, eval_rows=4, tokenizer_path=tokenizer_path,
+                 **options)
     two.batch_rows = 2
-    path = write_config(tmp_path / "two.yaml", two)
+    return stages, write_config(tmp_path / "two.yaml", two)
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path):
+    stages, path = two_rank_setup(tmp_path, tokenizer_path)
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": REPO}
     env.pop("WORLD_SIZE", None)
     done = subprocess.run(

@@ -15,11 +15,10 @@ import sys
 
 import pytest
 import torch
-from test_data import tokenized_source
-from test_ddp import ATOL, REPO, write_config
+from test_ddp import ATOL, REPO, two_rank_setup, write_config
 from test_trainer import config, metrics
 
-from train.trainer import StageConfig, Trainer
+from train.trainer import Trainer
 
 
 def torchrun(config_path: str) -> None:
@@ -49,18 +48,8 @@ def max_diff(a: dict, b: dict) -> float:
 
 @pytest.mark.slow
 def test_fsdp_two_gloo_ranks_match_one_rank_and_share_checkpoints(tmp_path, tokenizer_path):
-    web = tokenized_source(tmp_path, "web", tokenizer_path, 200, "alpha")
-    code = tokenized_source(tmp_path, "code", tokenizer_path, 100, "beta")
-    stages = [StageConfig("main", {"web": web, "code": code}, 2, seq_len=32, warmup_steps=1,
-                          weights={"web": 0.7, "code": 0.3}),
-              StageConfig("long", {"web": web}, 2, seq_len=64, schedule="constant",
-                          packing="best_fit")]
-    # 2 ranks x 2 rows x 2 micro-batches == 1 rank x 4 rows x 2 micro-batches
-    two = config(tmp_path / "two", {}, 0, stages=stages, grad_accum=2, checkpoint_every=2,
-                 eval_domains={"web": web}, eval_rows=4, tokenizer_path=tokenizer_path,
-                 parallel="fsdp")
-    two.batch_rows = 2
-    torchrun(write_config(tmp_path / "two.yaml", two))
+    stages, path = two_rank_setup(tmp_path, tokenizer_path, parallel="fsdp")
+    torchrun(path)
 
     run = tmp_path / "two" / "run"
     lines = metrics(run)

@@ -203,12 +203,13 @@ def test_filter_decisions_match_datatrove():
 
 
 class BatchedOnlyFilter(BaseFilter):
-    """Decides in ``filter_batch`` only (as a batched model would); ``filter`` is a stub."""
+    """Decides in ``filter_batch`` only (as a batched model would): a call of ``filter`` fails
+    the test."""
 
     name = "Batched Only"
 
     def filter(self, doc):
-        raise NotImplementedError("batched only")
+        raise AssertionError("filter() was called; datatrove only calls filter_batch()")
 
     def filter_batch(self, batch):
         return [True if " the " in d.text else (False, "no_the") for d in batch]
