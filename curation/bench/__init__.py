@@ -1,9 +1,15 @@
 """``curate bench``: our stage and its peer on the same input, in one process, one run.
 
-    curate bench list                 the benchmarks
-    curate bench NAME [--docs N]      run one; writes curation/bench/results/NAME.json
-    curate bench table [--readme F]   render the README's benchmark table from the results
+    curate bench list                                 the benchmarks
+    curate bench NAME [--mb M]                        run one on the real-text corpus (default);
+                                                      writes curation/bench/results/NAME.json
+    curate bench NAME --input synthetic [--docs N]    run one on the synthetic corpus;
+                                                      writes .../results/NAME-synthetic.json
+    curate bench table [--readme F]                   render the README's benchmark table
 
+The real-text corpus (``curation.samples.realtext``: Python documentation and the READMEs,
+licences and docstrings of the installed packages, cut into 1-6 KB documents) is built once
+into ``<workdir>/data``; the synthetic one (planted duplicates and contamination) too.
 Benchmarks measure; they are not tests and assert nothing about speed.
 """
 
@@ -13,6 +19,7 @@ import argparse
 import importlib
 import os
 
+from curation.bench.common import DEFAULT_DOCS, DEFAULT_INPUT, INPUTS, fresh_corpus
 from curation.bench.report import RESULTS_DIR, render_table, save_result, update_readme
 
 BENCHMARKS = {
@@ -38,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="curate bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="a benchmark name, 'list' or 'table'")
-    parser.add_argument("--docs", type=int, default=20_000, help="synthetic documents")
+    parser.add_argument("--input", choices=INPUTS, default=DEFAULT_INPUT,
+                        help="real text (default) or the synthetic corpus")
+    parser.add_argument("--mb", type=float, default=None,
+                        help="real text: corpus size in MB (default: realtext's 64, or all "
+                             "the installation holds)")
+    parser.add_argument("--docs", type=int, default=DEFAULT_DOCS, help="synthetic documents")
     parser.add_argument("--out", default=RESULTS_DIR, help="directory for the JSON results")
     parser.add_argument("--workdir", default="runs/bench", help="scratch space")
     parser.add_argument("--readme", default="README.md", help="README to update ('table')")
@@ -56,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in BENCHMARKS:
         parser.error(f"unknown benchmark {args.name!r}; try 'curate bench list'")
     module = importlib.import_module(BENCHMARKS[args.name][0])
-    result = module.run(docs=args.docs, workdir=os.path.join(args.workdir, args.name))
+    workdir = os.path.join(args.workdir, args.name)
+    corpus = fresh_corpus(workdir, args.input, docs=args.docs, mb=args.mb)
+    print(f"{args.name} on {corpus.label}")
+    result = {**corpus.describe(), **module.run(corpus, workdir)}
     path = save_result(args.name, result, args.out)
     print(render_table(args.out, only=[args.name]))
     print(f"results in {path}")

@@ -1,11 +1,12 @@
 """Decontamination: our vectorised scan against a plain-Python Tulu-style 8-gram set lookup, on
-the texts of the synthetic corpus (in memory, decompressed beforehand), with 10k and 100k
-synthetic eval items indexed (plus the corpus's own 200 planted items, so matches occur).
+the texts of the input corpus (in memory, decompressed beforehand), with 10k and 100k
+synthetic eval items indexed, plus real eval items that can match: HumanEval's 164 problems
+on the real-text input, the corpus's own 200 planted items on the synthetic one.
 
 Rows, for each index size:
 
-- index build (items/s, peak memory): our numpy index vs a Python dict from 8-gram tuples to
-  item sets; both must count the same distinct 8-grams;
+- index build (items/s and MB/s of item text, peak memory): our numpy index vs a Python dict
+  from 8-gram tuples to item sets; both must count the same distinct 8-grams;
 - 8-gram coverage scan (MB/s of text): our ``ngram8`` scan vs the Python peer (8-gram tuples
   of each document intersected with the dict, coverage per hit item); both must flag the same
   (document, item) pairs;
@@ -15,30 +16,19 @@ Rows, for each index size:
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
-import zstandard
 
-from curation.bench.common import compare, corpus_files, input_mb, measure, synthetic_corpus
-from curation.decon.evals import EvalItem, build_set, load_eval
+from curation.bench.common import Corpus, Timed, compare, measure, rate_row, text_mb
+from curation.decon.evals import EvalItem, build_set, humaneval, load_eval
 from curation.decon.index import DeconIndex, IndexParams
 from curation.decon.scan import ScanParams, scan
 from curation.decon.tokens import Tokens, normalize
 from curation.synthetic.generator import benchmark
+from curation.tokenize.cli import iter_texts
 
 BATCH = 10_000  # documents per scan call, as a stage batch
 SIZES = (10_000, 100_000)
-
-
-def _texts(files: list[str]) -> list[str]:
-    out = []
-    for path in files:
-        with open(path, "rb") as f:
-            data = zstandard.ZstdDecompressor().decompress(f.read(), max_output_size=1 << 34)
-        out += [json.loads(line)["text"] for line in data.splitlines() if line.strip()]
-    return out
 
 
 def eval_items(n: int, planted: list[EvalItem], seed: int = 1) -> list[EvalItem]:
@@ -89,12 +79,17 @@ def _ours_scan(index: DeconIndex, texts: list[str], params: ScanParams) -> list[
     return sorted(out)
 
 
-def run(docs: int, workdir: str) -> dict:
-    root = synthetic_corpus(docs, workdir)
-    files = corpus_files(root)
-    texts = _texts(files)
-    text_mb = sum(len(t.encode()) for t in texts) / 1e6
-    planted = load_eval(f"{root}/evals/synthetic_qa.jsonl").items
+def planted_items(corpus: Corpus) -> list[EvalItem]:
+    """Real eval items for the corpus: its planted ones (synthetic) or HumanEval's (real)."""
+    if corpus.kind == "synthetic":
+        return load_eval(f"{corpus.root}/evals/synthetic_qa.jsonl").items
+    return humaneval().items
+
+
+def run(corpus: Corpus, workdir: str) -> dict:
+    texts = list(iter_texts(corpus.files))
+    docs, mb = corpus.docs, corpus.text_mb
+    planted = planted_items(corpus)
     rows, index_info = [], {}
     for size in SIZES:
         items = eval_items(size, planted)
@@ -110,27 +105,26 @@ def run(docs: int, workdir: str) -> dict:
             return len(h["peer"].grams)
 
         label = f"{len(cover_set.items) // 1000}k eval items"
+        items_mb = text_mb(f"{it.question} {it.answer} {it.passage}" for it in cover_set.items)
         rows.append(compare(f"decon index build (8-grams), {label}", "python dict of 8-grams",
-                            build_ours, build_peer, docs, metric="items/s",
-                            units=len(cover_set.items)))
+                            build_ours, build_peer, len(cover_set.items), items_mb,
+                            metric="items/s", units=len(cover_set.items)))
         ours, peer = holder["ours"], holder["peer"]
         rows.append(compare(f"decon 8-gram coverage scan, {label}", "python 8-gram set lookup",
                             lambda o=ours: _ours_scan(o, texts, ScanParams()),
-                            lambda p=peer: p.scan(texts), docs, metric="MB/s", units=text_mb))
+                            lambda p=peer: p.scan(texts), docs, mb, metric="MB/s"))
         simple_index, build_s, build_mb = measure(
             lambda s=simple_set: DeconIndex.build(s, IndexParams()))
         found, ours_s, ours_mb = measure(
             lambda i=simple_index: _ours_scan(i, texts, ScanParams()))
         _, peer_s, peer_mb = measure(lambda p=peer: p.scan(texts))
-        rows.append({"what": f"decon SIMPLE scan, {label} (peer: 8-gram lookup)",
-                     "metric": "MB/s", "ours": text_mb / ours_s,
-                     "peer_name": "python 8-gram set lookup", "peer": text_mb / peer_s,
-                     "ours_peak_mb": ours_mb, "peer_peak_mb": peer_mb})
+        rows.append(rate_row(f"decon SIMPLE scan, {label} (peer: 8-gram lookup)", "MB/s",
+                             Timed(ours_s, ours_mb, docs, mb), "python 8-gram set lookup",
+                             Timed(peer_s, peer_mb, docs, mb)))
         index_info[str(size)] = {
             "items": len(simple_set.items), "simple_build_s": build_s,
             "simple_build_peak_mb": build_mb, "simple_index_mb": simple_index.nbytes() / 1e6,
             "ngram8_index_mb": ours.nbytes() / 1e6, "simple_matches": len(found),
         }
         holder.clear()
-    return {"docs": docs, "input_mb": input_mb(files), "text_mb": text_mb, "rows": rows,
-            "index": index_info}
+    return {"planted_items": len(planted), "rows": rows, "index": index_info}

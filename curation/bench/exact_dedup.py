@@ -8,7 +8,7 @@ import os
 
 import pyarrow.parquet as pq
 
-from curation.bench.common import compare, fresh_corpus, input_mb
+from curation.bench.common import Corpus, compare
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.dedup import ExactDedup
@@ -25,7 +25,7 @@ def text_of(doc) -> str:
     return doc.text
 
 
-def _datatrove(root: str, n_files: int, scratch: str) -> int:
+def _datatrove(corpus: Corpus, scratch: str) -> int:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.exact_dedup import (
         ExactDedupConfig,
@@ -33,30 +33,28 @@ def _datatrove(root: str, n_files: int, scratch: str) -> int:
         ExactDedupSignature,
         ExactFindDedups,
     )
-    from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import ParquetWriter
 
     config = ExactDedupConfig(content_getter=text_of)
-    docs = os.path.join(root, "docs")
+    n_files = len(corpus.files)
     sigs, dups, out = (os.path.join(scratch, d) for d in ("sigs", "dups", "out"))
 
     def executor(pipeline, tasks, name):
         return LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1,
                                      logging_dir=os.path.join(scratch, "logs", name))
 
-    executor([JsonlReader(docs, compression="zstd"), ExactDedupSignature(sigs, config)],
+    executor([corpus.datatrove_reader(), ExactDedupSignature(sigs, config)],
              n_files, "sig").run()
     executor([ExactFindDedups(sigs, dups, config)], 1, "find").run()
-    executor([JsonlReader(docs, compression="zstd"), ExactDedupFilter(dups, config),
+    executor([corpus.datatrove_reader(), ExactDedupFilter(dups, config),
               ParquetWriter(out)], n_files, "filter").run()
     return sum(pq.read_metadata(os.path.join(out, f)).num_rows for f in os.listdir(out)
                if f.endswith(".parquet"))
 
 
-def run(docs: int, workdir: str) -> dict:
-    root, files = fresh_corpus(docs, workdir)
+def run(corpus: Corpus, workdir: str) -> dict:
     row = compare("exact dedup, JSONL.zst in, Parquet out", "datatrove exact dedup (3 steps)",
-                  lambda: _ours(files, os.path.join(workdir, "ours")),
-                  lambda: _datatrove(root, len(files), os.path.join(workdir, "datatrove")),
-                  docs)
-    return {"docs": docs, "input_mb": input_mb(files), "rows": [row]}
+                  lambda: _ours(corpus.files, os.path.join(workdir, "ours")),
+                  lambda: _datatrove(corpus, os.path.join(workdir, "datatrove")),
+                  corpus.docs, corpus.text_mb)
+    return {"rows": [row]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from curation.bench.common import compare, corpus_files, input_mb, synthetic_corpus
+from curation.bench.common import Corpus, compare
 from curation.core.quarantine import Quarantine
 from curation.core.readers import read
 
@@ -17,16 +17,13 @@ def _ours(files: list[str]) -> int:
                for table in reader.read(path, Quarantine("raise", None), Counter()))
 
 
-def _datatrove(root: str, files: list[str]) -> int:
-    from datatrove.pipeline.readers import JsonlReader
-
-    reader = JsonlReader(os.path.join(root, "docs"), compression="zstd")
-    return sum(1 for path in files for _ in reader.read_file(os.path.basename(path)))
+def _datatrove(corpus: Corpus) -> int:
+    reader = corpus.datatrove_reader()
+    return sum(1 for path in corpus.files for _ in reader.read_file(os.path.basename(path)))
 
 
-def run(docs: int, workdir: str) -> dict:
-    root = synthetic_corpus(docs, workdir)
-    files = corpus_files(root)
+def run(corpus: Corpus, workdir: str) -> dict:
     row = compare("read JSONL.zst into documents", "datatrove JsonlReader",
-                  lambda: _ours(files), lambda: _datatrove(root, files), docs)
-    return {"docs": docs, "input_mb": input_mb(files), "rows": [row]}
+                  lambda: _ours(corpus.files), lambda: _datatrove(corpus),
+                  corpus.docs, corpus.text_mb)
+    return {"rows": [row]}

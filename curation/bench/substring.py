@@ -1,7 +1,7 @@
 """Substring dedup on texts in memory: our suffix-array search (``removed_spans``: divsufsort,
 kasai LCP, numpy grouping, UTF-8 snapping) vs a plain-Python reference that keeps the hash of
 every ``min_bytes``-byte window seen so far in a set and marks each window seen before; both
-over the synthetic corpus in id order, one block, and both must remove the same bytes.
+over the input corpus in id order, one block, and both must remove the same bytes.
 
 Reported: input text MB per second and the peak RSS increase of each, also per input byte
 (``*_peak_bytes_per_input_byte``; the suffix and LCP arrays are int32 here, 8 bytes per input
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 
 import numpy as np
 import pyarrow as pa
 import zstandard
 
-from curation.bench.common import compare, fresh_corpus, input_mb
+from curation.bench.common import Corpus, compare
 from curation.dedup.substring import removed_spans
 
 MIN_BYTES = 500
@@ -67,18 +66,14 @@ def python_windows(texts: list[str], min_bytes: int = MIN_BYTES) -> int:
     return total
 
 
-def run(docs: int, workdir: str) -> dict:
-    root, files = fresh_corpus(docs, workdir)
-    os.makedirs(workdir, exist_ok=True)
-    texts = load_texts(files)
+def run(corpus: Corpus, workdir: str) -> dict:
+    texts = load_texts(corpus.files)
     arrow_texts = pa.array(texts, pa.large_string())
-    text_bytes = int(sum(len(t.encode()) for t in texts))
-    text_mb = text_bytes / 1e6
     row = compare(f"repeated substrings >= {MIN_BYTES} B, texts in memory, one block",
                   "python set of window hashes", lambda: ours(arrow_texts),
-                  lambda: python_windows(texts), docs, metric="MB/s", units=text_mb)
-    row["ours_peak_bytes_per_input_byte"] = row["ours_peak_mb"] / text_mb
-    row["peer_peak_bytes_per_input_byte"] = row["peer_peak_mb"] / text_mb
+                  lambda: python_windows(texts), corpus.docs, corpus.text_mb, metric="MB/s")
+    row["ours_peak_bytes_per_input_byte"] = row["ours_peak_mb"] / corpus.text_mb
+    row["peer_peak_bytes_per_input_byte"] = row["peer_peak_mb"] / corpus.text_mb
     removed = ours(arrow_texts)
-    return {"docs": docs, "input_mb": input_mb(files), "text_mb": text_mb,
-            "removed_bytes": removed, "removed_fraction": removed / text_bytes, "rows": [row]}
+    return {"removed_bytes": removed, "removed_fraction": removed / (corpus.text_mb * 1e6),
+            "rows": [row]}

@@ -22,7 +22,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import BatchContext, Filter
-from curation.filters.text import PY_SPACE, PY_WORD, first_reason, split_lines, texts_of, tokens
+from curation.filters.text import (
+    PY_SPACE,
+    PY_WORD,
+    check_tokenizer,
+    first_reason,
+    split_lines,
+    texts_of,
+    tokens,
+)
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = r"[.?!\"']$"
@@ -36,11 +44,11 @@ def _sentencizer_chars() -> list[str]:
     return list(Sentencizer.default_punct_chars)
 
 
-def sentence_counts(lines: pl.Series) -> np.ndarray:
+def sentence_counts(lines: pl.Series, tokenizer: str = "fast") -> np.ndarray:
     """Sentences per line as spaCy's default sentencizer splits them: a sentence starts at a
     token that is neither punctuation nor a sentence-final mark when the last such token or
     sentence-final mark before it was a sentence-final mark. A line without tokens has 0."""
-    toks = tokens(lines)
+    toks = tokens(lines, tokenizer)
     final = toks["piece"].is_in(_sentencizer_chars())
     punct = toks["piece"].str.contains(r"^\p{P}+$")
     marks = toks.with_columns(final.alias("final")).filter(final | ~punct)
@@ -52,9 +60,10 @@ def sentence_counts(lines: pl.Series) -> np.ndarray:
 
 class C4Filter(Filter):
     """C4's rules (see the module docstring); reasons ``lorem_ipsum``, ``curly_bracket``,
-    ``too_few_sentences``."""
+    ``too_few_sentences``. ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
+    ``curation.filters.text``)."""
 
-    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
+    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
 
     def __init__(
         self,
@@ -68,9 +77,11 @@ class C4Filter(Filter):
         filter_curly_bracket: bool = True,
         filter_policy: bool = True,
         filter_lines: bool = True,
+        tokenizer: str = "fast",
         **options,
     ):
         super().__init__(**options)
+        self.tokenizer = check_tokenizer(tokenizer)
         self.remove_citations, self.filter_no_terminal_punct = remove_citations, \
             filter_no_terminal_punct
         self.min_num_sentences, self.min_words_per_line = min_num_sentences, min_words_per_line
@@ -142,7 +153,7 @@ class C4Filter(Filter):
             counted = kept.filter(pl.Series(undecided).gather(kept["doc"]))
             sentences[undecided] = 0
             np.add.at(sentences, counted["doc"].to_numpy(),
-                      sentence_counts(counted["clean"]))
+                      sentence_counts(counted["clean"], self.tokenizer))
         reason = first_reason(n, [("page", page_reason != None),  # noqa: E711
                                   ("too_few_sentences", sentences < self.min_num_sentences)])
         reason = pc.if_else(pc.equal(reason, "page"), pa.array(page_reason, pa.string()), reason)

@@ -12,6 +12,7 @@ from curation.filters.text import (
     PY_SPACE,
     TERMINAL,
     char_class,
+    check_tokenizer,
     duplicates,
     first_reason,
     per_doc,
@@ -30,9 +31,10 @@ class FineWebQuality(Filter):
     ``char_duplicates_ratio`` of the text's non-newline characters, and newlines per word at
     most ``new_line_ratio``. A text without a non-blank line is dropped as ``empty``.
     Reasons: datatrove's (``line_punct_ratio``, ``short_line_ratio``, ``char_dup_ratio``,
-    ``list_ratio``)."""
+    ``list_ratio``). ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
+    ``curation.filters.text``)."""
 
-    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
+    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
 
     def __init__(
         self,
@@ -43,9 +45,11 @@ class FineWebQuality(Filter):
         short_line_length: int = 30,
         char_duplicates_ratio: float = 0.01,
         new_line_ratio: float = 0.3,
+        tokenizer: str = "fast",
         **options,
     ):
         super().__init__(**options)
+        self.tokenizer = check_tokenizer(tokenizer)
         self.line_punct_thr, self.line_punct_exclude_zero = line_punct_thr, line_punct_exclude_zero
         self.stop_chars = None if stop_chars is None else tuple(stop_chars)
         self.short_line_thr, self.short_line_length = short_line_thr, short_line_length
@@ -85,7 +89,7 @@ class FineWebQuality(Filter):
         ]
         alive = first_reason(n, checks).is_null().to_numpy(zero_copy_only=False).nonzero()[0]
         n_words = np.zeros(n, dtype=np.int64)
-        w = words(texts.gather(alive.astype(np.uint32)))
+        w = words(texts.gather(alive.astype(np.uint32)), self.tokenizer)
         n_words[alive] = np.bincount(w["doc"].to_numpy(), minlength=len(alive))
         newlines = texts.str.count_matches("\n", literal=True)
         checks.append(("list_ratio", ratio(newlines, n_words) > self.new_line_ratio))

@@ -16,6 +16,7 @@ from curation.core.stage import Filter
 from curation.filters.text import (
     NOT_PUNCTUATION,
     PY_SPACE,
+    check_tokenizer,
     duplicates,
     first_reason,
     per_doc,
@@ -35,9 +36,11 @@ class GopherQuality(Filter):
     ``max_symbol_word_ratio``, at most ``max_bullet_lines_ratio`` of lines starting with
     ``•``/``-`` and ``max_ellipsis_lines_ratio`` ending with an ellipsis, at least
     ``max_non_alpha_words_ratio`` (datatrove's name) of words with a letter, and at least
-    ``min_stop_words`` distinct stop words. ``None`` (or 0) disables a rule, as in datatrove."""
+    ``min_stop_words`` distinct stop words. ``None`` (or 0) disables a rule, as in datatrove.
+    ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
+    ``curation.filters.text``)."""
 
-    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
+    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
 
     def __init__(
         self,
@@ -51,9 +54,11 @@ class GopherQuality(Filter):
         max_non_alpha_words_ratio: float | None = 0.8,
         min_stop_words: int | None = 2,
         stop_words: tuple[str, ...] = STOP_WORDS,
+        tokenizer: str = "fast",
         **options,
     ):
         super().__init__(**options)
+        self.tokenizer = check_tokenizer(tokenizer)
         self.min_doc_words, self.max_doc_words = min_doc_words, max_doc_words
         self.min_avg_word_length = min_avg_word_length
         self.max_avg_word_length = max_avg_word_length
@@ -67,7 +72,7 @@ class GopherQuality(Filter):
     def reasons(self, batch: pa.Table) -> pa.Array:
         texts = texts_of(batch)
         n = len(texts)
-        w = words(texts)
+        w = words(texts, self.tokenizer)
         stats = per_doc(
             w.with_columns(pl.col("piece").str.contains(NOT_PUNCTUATION).alias("word"),
                            pl.col("piece").str.len_chars().alias("len")),
@@ -159,9 +164,10 @@ class GopherRepetition(Filter):
     newlines), by count and by characters of the text; the character fraction of the most
     frequent word n-gram for each ``(n, max)`` in ``top_n_grams``; the character fraction of
     duplicated n-grams for each ``(n, max)`` in ``dup_n_grams``. The empty text is dropped as
-    ``empty``. ``None`` disables a fraction rule, as in datatrove."""
+    ``empty``. ``None`` disables a fraction rule, as in datatrove. ``tokenizer`` picks the
+    word tokenizer (``"fast"`` or ``"spacy"``, see ``curation.filters.text``)."""
 
-    version = 2  # 2: strips Python's whitespace (\x1c-\x1f too), as datatrove
+    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
 
     def __init__(
         self,
@@ -172,9 +178,11 @@ class GopherRepetition(Filter):
         top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.2), (3, 0.18), (4, 0.16)),
         dup_n_grams: tuple[tuple[int, float], ...] = (
             (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)),
+        tokenizer: str = "fast",
         **options,
     ):
         super().__init__(**options)
+        self.tokenizer = check_tokenizer(tokenizer)
         self.dup_line_frac, self.dup_para_frac = dup_line_frac, dup_para_frac
         self.dup_line_char_frac, self.dup_para_char_frac = dup_line_char_frac, dup_para_char_frac
         self.top_n_grams = tuple((int(k), float(f)) for k, f in top_n_grams)
@@ -221,7 +229,7 @@ class GopherRepetition(Filter):
         if n >= 2**24:
             raise ValueError(f"GopherRepetition takes batches of fewer than 2**24 rows, not {n}")
         idx = np.flatnonzero(alive).astype(np.uint32)
-        w = words(texts.gather(idx))
+        w = words(texts.gather(idx), self.tokenizer)
         doc = idx[w["doc"].to_numpy()].astype(np.uint64)
         pos = w["pos"].to_numpy().astype(np.int64)
         h = w["piece"].hash(seed=0).to_numpy()

@@ -3,9 +3,15 @@
 Everything here is computed for a whole batch at once: a document's lines, paragraphs or words
 become rows ``(doc, pos, piece)`` with ``doc`` the row index in the batch and ``pos`` the
 piece's index in its document, in text order. Lengths are in Unicode characters (Python's
-``len``). Word tokenisation is spaCy's blank English tokenizer, the one datatrove 0.10.1 uses
-for ``Languages.english``, so word counts agree with datatrove exactly; only the tokenizer's
-inner loop is per document (Cython), every statistic after it is vectorised.
+``len``). Words are spaCy's blank English tokenizer's tokens, the ones datatrove 0.10.1 counts
+for ``Languages.english``, from one of two tokenizers (a filter's ``tokenizer=`` option):
+
+- ``"fast"`` (the default): the same algorithm re-expressed as vectorised regex passes over
+  the batch's distinct chunks (``curation.filters.words``), no Python per document or token;
+- ``"spacy"``: spaCy itself, a Python object per document and token, exact by definition.
+
+Each keeps the words of the texts of its latest call, so that filters chained on one batch
+tokenize each text once.
 """
 
 from __future__ import annotations
@@ -109,8 +115,50 @@ class _Tokenizer:
 _TOKENIZER = _Tokenizer()
 
 
-def tokens(texts: pl.Series) -> pl.DataFrame:
-    """Every spaCy token as rows ``doc, pos, piece`` (whitespace tokens included)."""
+class _FastWords:
+    """``curation.filters.words.tokenize`` with the words of the latest call's texts kept,
+    keyed by a 64-bit hash and the length of each text."""
+
+    def __init__(self) -> None:
+        self._last = pl.DataFrame(schema={"key": pl.UInt64, "len": pl.UInt32,
+                                          "piece": pl.String})
+
+    def __call__(self, texts: pl.Series) -> pl.DataFrame:
+        from curation.filters.words import tokenize
+
+        keyed = pl.DataFrame({"doc": pl.arange(0, len(texts), dtype=pl.UInt32, eager=True),
+                              "key": texts.hash(seed=0), "len": texts.str.len_bytes()})
+        last = self._last
+        seen = keyed.join(last.select("key", "len").unique(), on=["key", "len"], how="semi")
+        fresh = keyed.join(seen, on="doc", how="anti").unique(["key", "len"],
+                                                               maintain_order=True)
+        made = tokenize(texts.gather(fresh["doc"]))
+        made = pl.concat([fresh.select("key", "len").gather(made["doc"]),
+                          made.select(pl.col("token").alias("piece"))], how="horizontal")
+        known = pl.concat([last.join(seen.select("key", "len").unique(), on=["key", "len"],
+                                     how="semi", maintain_order="left"), made])
+        self._last = known
+        out = keyed.join(known, on=["key", "len"], how="inner", maintain_order="left_right")
+        return out.select("doc", "piece").with_columns(
+            pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
+
+
+_FAST_WORDS = _FastWords()
+TOKENIZERS = ("fast", "spacy")
+
+
+def check_tokenizer(name: str) -> str:
+    """``name`` if it names a word tokenizer, else a ValueError listing them."""
+    if name not in TOKENIZERS:
+        raise ValueError(f"tokenizer must be one of {TOKENIZERS}, not {name!r}")
+    return name
+
+
+def tokens(texts: pl.Series, tokenizer: str = "fast") -> pl.DataFrame:
+    """Every spaCy token as rows ``doc, pos, piece`` (with ``"spacy"``, whitespace tokens
+    included; the fast tokenizer makes none)."""
+    if check_tokenizer(tokenizer) == "fast":
+        return _FAST_WORDS(texts)
     docs, start, length = _TOKENIZER.spans(texts.to_list())
     df = pl.DataFrame({"doc": docs, "start": start, "length": length})
     df = df.with_columns(texts.gather(df["doc"]).alias("text"))
@@ -119,9 +167,11 @@ def tokens(texts: pl.Series) -> pl.DataFrame:
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
 
 
-def words(texts: pl.Series) -> pl.DataFrame:
+def words(texts: pl.Series, tokenizer: str = "fast") -> pl.DataFrame:
     """datatrove's ``split_into_words``: spaCy tokens, stripped, empty ones dropped."""
-    df = tokens(texts).with_columns(pl.col("piece").str.strip_chars(PY_SPACE))
+    if check_tokenizer(tokenizer) == "fast":  # its tokens hold no whitespace
+        return _FAST_WORDS(texts)
+    df = tokens(texts, tokenizer).with_columns(pl.col("piece").str.strip_chars(PY_SPACE))
     df = df.filter(pl.col("piece").str.len_chars() > 0)
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
 

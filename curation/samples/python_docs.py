@@ -53,17 +53,32 @@ def _docstrings(module_name: str) -> list[tuple[str, str]]:
     return [(n, d) for n, d in out if len(d) >= MIN_CHARS]
 
 
-def _topic_sections() -> list[tuple[str, str]]:
+def _topics() -> list[tuple[str, str]]:
+    """(key, text) of every help topic of the language reference, sorted by key."""
     from pydoc_data.topics import topics
 
+    return [(key, topics[key]) for key in sorted(topics)]
+
+
+def _topic_sections() -> list[tuple[str, str]]:
     out = []
-    for key in sorted(topics):
+    for key, text in _topics():
         # sections are separated by underlined headings; keep each as one document
-        parts = re.split(r"\n(?=[^\n]+\n[*=\-~^]{3,}\n)", topics[key])
+        parts = re.split(r"\n(?=[^\n]+\n[*=\-~^]{3,}\n)", text)
         for i, part in enumerate(parts):
             if len(part.strip()) >= MIN_CHARS:
                 out.append((f"{key}#{i}", part.strip()))
     return out
+
+
+def topic_url(name: str) -> str:
+    """docs.python.org address of a help topic (``key`` or ``key#section``)."""
+    return f"https://docs.python.org/3/reference/{name.split('#')[0]}.html"
+
+
+def library_url(name: str) -> str:
+    """docs.python.org address of a standard-library module or one of its members."""
+    return f"https://docs.python.org/3/library/{name.split('.')[0]}.html#{name}"
 
 
 def _created(name: str) -> str:
@@ -88,12 +103,7 @@ def build_python_docs_corpus(out_dir: str, shards: int = 4) -> list[str]:
         docs += [("docstring", n, t) for n, t in _docstrings(module)]
     lines: list[list[bytes]] = [[] for _ in range(shards)]
     for i, (kind, name, text) in enumerate(docs):
-        page = name.split("#")[0]
-        url = (
-            f"https://docs.python.org/3/reference/{page}.html"
-            if kind == "topic"
-            else f"https://docs.python.org/3/library/{name.split('.')[0]}.html#{name}"
-        )
+        url = topic_url(name) if kind == "topic" else library_url(name)
         record = {"id": f"{kind}:{name}", "text": text, "url": url, "created": _created(name)}
         lines[i % shards].append(json.dumps(record, ensure_ascii=False).encode() + b"\n")
     compressor = zstandard.ZstdCompressor(level=10)

@@ -1,0 +1,367 @@
+"""spaCy's blank English tokenizer without spaCy, vectorised over a batch.
+
+datatrove's English filters count words with ``spacy.blank("en")``, whose tokenizer costs a
+Python object per document and per token (about 1 MB/s per core on web-length text). Here
+the same algorithm runs column-wise: every text is cut into chunks at Python whitespace (as
+spaCy does), and each *distinct* chunk of the batch goes through spaCy 3.8's
+``Tokenizer._split_affixes`` and ``_attach_tokens`` as rounds of Rust regex passes over all
+chunks still being peeled: prefix and suffix matches, special cases (one ``is_in`` against
+the exception table), the URL match and the infix split. The rules are spaCy's English
+defaults, frozen in ``spacy_en_rules.json`` (``python -m curation.filters.words`` rewrites the
+file from the installed spaCy; a test checks that it is current).
+
+Where this differs from spaCy, by construction:
+- Rust's regex engine has no look-around. A look-behind or look-ahead of one character is
+  matched as consumed context instead (a suffix ``(?<=[0-9])\\+`` becomes ``[0-9](\\+)``;
+  an infix is marked by two replacement passes so that neighbouring matches sharing a
+  context character are both found). Rules whose contexts overlap another rule's match can
+  then split differently; the private-network exclusions of the URL pattern are dropped.
+- spaCy's second pass that re-merges special cases split by affix rules (the special-case
+  matcher) is not applied, and whitespace tokens are not produced (the filters strip tokens
+  and drop the empty ones, as datatrove does).
+- A chunk still being peeled after ``MAX_ROUNDS`` rounds keeps what is left as one token.
+The agreement with spaCy (tokens, and each filter's decisions on real text) is measured in
+``tests/curation/filters/test_words.py`` and ``curate bench filters``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+RULES_FILE = os.path.join(os.path.dirname(__file__), "spacy_en_rules.json")
+CHUNK = r"[^\s\x1c-\x1f]+"  # a maximal run of characters that are not Python whitespace
+PLAIN = r"^(?:[\p{L}\p{M}]+|[0-9]+)$"
+MAX_ROUNDS = 512
+_MARK = "\x00"  # separates infixes from their neighbours inside a chunk
+_SUFFIX_END = 1 << 20  # sort key of the first suffix peeled; later ones sort before it
+_CORE = 1 << 19
+
+
+def _rust(pattern: str) -> str:
+    """A Python ``re`` pattern written for Rust's ``regex``: ``\\uXXXX`` and ``\\UXXXXXXXX``
+    escapes become ``\\x{...}``."""
+    return re.sub(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})",
+                  lambda m: f"\\x{{{(m.group(1) or m.group(2)).lstrip('0') or '0'}}}", pattern)
+
+
+def _split_lookaround(entry: str) -> tuple[str, str, str]:
+    """``(?<=L)M(?=R)`` as ``(L, M, R)``; a missing look-behind or look-ahead is ``""``.
+    Only the rule shapes spaCy's English tables use are recognised."""
+    behind = ahead = ""
+    if entry.startswith("(?<="):
+        depth, i, in_class = 1, 4, False
+        while depth:
+            c = entry[i]
+            if c == "\\":
+                i += 2
+                continue
+            if in_class:
+                in_class = c != "]"
+            elif c == "[":
+                in_class = True
+            elif c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+            i += 1
+        behind, entry = entry[4:i - 1], entry[i:]
+    m = re.search(r"\(\?=(\[[^\]]*\])\)$", entry)
+    if m:
+        ahead, entry = m.group(1), entry[: m.start()]
+    return behind, entry, ahead
+
+
+def _drop_negative_lookaheads(pattern: str) -> str:
+    """``pattern`` without its ``(?!...)`` groups (Rust's regex has no look-around)."""
+    while (start := pattern.find("(?!")) >= 0:
+        depth, i = 0, start
+        while True:
+            c = pattern[i]
+            if c == "\\":
+                i += 2
+                continue
+            depth += (c == "(") - (c == ")")
+            i += 1
+            if depth == 0:
+                break
+        pattern = pattern[:start] + pattern[i:]
+    return pattern
+
+
+@dataclass(frozen=True)
+class Rules:
+    """spaCy's English rules as Rust regexes (see the module docstring)."""
+
+    prefix: str  # ^(...): the prefix spaCy's prefix_search finds, as group 1
+    suffix: str  # the longest plain suffix, as group 1
+    suffix_behind: str  # suffixes after a context character, one group per rule
+    infix: str  # every infix with its context, as named groups l<i>, m<i>, r<i>
+    infix_marked: str  # the replacement that puts _MARK around each infix
+    url: str
+    special_keys: pl.Series  # one list: the special cases' strings
+    specials: pl.DataFrame  # key, token (exploded, in order)
+    matched: dict[int, pl.DataFrame]  # k -> plain tokens of a special joined by _MARK, key
+    matched_vocabulary: pl.Series  # one list: every plain token of those special cases
+
+
+@functools.cache
+def rules() -> Rules:
+    with open(RULES_FILE, encoding="utf-8") as f:
+        raw = json.load(f)
+    nonblank = {k: [e for e in raw[k] if e.strip()] for k in ("prefixes", "suffixes", "infixes")}
+    prefixes = [p for p in nonblank["prefixes"] if p != r"\+(?![0-9])"] + [r"\+"]
+    plain, behind = [], []
+    for entry in nonblank["suffixes"]:
+        ctx, body, _ = _split_lookaround(entry)
+        (behind if ctx else plain).append((ctx, body))
+    infix_branches, left, mid, right = [], [], [], []
+    for i, entry in enumerate(nonblank["infixes"]):
+        ctx, body, ahead = _split_lookaround(entry)
+        infix_branches.append(
+            (f"(?P<l{i}>{ctx})" if ctx else "") + f"(?P<m{i}>{body})"
+            + (f"(?P<r{i}>{ahead})" if ahead else ""))
+        left.append(f"${{l{i}}}" if ctx else "")
+        mid.append(f"${{m{i}}}")
+        right.append(f"${{r{i}}}" if ahead else "")
+    specials = pl.DataFrame({"key": list(raw["specials"]),
+                             "token": list(raw["specials"].values())}).explode("token")
+    matched: dict[int, list[tuple[str, str]]] = {}
+    for key, plain_tokens in raw["matched_specials"].items():
+        matched.setdefault(len(plain_tokens), []).append((_MARK.join(plain_tokens), key))
+    return Rules(
+        prefix=_rust("^(" + "|".join(prefixes) + ")"),
+        suffix=_rust("(" + "|".join(b for _, b in plain) + ")$"),
+        suffix_behind=_rust("(?:" + "|".join(f"{c}({b})" for c, b in behind) + ")$"),
+        infix=_rust("|".join(infix_branches)),
+        infix_marked="".join(left) + _MARK + "".join(mid) + _MARK + "".join(right),
+        url=_rust(_drop_negative_lookaheads(raw["url"])),
+        special_keys=pl.Series(list(raw["specials"]), dtype=pl.String).implode(),
+        specials=specials,
+        matched={k: pl.DataFrame(v, schema=["window", "key"], orient="row")
+                 for k, v in sorted(matched.items())},
+        matched_vocabulary=pl.Series(sorted({t for v in raw["matched_specials"].values()
+                                             for t in v}), dtype=pl.String).implode(),
+    )
+
+
+def _longest(a: pl.Series, b: pl.Series) -> pl.Series:
+    """Per row, the longer of two optional strings (the suffix that starts leftmost)."""
+    la, lb = a.str.len_chars().fill_null(-1), b.str.len_chars().fill_null(-1)
+    return pl.select(pl.when(lb > la).then(b).otherwise(a)).to_series()
+
+
+def _peel(chunks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """spaCy's ``_split_affixes`` on every chunk at once. Returns (affixes: ``id, key,
+    token``; cores: ``id, core``), ``id`` the chunk's index, ``key`` its sort position."""
+    r = rules()
+    active = pl.DataFrame({"id": pl.arange(0, len(chunks), dtype=pl.UInt32, eager=True),
+                           "s": chunks})
+    affixes, cores = [], []
+    for step in range(MAX_ROUNDS):
+        s = active["s"]
+        done = (s == "") | s.is_in(r.special_keys)
+        cores.append(active.filter(done))
+        active = active.filter(~done)
+        if active.height == 0:
+            break
+        s = active["s"]
+        n = s.str.len_chars()
+        pre = s.str.extract(r.prefix, 1)
+        pre = pl.select(pl.when((pre == "+") & s.str.slice(1, 1).str.contains("^[0-9]$"))
+                        .then(None).otherwise(pre)).to_series()  # \+(?![0-9])
+        pre_len = pre.str.len_chars().fill_null(0)
+        minus_pre = s.str.slice(pre_len)
+        groups = minus_pre.str.extract_groups(r.suffix_behind).struct.unnest()
+        behind = pl.select(pl.coalesce(groups.get_columns())).to_series()
+        suf = _longest(minus_pre.str.extract(r.suffix, 1), behind)
+        suf_len = suf.str.len_chars().fill_null(0)
+        minus_suf = s.str.slice(0, n - suf_len)
+        stop_pre = (pre_len > 0) & (minus_pre != "") & minus_pre.is_in(r.special_keys)
+        stop_suf = ~stop_pre & (suf_len > 0) & (minus_suf != "") & minus_suf.is_in(
+            r.special_keys)
+        both = ~stop_pre & ~stop_suf & (pre_len > 0) & (suf_len > 0) & (pre_len + suf_len <= n)
+        take_pre = stop_pre | (~stop_suf & (pre_len > 0))
+        take_suf = stop_suf | both | (~stop_pre & ~stop_suf & (pre_len == 0) & (suf_len > 0))
+        rest = pl.select(
+            pl.when(both).then(s.str.slice(pre_len, n - pre_len - suf_len))
+            .when(take_pre).then(minus_pre).when(take_suf).then(minus_suf)
+            .otherwise(s)).to_series()
+        ids = active["id"]
+        affixes.append(pl.DataFrame({"id": ids.filter(take_pre), "key": step,
+                                     "token": pre.filter(take_pre)}))
+        affixes.append(pl.DataFrame({"id": ids.filter(take_suf), "key": _SUFFIX_END - step,
+                                     "token": suf.filter(take_suf)}))
+        finished = stop_pre | stop_suf | (rest.str.len_chars() == n)
+        cores.append(pl.DataFrame({"id": ids.filter(finished), "s": rest.filter(finished)}))
+        active = pl.DataFrame({"id": ids.filter(~finished), "s": rest.filter(~finished)})
+    cores.append(active)  # still peeling after MAX_ROUNDS: what is left is one token
+    schema = {"id": pl.UInt32, "key": pl.Int64, "token": pl.String}
+    affixes = pl.concat([a.cast(schema) for a in affixes]) if affixes else pl.DataFrame(
+        schema=schema)
+    return affixes, pl.concat(cores).rename({"s": "core"})
+
+
+def _split_cores(cores: pl.DataFrame) -> pl.DataFrame:
+    """spaCy's ``_attach_tokens`` for the cores: a special case gives its tokens, a URL one
+    token, anything else is split around its infixes. Returns ``id, key, token``."""
+    r = rules()
+    cores = cores.filter(pl.col("core") != "")
+    special = cores["core"].is_in(r.special_keys)
+    from_specials = (cores.filter(special)
+                     .join(r.specials, left_on="core", right_on="key", maintain_order="left")
+                     .select("id", "token"))
+    rest = cores.filter(~special)
+    marked = rest["core"]
+    for _ in range(2):  # matches that share a context character need a second pass
+        marked = marked.str.replace_all(r.infix, r.infix_marked)
+    whole = rest["core"].str.contains(r.url) | ~marked.str.contains(_MARK, literal=True)
+    pieces = pl.select(pl.when(whole).then(pl.concat_list(rest["core"]))
+                       .otherwise(marked.str.split(_MARK))).to_series()
+    split = (pl.DataFrame({"id": rest["id"], "token": pieces}).explode("token")
+             .filter(pl.col("token") != ""))
+    out = pl.concat([from_specials, split])
+    return out.with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int64).over("id") + _CORE).alias("key"))
+
+
+def _merge_specials(tokens: pl.DataFrame) -> pl.DataFrame:
+    """spaCy's special-case matcher within each chunk: runs of tokens that spell a special
+    case the affix rules split (``"):"`` split as ``")" ":"``, ``"e."`` as ``"e" "."``) are
+    replaced by the special case's tokens; longer runs first, then leftmost, no overlaps.
+    ``tokens``: ``id, token`` in order; returns the same shape."""
+    r = rules()
+    tokens = tokens.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("id").alias("pos"))
+    # a run can only be made of tokens that occur in some special case's plain tokens
+    cand = tokens.filter(pl.col("token").is_in(r.matched_vocabulary))
+    found = []
+    for k, table in r.matched.items():
+        window = pl.concat_str([pl.col("token").shift(-j) for j in range(k)], separator=_MARK)
+        consecutive = (pl.col("id").shift(-(k - 1)) == pl.col("id")) & (
+            pl.col("pos").shift(-(k - 1)) == pl.col("pos") + (k - 1))
+        hits = (cand.with_columns(window.alias("window"), consecutive.alias("ok"))
+                .filter(pl.col("ok") if k > 1 else pl.lit(True))
+                .join(table, on="window", how="inner")
+                .select("id", pl.col("pos").alias("start"), pl.lit(k, pl.Int64).alias("k"),
+                        "key"))
+        found.append(hits)
+    hits = pl.concat(found).sort(["id", "k", "start"], descending=[False, True, False])
+    crowded = hits.filter(pl.len().over("id") > 1)
+    if crowded.height:  # overlapping runs are rare: settle them one chunk at a time
+        keep, seen = [], set()
+        for row in crowded.iter_rows(named=True):
+            span = {(row["id"], p) for p in range(row["start"], row["start"] + row["k"])}
+            ends = {(row["id"], row["start"]), (row["id"], row["start"] + row["k"] - 1)}
+            keep.append(not (ends & seen))
+            seen |= span
+        hits = pl.concat([hits.filter(pl.len().over("id") == 1),
+                          crowded.filter(pl.Series(keep))])
+    if hits.height == 0:
+        return tokens.select("id", "token")
+    covered = (hits.with_columns(pl.int_ranges("start", pl.col("start") + pl.col("k"))
+                                 .alias("pos")).explode("pos").select("id", "pos"))
+    merged = (hits.join(r.specials, on="key", maintain_order="left")
+              .with_columns(pl.col("start").alias("pos")).select("id", "pos", "token"))
+    kept = tokens.join(covered, on=["id", "pos"], how="anti")
+    return (pl.concat([kept.select("id", "pos", "token"), merged])
+            .with_row_index("order")
+            .sort("id", "pos", "order").select("id", "token"))
+
+
+def _split_unplain(chunks: pl.Series) -> pl.DataFrame:
+    """``split_chunks`` for chunks that are not plain: ``id, token``."""
+    affixes, cores = _peel(chunks)
+    tokens = pl.concat([affixes, _split_cores(cores).select(affixes.columns)])
+    tokens = tokens.sort("id", "key").select("id", "token")
+    vocabulary = rules().matched_vocabulary
+    touched = tokens.filter(pl.col("token").is_in(vocabulary))["id"].unique()
+    near = tokens["id"].is_in(touched.implode())
+    return pl.concat([tokens.filter(~near), _merge_specials(tokens.filter(near))])
+
+
+def split_chunks(chunks: pl.Series) -> pl.DataFrame:
+    """Every chunk (a string without whitespace) as spaCy's English tokenizer splits it:
+    rows ``id`` (the chunk's index), ``token``, in text order."""
+    ids = pl.arange(0, len(chunks), dtype=pl.UInt32, eager=True)
+    # letters only, or ASCII digits only: no rule but a special case can split these
+    plain = chunks.str.contains(PLAIN) & ~chunks.is_in(rules().special_keys)
+    other = _split_unplain(chunks.filter(~plain))
+    other = other.with_columns(ids.filter(~plain).gather(other["id"]).alias("id"))
+    return (pl.concat([pl.DataFrame({"id": ids.filter(plain), "token": chunks.filter(plain)}),
+                       other]).sort("id", maintain_order=True))
+
+
+class ChunkCache:
+    """Tokens of the chunks seen in recent batches, so that a chunk is split once per run
+    rather than once per batch (web text repeats most of its chunks). Holds at most
+    ``max_chunks`` distinct chunks: past that it restarts from the latest batch's. The
+    cache never changes a result, only how often the work is done."""
+
+    def __init__(self, max_chunks: int = 2_000_000):
+        self.max_chunks = max_chunks
+        self._known = pl.DataFrame(schema={"chunk": pl.String, "tokens": pl.List(pl.String)})
+
+    def tokens(self, distinct: pl.Series) -> pl.DataFrame:
+        """``chunk, tokens`` (a list, in order) for every chunk of ``distinct``."""
+        found = pl.DataFrame({"chunk": distinct}).join(self._known, on="chunk", how="inner")
+        missing = distinct.filter(~distinct.is_in(found["chunk"].implode()))
+        split = split_chunks(missing)
+        new = split.group_by("id", maintain_order=True).agg(pl.col("token").alias("tokens"))
+        new = new.select(missing.gather(new["id"]).alias("chunk"), "tokens")
+        if self._known.height + new.height > self.max_chunks:
+            self._known = pl.concat([found, new])
+        else:
+            self._known = pl.concat([self._known, new])
+        return pl.concat([found, new])
+
+
+_CACHE = ChunkCache()
+
+
+def tokenize(texts: pl.Series) -> pl.DataFrame:
+    """Every non-whitespace spaCy token of every text as rows ``doc, token`` in text order
+    (``doc`` the text's index). Each distinct chunk is split once per run (``ChunkCache``)."""
+    chunks = pl.DataFrame({"doc": pl.arange(0, len(texts), dtype=pl.UInt32, eager=True),
+                           "chunk": texts.str.extract_all(CHUNK)}).explode("chunk")
+    chunks = chunks.filter(pl.col("chunk").is_not_null())
+    known = _CACHE.tokens(chunks["chunk"].unique())
+    return (chunks.join(known, on="chunk", how="left", maintain_order="left")
+            .select("doc", pl.col("tokens").alias("token")).explode("token"))
+
+
+def freeze(path: str = RULES_FILE) -> dict:
+    """Write spaCy's English tokenizer rules (from the installed spaCy) to ``path``."""
+    import spacy
+    from spacy.lang.en.punctuation import TOKENIZER_INFIXES
+    from spacy.lang.punctuation import TOKENIZER_PREFIXES, TOKENIZER_SUFFIXES
+    from spacy.lang.tokenizer_exceptions import URL_PATTERN
+    from spacy.symbols import ORTH
+    from spacy.tokenizer import Tokenizer
+
+    tokenizer = spacy.blank("en").tokenizer
+    plain = Tokenizer(tokenizer.vocab, rules={}, prefix_search=tokenizer.prefix_search,
+                      suffix_search=tokenizer.suffix_search,
+                      infix_finditer=tokenizer.infix_finditer, url_match=tokenizer.url_match)
+    specials = {k: [t[ORTH] for t in v] for k, v in sorted(tokenizer.rules.items())
+                if not k.isspace()}
+    # spaCy re-merges the special cases that its affix rules would split (its faster
+    # heuristics: those with a prefix, suffix or infix match), from their plain tokens
+    matched = {k: [t.text for t in plain(k)] for k in specials
+               if tokenizer.find_prefix(k) or tokenizer.find_suffix(k) or tokenizer.find_infix(k)}
+    raw = {"spacy": spacy.__version__, "prefixes": list(TOKENIZER_PREFIXES),
+           "suffixes": list(TOKENIZER_SUFFIXES), "infixes": list(TOKENIZER_INFIXES),
+           "url": URL_PATTERN, "specials": specials, "matched_specials": matched}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(raw, f, ensure_ascii=False, indent=0)
+        f.write("\n")
+    return raw
+
+
+if __name__ == "__main__":
+    freeze()
+    print(f"wrote {RULES_FILE}")
