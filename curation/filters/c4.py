@@ -31,6 +31,7 @@ from curation.filters.text import (
     texts_of,
     tokens,
 )
+from curation.filters.words import sentence_final
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = r"[.?!\"']$"
@@ -38,18 +39,12 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
                      "use of cookies", "use cookies")
 
 
-def _sentencizer_chars() -> list[str]:
-    from spacy.pipeline import Sentencizer
-
-    return list(Sentencizer.default_punct_chars)
-
-
 def sentence_counts(lines: pl.Series, tokenizer: str = "fast") -> np.ndarray:
     """Sentences per line as spaCy's default sentencizer splits them: a sentence starts at a
     token that is neither punctuation nor a sentence-final mark when the last such token or
     sentence-final mark before it was a sentence-final mark. A line without tokens has 0."""
     toks = tokens(lines, tokenizer)
-    final = toks["piece"].is_in(_sentencizer_chars())
+    final = toks["piece"].is_in(sentence_final())
     punct = toks["piece"].str.contains(r"^\p{P}+$")
     marks = toks.with_columns(final.alias("final")).filter(final | ~punct)
     starts = marks.filter(~pl.col("final") & pl.col("final").shift(1).over("doc")

@@ -219,12 +219,11 @@ class GopherRepetition(Filter):
                       alive: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The n-gram rules, computed only for documents that passed the line rules.
 
-        Each n-gram gets a key ``doc << 40 | hash40(words)``; one sort of the keys groups
-        equal n-grams of a document together (documents in order), from which the counts,
-        the first occurrence of each n-gram and the candidates for the greedy duplicate scan
-        follow without any per-document loop. Limits: fewer than 2**24 rows and 2**32 words
-        a batch; two different n-grams of one document share a 40-bit hash with probability
-        about ``windows**2 / 2**41`` (1e-6 for a 1,500-word document)."""
+        Each n-gram gets a key ``doc << 40 | hash40(words)``; grouping the keys (hash tables,
+        no sort) gives the counts, the first occurrence of each n-gram and the candidates for
+        the greedy duplicate scan without any per-document loop. Limits: fewer than 2**24 rows
+        and 2**32 words a batch; two different n-grams of one document share a 40-bit hash with
+        probability about ``windows**2 / 2**41`` (1e-6 for a 1,500-word document)."""
         n = len(texts)
         if n >= 2**24:
             raise ValueError(f"GopherRepetition takes batches of fewer than 2**24 rows, not {n}")
@@ -249,17 +248,18 @@ class GopherRepetition(Filter):
                                np.zeros(n, dtype=bool)))
                 continue
             key = (doc[rows] << np.uint64(40)) | (keys[rows] >> np.uint64(24))
-            order = np.argsort(key, kind="stable")  # equal keys keep their text order
-            sorted_key = key[order]
-            starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
-            counts = np.diff(np.r_[starts, len(sorted_key)])
-            if top:
-                first_row = rows[order[starts]].astype(np.uint64)
-                score = (counts.astype(np.uint64) << np.uint64(32)) | (
-                    np.uint64(2**32 - 1) - first_row)
-                group_doc = (sorted_key[starts] >> np.uint64(40)).astype(np.int64)
+            if top:  # per document: the most frequent n-gram, the earliest on ties
+                groups = (pl.DataFrame({"key": key, "row": rows.astype(np.uint64)})
+                          .group_by("key").agg(pl.len().cast(pl.UInt64).alias("count"),
+                                               pl.col("row").min().alias("first")))
+                score = (groups["count"].to_numpy() << np.uint64(32)) | (
+                    np.uint64(2**32 - 1) - groups["first"].to_numpy())
+                best_per_doc = (pl.DataFrame({"doc": groups["key"].to_numpy() >> np.uint64(40),
+                                              "score": score})
+                                .group_by("doc").agg(pl.col("score").max()))
                 best = np.zeros(n, dtype=np.uint64)
-                np.maximum.at(best, group_doc, score)
+                best[best_per_doc["doc"].to_numpy().astype(np.int64)] = \
+                    best_per_doc["score"].to_numpy()
                 has = best > 0
                 count = (best >> np.uint64(32)).astype(np.int64)
                 row = (np.uint64(2**32 - 1) - (best & np.uint64(2**32 - 1))).astype(np.int64)
@@ -269,10 +269,8 @@ class GopherRepetition(Filter):
                 failed |= hit
                 checks.append((f"top_{k}_gram", hit))
                 continue
-            repeated_sorted = np.repeat(counts > 1, counts)
-            cand = np.zeros(len(rows), dtype=bool)
-            cand[order] = repeated_sorted
-            c = rows[cand]  # candidate windows in (doc, pos) order
+            # candidate windows (their n-gram occurs again in the document), in (doc, pos) order
+            c = rows[pl.Series(key).is_duplicated().to_numpy()]
             repeated = _greedy_duplicates(doc[c], pos[c], keys[c],
                                           cum[c + k] - cum[c], k, n)
             hit = ratio(repeated, length) > frac

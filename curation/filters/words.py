@@ -19,7 +19,11 @@ Where this differs from spaCy, by construction:
 - spaCy's second pass that re-merges special cases split by affix rules (the special-case
   matcher) is not applied, and whitespace tokens are not produced (the filters strip tokens
   and drop the empty ones, as datatrove does).
-- A chunk still being peeled after ``MAX_ROUNDS`` rounds keeps what is left as one token.
+
+The first ``VECTOR_ROUNDS`` rounds of affix peeling run column-wise; the few chunks that need
+more (runs of punctuation such as ``=====``) finish one at a time in ``_peel_one``, a plain
+transcription of spaCy's loop on Python's ``re`` and spaCy's own patterns, which is also the
+reference the tests hold the column-wise rounds to.
 The agreement with spaCy (tokens, and each filter's decisions on real text) is measured in
 ``tests/curation/filters/test_words.py`` and ``curate bench filters``.
 """
@@ -37,7 +41,7 @@ import polars as pl
 RULES_FILE = os.path.join(os.path.dirname(__file__), "spacy_en_rules.json")
 CHUNK = r"[^\s\x1c-\x1f]+"  # a maximal run of characters that are not Python whitespace
 PLAIN = r"^(?:[\p{L}\p{M}]+|[0-9]+)$"
-MAX_ROUNDS = 512
+VECTOR_ROUNDS = 8  # peeling rounds done column-wise; the rare chunks left go one at a time
 _MARK = "\x00"  # separates infixes from their neighbours inside a chunk
 _SUFFIX_END = 1 << 20  # sort key of the first suffix peeled; later ones sort before it
 _CORE = 1 << 19
@@ -150,6 +154,56 @@ def rules() -> Rules:
     )
 
 
+@functools.cache
+def sentence_final() -> tuple[str, ...]:
+    """The marks spaCy's default sentencizer ends a sentence on."""
+    with open(RULES_FILE, encoding="utf-8") as f:
+        return tuple(json.load(f)["sentence_final"])
+
+
+@functools.cache
+def _python_rules() -> tuple[re.Pattern, re.Pattern, frozenset[str]]:
+    """spaCy's prefix and suffix searches, compiled as spaCy compiles them, and its special
+    cases."""
+    with open(RULES_FILE, encoding="utf-8") as f:
+        raw = json.load(f)
+    prefix = re.compile("|".join("^" + p for p in raw["prefixes"] if p.strip()))
+    suffix = re.compile("|".join(p + "$" for p in raw["suffixes"] if p.strip()))
+    return prefix, suffix, frozenset(raw["specials"])
+
+
+def _peel_one(string: str) -> tuple[list[str], str, list[str]]:
+    """spaCy's ``Tokenizer._split_affixes`` for one string: (prefixes in order, what is left,
+    suffixes in the order peeled)."""
+    prefix_search, suffix_search, specials = _python_rules()
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    last_size = -1
+    while string and len(string) != last_size and string not in specials:
+        last_size = len(string)
+        m = prefix_search.search(string)
+        pre = m.group() if m else ""
+        minus_pre = string[len(pre):]
+        if pre and minus_pre and minus_pre in specials:
+            return prefixes + [pre], minus_pre, suffixes
+        m = suffix_search.search(minus_pre)
+        suf = m.group() if m else ""
+        minus_suf = string[: len(string) - len(suf)]
+        if suf and minus_suf and minus_suf in specials:
+            return prefixes, minus_suf, suffixes + [suf]
+        if pre and suf and len(pre) + len(suf) <= len(string):
+            string = string[len(pre): len(string) - len(suf)]
+            prefixes.append(pre)
+            suffixes.append(suf)
+        elif pre:
+            string = minus_pre
+            prefixes.append(pre)
+        elif suf:
+            string = minus_suf
+            suffixes.append(suf)
+    return prefixes, string, suffixes
+
+
 def _longest(a: pl.Series, b: pl.Series) -> pl.Series:
     """Per row, the longer of two optional strings (the suffix that starts leftmost)."""
     la, lb = a.str.len_chars().fill_null(-1), b.str.len_chars().fill_null(-1)
@@ -163,7 +217,7 @@ def _peel(chunks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     active = pl.DataFrame({"id": pl.arange(0, len(chunks), dtype=pl.UInt32, eager=True),
                            "s": chunks})
     affixes, cores = [], []
-    for step in range(MAX_ROUNDS):
+    for step in range(VECTOR_ROUNDS):
         s = active["s"]
         done = (s == "") | s.is_in(r.special_keys)
         cores.append(active.filter(done))
@@ -200,8 +254,17 @@ def _peel(chunks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         finished = stop_pre | stop_suf | (rest.str.len_chars() == n)
         cores.append(pl.DataFrame({"id": ids.filter(finished), "s": rest.filter(finished)}))
         active = pl.DataFrame({"id": ids.filter(~finished), "s": rest.filter(~finished)})
-    cores.append(active)  # still peeling after MAX_ROUNDS: what is left is one token
     schema = {"id": pl.UInt32, "key": pl.Int64, "token": pl.String}
+    if active.height:  # the few chunks with many affixes ("=====", "((((x"): one at a time
+        peeled = [_peel_one(s) for s in active["s"].to_list()]
+        ids = active["id"].to_list()
+        affixes.append(pl.DataFrame(
+            [(i, VECTOR_ROUNDS + k, t) for i, (pre, _, _) in zip(ids, peeled, strict=True)
+             for k, t in enumerate(pre)]
+            + [(i, _SUFFIX_END - VECTOR_ROUNDS - k, t)
+               for i, (_, _, suf) in zip(ids, peeled, strict=True) for k, t in enumerate(suf)],
+            schema=schema, orient="row"))
+        cores.append(pl.DataFrame({"id": active["id"], "s": [c for _, c, _ in peeled]}))
     affixes = pl.concat([a.cast(schema) for a in affixes]) if affixes else pl.DataFrame(
         schema=schema)
     return affixes, pl.concat(cores).rename({"s": "core"})
@@ -298,21 +361,24 @@ def split_chunks(chunks: pl.Series) -> pl.DataFrame:
 
 class ChunkCache:
     """Tokens of the chunks seen in recent batches, so that a chunk is split once per run
-    rather than once per batch (web text repeats most of its chunks). Holds at most
-    ``max_chunks`` distinct chunks: past that it restarts from the latest batch's. The
-    cache never changes a result, only how often the work is done."""
+    rather than once per batch (web text repeats most of its chunks). Chunks are known by a
+    64-bit hash (two distinct chunks of a run share one with probability about
+    ``chunks**2 / 2**65``, 1e-7 at two million). Holds at most ``max_chunks`` chunks: past
+    that it restarts from the latest batch's. The cache never changes a result, only how
+    often the work is done."""
 
     def __init__(self, max_chunks: int = 2_000_000):
         self.max_chunks = max_chunks
-        self._known = pl.DataFrame(schema={"chunk": pl.String, "tokens": pl.List(pl.String)})
+        self._known = pl.DataFrame(schema={"hash": pl.UInt64, "tokens": pl.List(pl.String)})
 
-    def tokens(self, distinct: pl.Series) -> pl.DataFrame:
-        """``chunk, tokens`` (a list, in order) for every chunk of ``distinct``."""
-        found = pl.DataFrame({"chunk": distinct}).join(self._known, on="chunk", how="inner")
-        missing = distinct.filter(~distinct.is_in(found["chunk"].implode()))
-        split = split_chunks(missing)
+    def tokens(self, distinct: pl.DataFrame) -> pl.DataFrame:
+        """``hash, tokens`` (a list, in order) for every chunk of ``distinct`` (columns
+        ``hash``, ``chunk``, one row per hash)."""
+        found = distinct.select("hash").join(self._known, on="hash", how="inner")
+        missing = distinct.join(found, on="hash", how="anti")
+        split = split_chunks(missing["chunk"])
         new = split.group_by("id", maintain_order=True).agg(pl.col("token").alias("tokens"))
-        new = new.select(missing.gather(new["id"]).alias("chunk"), "tokens")
+        new = new.select(missing["hash"].gather(new["id"]), "tokens")
         if self._known.height + new.height > self.max_chunks:
             self._known = pl.concat([found, new])
         else:
@@ -328,18 +394,22 @@ def tokenize(texts: pl.Series) -> pl.DataFrame:
     (``doc`` the text's index). Each distinct chunk is split once per run (``ChunkCache``)."""
     chunks = pl.DataFrame({"doc": pl.arange(0, len(texts), dtype=pl.UInt32, eager=True),
                            "chunk": texts.str.extract_all(CHUNK)}).explode("chunk")
-    chunks = chunks.filter(pl.col("chunk").is_not_null())
-    known = _CACHE.tokens(chunks["chunk"].unique())
-    return (chunks.join(known, on="chunk", how="left", maintain_order="left")
+    chunks = chunks.filter(pl.col("chunk").is_not_null()).with_columns(
+        pl.col("chunk").hash(seed=0).alias("hash"))
+    known = _CACHE.tokens(chunks.unique("hash", keep="first", maintain_order=True))
+    return (chunks.select("doc", "hash").join(known, on="hash", how="left",
+                                              maintain_order="left")
             .select("doc", pl.col("tokens").alias("token")).explode("token"))
 
 
 def freeze(path: str = RULES_FILE) -> dict:
-    """Write spaCy's English tokenizer rules (from the installed spaCy) to ``path``."""
+    """Write spaCy's English tokenizer rules and its sentencizer's marks (from the installed
+    spaCy) to ``path``."""
     import spacy
     from spacy.lang.en.punctuation import TOKENIZER_INFIXES
     from spacy.lang.punctuation import TOKENIZER_PREFIXES, TOKENIZER_SUFFIXES
     from spacy.lang.tokenizer_exceptions import URL_PATTERN
+    from spacy.pipeline import Sentencizer
     from spacy.symbols import ORTH
     from spacy.tokenizer import Tokenizer
 
@@ -355,7 +425,8 @@ def freeze(path: str = RULES_FILE) -> dict:
                if tokenizer.find_prefix(k) or tokenizer.find_suffix(k) or tokenizer.find_infix(k)}
     raw = {"spacy": spacy.__version__, "prefixes": list(TOKENIZER_PREFIXES),
            "suffixes": list(TOKENIZER_SUFFIXES), "infixes": list(TOKENIZER_INFIXES),
-           "url": URL_PATTERN, "specials": specials, "matched_specials": matched}
+           "url": URL_PATTERN, "specials": specials, "matched_specials": matched,
+           "sentence_final": sorted(Sentencizer.default_punct_chars)}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(raw, f, ensure_ascii=False, indent=0)
         f.write("\n")
