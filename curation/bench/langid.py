@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from curation.bench.common import compare, fresh_corpus, input_mb
+from curation.bench.common import Corpus, compare
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.filters import LanguageID
@@ -32,12 +32,11 @@ def _per_document(texts: list[str]) -> int:
     return kept
 
 
-def run(docs: int, workdir: str) -> dict:
-    _, files = fresh_corpus(docs, workdir)
-    texts = list(iter_texts(files))
+def run(corpus: Corpus, workdir: str) -> dict:
+    texts = list(iter_texts(corpus.files))
     load_model(default_model())  # loaded once, outside both timings
     row = compare("language ID (lid.176.ftz), JSONL.zst in, Parquet out",
                   "fastText predict per document (datatrove's loop), texts in memory",
-                  lambda: _ours(files, os.path.join(workdir, "ours")),
-                  lambda: _per_document(texts), docs)
-    return {"docs": docs, "input_mb": input_mb(files), "rows": [row]}
+                  lambda: _ours(corpus.files, os.path.join(workdir, "ours")),
+                  lambda: _per_document(texts), corpus.docs, corpus.text_mb)
+    return {"rows": [row]}

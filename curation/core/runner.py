@@ -298,18 +298,18 @@ def run(
 def format_summary(result: RunResult) -> str:
     head = (
         f"{'stage':24} {'docs in':>10} {'docs out':>10} {'MB in':>9} {'MB out':>9} "
-        f"{'seconds':>8} {'docs/s':>9}  dropped / quarantined"
+        f"{'seconds':>8} {'docs/s':>9} {'MB/s':>7}  dropped / quarantined"
     )
     lines = [head, "-" * len(head)]
     for name, s in result.stats.items():
-        rate = s.docs_in / s.seconds if s.seconds else 0.0
         why = ", ".join(
             f"{k}={v:,}"
             for k, v in list(s.dropped.items()) + [(f"q:{k}", v) for k, v in s.quarantined.items()]
         )
         lines.append(
             f"{name:24} {s.docs_in:>10,} {s.docs_out:>10,} {s.bytes_in / 1e6:>9.2f} "
-            f"{s.bytes_out / 1e6:>9.2f} {s.seconds:>8.2f} {rate:>9,.0f}  {why}"
+            f"{s.bytes_out / 1e6:>9.2f} {s.seconds:>8.2f} {s.docs_per_s:>9,.0f} "
+            f"{s.mb_per_s:>7.2f}  {why}"
         )
     lines.append("")
     lines.append(

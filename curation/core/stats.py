@@ -46,7 +46,18 @@ class StageStats:
         self.seconds += other.seconds
         self.tokens_out += other.tokens_out
 
+    @property
+    def docs_per_s(self) -> float:
+        """Documents in per second of task time (0 when no time was recorded)."""
+        return self.docs_in / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        """MB (10**6 bytes) of text in per second of task time (0 when no time was recorded)."""
+        return self.bytes_in / 1e6 / self.seconds if self.seconds else 0.0
+
     def to_dict(self) -> dict:
+        """The counters, plus ``docs_per_s`` and ``mb_per_s`` (derived, not read back)."""
         return {
             "docs_in": self.docs_in,
             "docs_out": self.docs_out,
@@ -56,6 +67,8 @@ class StageStats:
             "quarantined": dict(sorted(self.quarantined.items())),
             "seconds": round(self.seconds, 6),
             "tokens_out": self.tokens_out,
+            "docs_per_s": round(self.docs_per_s, 3),
+            "mb_per_s": round(self.mb_per_s, 3),
         }
 
     @classmethod

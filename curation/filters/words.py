@@ -389,6 +389,12 @@ class ChunkCache:
 _CACHE = ChunkCache()
 
 
+def reset_cache() -> None:
+    """Forget every chunk split so far (benchmarks start each timing cold, as a run does)."""
+    global _CACHE
+    _CACHE = ChunkCache(_CACHE.max_chunks)
+
+
 def tokenize(texts: pl.Series) -> pl.DataFrame:
     """Every non-whitespace spaCy token of every text as rows ``doc, token`` in text order
     (``doc`` the text's index). Each distinct chunk is split once per run (``ChunkCache``)."""
