@@ -93,13 +93,14 @@ def run(corpus: Corpus, workdir: str) -> dict:
     texts = list(iter_texts(corpus.files))[:SAMPLE_DOCS]
     docs, mb = len(texts), text_mb(texts)
     batches = _batches(texts)
-    rows = [_row(f"four filters fused, tokenizer={tok!r}, texts in memory",
+    sample = f"first {docs:,} docs ({mb:.1f} MB) in memory"
+    rows = [_row(f"four filters fused, tokenizer={tok!r}, {sample}",
                  "datatrove, same four filters per document",
                  lambda tok=tok: _ours_chain(batches, tok),
                  lambda: _theirs_chain(texts, _theirs()), docs, mb)
             for tok in ("fast", "spacy")]
     for ours_cls, theirs in zip(OURS, _theirs(), strict=True):
-        rows.append(_row(f"{ours_cls.__name__} alone, texts in memory",
+        rows.append(_row(f"{ours_cls.__name__} alone, {sample}",
                          f"datatrove {type(theirs).__name__}",
                          lambda c=ours_cls: _ours_alone(c(), batches),
                          lambda t=theirs: _theirs_chain(texts, [t]), docs, mb))

@@ -287,7 +287,7 @@ def run(
         "tasks_run": runner.ran,
         "tasks_skipped": runner.skipped,
         "outputs": outputs,
-        "stages": {n: s.to_dict() for n, s in stats.items()},
+        "stages": {n: s.summary() for n, s in stats.items()},
     }
     fs.write_json(fs.join(pipeline.workdir, "stats.json"), summary)
     runner.status["state"] = "finished"

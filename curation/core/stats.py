@@ -56,8 +56,12 @@ class StageStats:
         """MB (10**6 bytes) of text in per second of task time (0 when no time was recorded)."""
         return self.bytes_in / 1e6 / self.seconds if self.seconds else 0.0
 
+    def summary(self) -> dict:
+        """``to_dict()`` with the rates (``docs_per_s``, ``mb_per_s``): for reports."""
+        return self.to_dict() | {"docs_per_s": round(self.docs_per_s, 3),
+                                 "mb_per_s": round(self.mb_per_s, 3)}
+
     def to_dict(self) -> dict:
-        """The counters, plus ``docs_per_s`` and ``mb_per_s`` (derived, not read back)."""
         return {
             "docs_in": self.docs_in,
             "docs_out": self.docs_out,
@@ -67,8 +71,6 @@ class StageStats:
             "quarantined": dict(sorted(self.quarantined.items())),
             "seconds": round(self.seconds, 6),
             "tokens_out": self.tokens_out,
-            "docs_per_s": round(self.docs_per_s, 3),
-            "mb_per_s": round(self.mb_per_s, 3),
         }
 
     @classmethod
