@@ -16,14 +16,16 @@ Where this differs from spaCy, by construction:
   an infix is marked by two replacement passes so that neighbouring matches sharing a
   context character are both found). Rules whose contexts overlap another rule's match can
   then split differently; the private-network exclusions of the URL pattern are dropped.
-- spaCy's second pass that re-merges special cases split by affix rules (the special-case
-  matcher) is not applied, and whitespace tokens are not produced (the filters strip tokens
-  and drop the empty ones, as datatrove does).
+- spaCy's second pass that re-merges special cases split by affix rules (its special-case
+  matcher: ``"):"`` peeled as ``")" ":"``) runs within each chunk only; whitespace tokens are
+  not produced (the filters strip tokens and drop the empty ones, as datatrove does); a NUL
+  character inside a chunk, the infix mark, splits it.
 
 The first ``VECTOR_ROUNDS`` rounds of affix peeling run column-wise; the few chunks that need
 more (runs of punctuation such as ``=====``) finish one at a time in ``_peel_one``, a plain
-transcription of spaCy's loop on Python's ``re`` and spaCy's own patterns, which is also the
-reference the tests hold the column-wise rounds to.
+transcription of spaCy's loop on Python's ``re`` and spaCy's own patterns (look-around
+included).
+
 The agreement with spaCy (tokens, and each filter's decisions on real text) is measured in
 ``tests/curation/filters/test_words.py`` and ``curate bench filters``.
 """
@@ -44,7 +46,7 @@ PLAIN = r"^(?:[\p{L}\p{M}]+|[0-9]+)$"
 VECTOR_ROUNDS = 8  # peeling rounds done column-wise; the rare chunks left go one at a time
 _MARK = "\x00"  # separates infixes from their neighbours inside a chunk
 _SUFFIX_END = 1 << 20  # sort key of the first suffix peeled; later ones sort before it
-_CORE = 1 << 19
+_CORE = 1 << 19  # sort key of a chunk's first core token: after prefixes, before suffixes
 
 
 def _rust(pattern: str) -> str:
