@@ -187,9 +187,17 @@ def per_doc(df: pl.DataFrame, n_docs: int, *aggs: pl.Expr) -> pl.DataFrame:
 
 def duplicates(df: pl.DataFrame, n_docs: int) -> pl.DataFrame:
     """datatrove's ``find_duplicates`` per document: ``dup_count`` (pieces equal to an earlier
-    piece of the same document) and ``dup_chars`` (their total length); zero without pieces."""
-    marked = df.with_columns(
-        pl.int_range(pl.len()).over("doc", "piece").gt(0).alias("dup"))
+    piece of the same document) and ``dup_chars`` (their total length); zero without pieces.
+
+    Pieces are compared by a key ``doc * 2**40 + hash40(piece)`` (one hash-table pass, no
+    string grouping): fewer than 2**24 documents a batch; two different pieces of one
+    document share a key with probability about ``pieces**2 / 2**41``."""
+    if n_docs >= 2**24:
+        raise ValueError(f"duplicate pieces are counted in batches of fewer than 2**24 rows, "
+                         f"not {n_docs}")
+    key = (pl.col("doc").cast(pl.UInt64) * (1 << 40)
+           + pl.col("piece").hash(seed=0) // (1 << 24))
+    marked = df.with_columns(key.is_first_distinct().not_().alias("dup"))
     out = per_doc(marked, n_docs,
                   pl.col("dup").sum().alias("dup_count"),
                   pl.col("piece").str.len_chars().filter(pl.col("dup")).sum().alias("dup_chars"))
