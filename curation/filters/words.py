@@ -50,8 +50,8 @@ _CORE = 1 << 19  # sort key of a chunk's first core token: after prefixes, befor
 
 
 def _rust(pattern: str) -> str:
-    """A Python ``re`` pattern written for Rust's ``regex``: ``\\uXXXX`` and ``\\UXXXXXXXX``
-    escapes become ``\\x{...}``."""
+    """A Python ``re`` pattern written for Rust's ``regex``: ``\\u`` escapes (4 hex digits)
+    and ``\\U`` escapes (8 hex digits) become ``\\x{...}``."""
     return re.sub(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})",
                   lambda m: f"\\x{{{(m.group(1) or m.group(2)).lstrip('0') or '0'}}}", pattern)
 
