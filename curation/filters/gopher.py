@@ -119,31 +119,20 @@ class GopherQuality(Filter):
             return first_reason(n, [(name, test(t)) for name, t, test in rules if t])
 
 
-class _NgramKeys:
-    """A 64-bit key per window of ``k`` consecutive word hashes starting at each position
-    (positions past ``len(h) - k`` get meaningless keys). Asked for growing ``k``, each key
-    array extends the previous one by one word at a time."""
-
-    def __init__(self, h: np.ndarray):
-        self.h, self.k, self.key = h, 0, np.zeros(len(h), dtype=np.uint64)
-
-    def __call__(self, k: int) -> np.ndarray:
-        if k < self.k:
-            self.k, self.key = 0, np.zeros(len(self.h), dtype=np.uint64)
-        while self.k < k:
-            shifted = np.zeros(len(self.h), dtype=np.uint64)
-            shifted[: len(self.h) - self.k] = self.h[self.k:]
-            key = (self.key ^ shifted) * np.uint64(0x100000001B3)
-            self.key, self.k = key ^ (key >> np.uint64(29)), self.k + 1
-        return self.key
+def _extend(key: np.ndarray, word_hash: np.ndarray) -> np.ndarray:
+    """Window keys one word longer: ``key`` of windows of j words mixed with the hash of
+    each window's next word (a key depends on the words only, not on which rows are kept)."""
+    key = (key ^ word_hash) * np.uint64(0x100000001B3)
+    return key ^ (key >> np.uint64(29))
 
 
 def _greedy_duplicates(doc: np.ndarray, pos: np.ndarray, key: np.ndarray, chars: np.ndarray,
                        n: int, n_docs: int) -> np.ndarray:
-    """datatrove's ``find_all_duplicate`` over the candidate windows (those whose key occurs
-    more than once in their document), sorted by (doc, pos): a window seen before counts its
-    characters and skips the next ``n - 1`` windows. Windows that occur once never count and
-    never matter to the others, so they are left out. Returns repeated characters per doc."""
+    """datatrove's ``find_all_duplicate``, one window at a time, over the candidate windows
+    (those whose key occurs more than once in their document) sorted by (doc, pos): a window
+    seen before counts its characters and skips the next ``n - 1`` windows. Windows that occur
+    once never count and never matter to the others, so they are left out. Returns repeated
+    characters per doc. The reference for ``_ngram_groups.greedy_repeats``, and its fallback."""
     out = np.zeros(n_docs, dtype=np.int64)
     current, next_allowed, seen = -1, 0, set()
     for d, p, k, c in zip(doc.tolist(), pos.tolist(), key.tolist(), chars.tolist(), strict=True):
@@ -156,6 +145,116 @@ def _greedy_duplicates(doc: np.ndarray, pos: np.ndarray, key: np.ndarray, chars:
             next_allowed = p + n
         else:
             seen.add(k)
+    return out
+
+
+class _NgramGroups:
+    """The windows ``rows`` (global word indices of window starts, ascending, documents
+    contiguous) grouped by their 64-bit ``key`` (``doc << 40 | hash40``) with one sort:
+    ``count`` and ``first`` (smallest row) per group, ``group`` per window. Sorted keys are
+    document-major, so a document's groups are contiguous."""
+
+    def __init__(self, key: np.ndarray, rows: np.ndarray):
+        self.rows = rows
+        self.order = np.argsort(key)
+        sorted_key = key[self.order]
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = sorted_key[1:] != sorted_key[:-1]
+        self.starts = np.flatnonzero(new)
+        self.count = np.diff(np.append(self.starts, len(key)))
+        self.first = np.minimum.reduceat(rows[self.order], self.starts)
+        self.group_doc = sorted_key[self.starts] >> np.uint64(40)
+        self.group = np.empty(len(key), dtype=np.int64)
+        self.group[self.order] = np.cumsum(new) - 1
+
+    def top(self, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per document: the count of its most frequent window key and that key's first row
+        (the earliest on ties, as ``Counter.most_common``); count 0 for documents without
+        windows."""
+        score = (self.count.astype(np.uint64) << np.uint64(32)) | (
+            np.uint64(2**32 - 1) - self.first.astype(np.uint64))
+        doc_new = np.ones(len(score), dtype=bool)
+        doc_new[1:] = self.group_doc[1:] != self.group_doc[:-1]
+        doc_starts = np.flatnonzero(doc_new)
+        best = np.zeros(n_docs, dtype=np.uint64)
+        best[self.group_doc[doc_starts].astype(np.int64)] = np.maximum.reduceat(score, doc_starts)
+        count = (best >> np.uint64(32)).astype(np.int64)
+        first = (np.uint64(2**32 - 1) - (best & np.uint64(2**32 - 1))).astype(np.int64)
+        return count, np.where(count > 0, first, 0)
+
+    def duplicated(self) -> np.ndarray:
+        """Per window: does its key occur again in its document?"""
+        return self.count[self.group] > 1
+
+    def greedy_repeats(self, doc: np.ndarray, chars: np.ndarray, n: int,
+                       n_docs: int) -> np.ndarray:
+        """``_greedy_duplicates`` for windows of ``n`` words, vectorised: repeated characters
+        per document (``doc`` and ``chars`` per window). Every window of a repeated key must
+        be among the rows.
+
+        The scan's hits are first computed as if every window after the first of its key
+        counted (a hit is the first such window at or past the previous hit + ``n``; runs of
+        consecutive such windows are taken whole). That equals the scan wherever each hit has
+        an earlier occurrence the scan did not skip; documents where one does not are redone
+        by ``_greedy_duplicates``."""
+        rows = self.rows
+        repeated = self.duplicated()
+        later = np.flatnonzero(repeated & (rows != self.first[self.group]))
+        hits = later[_chain_hits(rows[later], doc[later], n)]  # window indices
+        out = np.bincount(doc[hits], weights=chars[hits], minlength=n_docs).astype(np.int64)
+        skipped = np.zeros(rows[-1] + n + 1, dtype=bool)
+        for j in range(1, n):
+            skipped[rows[hits] + j] = True
+        unskipped = np.where(skipped[rows], np.iinfo(np.int64).max, rows)
+        first_unskipped = np.minimum.reduceat(unskipped[self.order], self.starts)
+        redo = np.unique(doc[hits[first_unskipped[self.group[hits]] >= rows[hits]]])
+        if len(redo):
+            c = np.flatnonzero(repeated & np.isin(doc, redo))
+            out[redo] = _greedy_duplicates(doc[c], rows[c], self.group[c], chars[c], n,
+                                           n_docs)[redo]
+        return out
+
+
+def _chain_hits(later: np.ndarray, doc: np.ndarray, n: int) -> np.ndarray:
+    """Indices (into ``later``, ascending rows) of the greedy scan's hits if every row in
+    ``later`` counted: per document, the first row, then the first row at or past the
+    previous hit + ``n``, and so on. A run of consecutive rows is crossed in one step, so the
+    loop turns once per run visited (all documents at once)."""
+    if len(later) == 0:
+        return np.zeros(0, dtype=np.int64)
+    run_new = np.ones(len(later), dtype=bool)
+    run_new[1:] = (later[1:] != later[:-1] + 1) | (doc[1:] != doc[:-1])
+    run_last = (np.append(np.flatnonzero(run_new)[1:], len(later)) - 1)[np.cumsum(run_new) - 1]
+    doc_new = np.ones(len(later), dtype=bool)
+    doc_new[1:] = doc[1:] != doc[:-1]
+    current = np.flatnonzero(doc_new)
+    starts, counts = [], []
+    while len(current):
+        steps = (later[run_last[current]] - later[current]) // n + 1
+        starts.append(current)
+        counts.append(steps)
+        following = np.searchsorted(later, later[current] + steps * n)
+        inside = following < len(later)
+        inside[inside] = doc[following[inside]] == doc[current[inside]]
+        current = following[inside]
+    start, count = np.concatenate(starts), np.concatenate(counts)
+    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(start, count) + offsets * n  # consecutive rows: index steps = row steps
+
+
+def _top_chars(groups: _NgramGroups, cum: np.ndarray, word_doc: np.ndarray, k: int,
+               n_docs: int) -> np.ndarray:
+    """datatrove's ``find_top_duplicate`` per document: the characters of its most frequent
+    k-gram, joining spaces included, times its count (the earliest on ties). ``groups`` holds
+    every repeated window; a document with k words and no repeated window counts its first
+    window once. ``cum``: cumulative word lengths; ``word_doc``: document of each word."""
+    count, first = groups.top(n_docs)
+    doc_start = np.searchsorted(word_doc, np.arange(n_docs))
+    n_words = np.bincount(word_doc, minlength=n_docs)
+    single = (count == 0) & (n_words >= k)
+    count, first = np.where(single, 1, count), np.where(single, doc_start, first)
+    out, some = np.zeros(n_docs, dtype=np.int64), count > 0
+    out[some] = count[some] * (cum[first[some] + k] - cum[first[some]] + k - 1)
     return out
 
 
@@ -219,9 +318,9 @@ class GopherRepetition(Filter):
                       alive: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """The n-gram rules, computed only for documents that passed the line rules.
 
-        Each n-gram gets a key ``doc << 40 | hash40(words)``; grouping the keys (hash tables,
-        no sort) gives the counts, the first occurrence of each n-gram and the candidates for
-        the greedy duplicate scan without any per-document loop. Limits: fewer than 2**24 rows
+        Each n-gram gets a key ``doc << 40 | hash40(words)``; one sort of the keys
+        (``_NgramGroups``) gives the counts, the first occurrence of each n-gram and the
+        greedy duplicate scan without any per-document loop. Limits: fewer than 2**24 rows
         and 2**32 words a batch; two different n-grams of one document share a 40-bit hash with
         probability about ``windows**2 / 2**41`` (1e-6 for a 1,500-word document)."""
         n = len(texts)
@@ -229,51 +328,36 @@ class GopherRepetition(Filter):
             raise ValueError(f"GopherRepetition takes batches of fewer than 2**24 rows, not {n}")
         idx = np.flatnonzero(alive).astype(np.uint32)
         w = words(texts.gather(idx), self.tokenizer)
-        doc = idx[w["doc"].to_numpy()].astype(np.uint64)
-        pos = w["pos"].to_numpy().astype(np.int64)
-        h = w["piece"].hash(seed=0).to_numpy()
-        wlen = w["piece"].str.len_chars().to_numpy().astype(np.int64)
-        n_words = np.bincount(doc.astype(np.int64), minlength=n)
-        cum = np.concatenate([[0], np.cumsum(wlen)])
+        word_doc = idx[w["doc"].to_numpy()].astype(np.int64)
+        word_hash = w["piece"].hash(seed=0).to_numpy()
+        cum = np.concatenate([[0], np.cumsum(w["piece"].str.len_chars().to_numpy())])
+        words_left = np.bincount(word_doc, minlength=n)[word_doc] - w["pos"].to_numpy()
         checks: list[tuple[str, np.ndarray]] = []
         failed = np.zeros(n, dtype=bool)
         rules = [(True, k, f) for k, f in self.top_n_grams]
         rules += [(False, k, f) for k, f in self.dup_n_grams]
-        ngram_keys = _NgramKeys(h)
+        # windows still worth looking at: row (first word), key of its first `size` words
+        rows, key, size = np.arange(len(word_doc)), np.zeros(len(word_doc), np.uint64), 0
         for top, k, frac in rules:  # a document that already failed is not looked at again
-            keys = ngram_keys(k)
-            rows = np.flatnonzero((pos + k <= n_words[doc]) & ~failed[doc])
-            if len(rows) == 0:  # no document has k words left to look at
-                checks.append((f"top_{k}_gram" if top else f"duplicated_{k}_n_grams",
-                               np.zeros(n, dtype=bool)))
-                continue
-            key = (doc[rows] << np.uint64(40)) | (keys[rows] >> np.uint64(24))
-            if top:  # per document: the most frequent n-gram, the earliest on ties
-                groups = (pl.DataFrame({"key": key, "row": rows.astype(np.uint64)})
-                          .group_by("key").agg(pl.len().cast(pl.UInt64).alias("count"),
-                                               pl.col("row").min().alias("first")))
-                score = (groups["count"].to_numpy() << np.uint64(32)) | (
-                    np.uint64(2**32 - 1) - groups["first"].to_numpy())
-                best_per_doc = (pl.DataFrame({"doc": groups["key"].to_numpy() >> np.uint64(40),
-                                              "score": score})
-                                .group_by("doc").agg(pl.col("score").max()))
-                best = np.zeros(n, dtype=np.uint64)
-                best[best_per_doc["doc"].to_numpy().astype(np.int64)] = \
-                    best_per_doc["score"].to_numpy()
-                has = best > 0
-                count = (best >> np.uint64(32)).astype(np.int64)
-                row = (np.uint64(2**32 - 1) - (best & np.uint64(2**32 - 1))).astype(np.int64)
-                chars = np.where(has, cum[np.where(has, row + k, 0)] - cum[np.where(has, row, 0)]
-                                 + (k - 1), 0)
-                hit = ratio(count * chars, length) > frac
-                failed |= hit
-                checks.append((f"top_{k}_gram", hit))
-                continue
-            # candidate windows (their n-gram occurs again in the document), in (doc, pos) order
-            c = rows[pl.Series(key).is_duplicated().to_numpy()]
-            repeated = _greedy_duplicates(doc[c], pos[c], keys[c],
-                                          cum[c + k] - cum[c], k, n)
+            if k < size:  # rules out of increasing order: start again from every window
+                rows, key, size = np.arange(len(word_doc)), np.zeros(len(word_doc), np.uint64), 0
+            while size < k:
+                fits = words_left[rows] > size
+                rows, key = rows[fits], _extend(key[fits], word_hash[rows[fits] + size])
+                size += 1
+            live = ~failed[word_doc[rows]]
+            rows, key = rows[live], key[live]
+            doc = word_doc[rows]
+            groups = _NgramGroups((doc.astype(np.uint64) << np.uint64(40))
+                                  | (key >> np.uint64(24)), rows)
+            chars = cum[rows + k] - cum[rows]  # without the k - 1 joining spaces
+            if top:
+                repeated = _top_chars(groups, cum, word_doc, k, n)
+            else:
+                repeated = groups.greedy_repeats(doc, chars, k, n) if len(rows) else 0
             hit = ratio(repeated, length) > frac
             failed |= hit
-            checks.append((f"duplicated_{k}_n_grams", hit))
+            checks.append((f"top_{k}_gram" if top else f"duplicated_{k}_n_grams", hit))
+            # a window of k + 1 words can only repeat where its first k words do
+            rows, key = rows[groups.duplicated()], key[groups.duplicated()]
         return checks

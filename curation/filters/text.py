@@ -116,31 +116,43 @@ _TOKENIZER = _Tokenizer()
 
 
 class _FastWords:
-    """``curation.filters.words.tokenize`` with the words of the latest call's texts kept,
-    keyed by a 64-bit hash and the length of each text."""
+    """``curation.filters.words.tokenize`` with the words of the latest call's texts kept:
+    ``_texts`` (a 64-bit hash and the byte length of each distinct text, with its words'
+    ``start`` and ``count`` in ``_pieces``)."""
 
     def __init__(self) -> None:
-        self._last = pl.DataFrame(schema={"key": pl.UInt64, "len": pl.UInt32,
-                                          "piece": pl.String})
+        self._texts = pl.DataFrame(schema={"key": pl.UInt64, "len": pl.UInt32,
+                                           "start": pl.Int64, "count": pl.Int64})
+        self._pieces = pl.Series("piece", [], pl.String)
 
     def __call__(self, texts: pl.Series) -> pl.DataFrame:
         from curation.filters.words import tokenize
 
-        keyed = pl.DataFrame({"doc": pl.arange(0, len(texts), dtype=pl.UInt32, eager=True),
+        n = len(texts)
+        keyed = pl.DataFrame({"doc": pl.arange(0, n, dtype=pl.UInt32, eager=True),
                               "key": texts.hash(seed=0), "len": texts.str.len_bytes()})
-        last = self._last
-        seen = keyed.join(last.select("key", "len").unique(), on=["key", "len"], how="semi")
-        fresh = keyed.join(seen, on="doc", how="anti").unique(["key", "len"],
-                                                               maintain_order=True)
+        keyed = keyed.join(self._texts, on=["key", "len"], how="left", maintain_order="left")
+        missing = keyed.filter(pl.col("start").is_null())
+        fresh = missing.unique(["key", "len"], keep="first", maintain_order=True)
         made = tokenize(texts.gather(fresh["doc"]))
-        made = pl.concat([fresh.select("key", "len").gather(made["doc"]),
-                          made.select(pl.col("token").alias("piece"))], how="horizontal")
-        known = pl.concat([last.join(seen.select("key", "len").unique(), on=["key", "len"],
-                                     how="semi", maintain_order="left"), made])
-        self._last = known
-        out = keyed.join(known, on=["key", "len"], how="inner", maintain_order="left_right")
-        return out.select("doc", "piece").with_columns(
-            pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
+        made_count = np.bincount(made["doc"].to_numpy(), minlength=fresh.height)
+        fresh = fresh.with_columns(
+            pl.Series("start", np.cumsum(made_count) - made_count + len(self._pieces)),
+            pl.Series("count", made_count))
+        located = keyed.update(missing.select("doc", "key", "len").join(
+            fresh.select("key", "len", "start", "count"), on=["key", "len"], how="left"),
+            on="doc")
+        start, count = located["start"].to_numpy(), located["count"].to_numpy()
+        ends = np.cumsum(count)
+        index = np.repeat(start - (ends - count), count) + np.arange(ends[-1] if n else 0)
+        pieces = pl.concat([self._pieces, made["token"].rename("piece")]).gather(index)
+        self._pieces = pieces
+        self._texts = located.select("key", "len", pl.Series("start", ends - count),
+                                     "count").unique(["key", "len"], keep="first")
+        doc = np.repeat(np.arange(n, dtype=np.uint32), count)
+        return pl.DataFrame({"doc": doc, "piece": pieces,
+                             "pos": (np.arange(len(doc)) - np.repeat(ends - count, count))
+                             .astype(np.uint32)})
 
 
 _FAST_WORDS = _FastWords()

@@ -140,3 +140,42 @@ def test_degenerate_batches(stage, texts):
     """Zero rows, null texts (read as empty) and texts too short for any n-gram or rule."""
     reasons = stage().reasons(pa.table({"text": pa.array(texts, pa.string())})).to_pylist()
     assert len(reasons) == len(texts) and all(r is not None for r in reasons)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10])
+def test_ngram_rules_match_datatrove_functions_on_repetitive_words(n):
+    """The vectorised greedy scan and top n-gram (one sort per n, runs crossed whole, the
+    documents where a skipped first occurrence matters redone one window at a time) equal
+    datatrove's find_all_duplicate / find_top_duplicate on word sequences from tiny
+    vocabularies, where skipped first occurrences are common."""
+    import numpy as np
+    from datatrove.pipeline.filters.gopher_repetition_filter import (
+        find_all_duplicate,
+        find_top_duplicate,
+        get_n_grams,
+    )
+
+    from curation.filters.gopher import _extend, _NgramGroups, _top_chars
+
+    rng = np.random.default_rng(n)
+    # words that never concatenate alike ("w1x" "w2"), as datatrove joins them without spaces
+    docs = [[f"w{w}" + "x" * int(rng.integers(0, 3))
+             for w in rng.integers(0, rng.integers(1, 6), size)]
+            for size in rng.integers(0, 80, 400)]
+    vocab = {w: i for i, w in enumerate(sorted({w for d in docs for w in d}))}
+    word_doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
+    flat = [w for d in docs for w in d]
+    word_hash = np.array([vocab[w] for w in flat], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    cum = np.concatenate([[0], np.cumsum([len(w) for w in flat])]).astype(np.int64)
+    pos = np.concatenate([np.arange(len(d)) for d in docs])
+    rows = np.flatnonzero(pos + n <= np.array([len(d) for d in docs])[word_doc])
+    key = np.zeros(len(rows), np.uint64)
+    for j in range(n):
+        key = _extend(key, word_hash[rows + j])
+    groups = _NgramGroups((word_doc[rows].astype(np.uint64) << np.uint64(40))
+                          | (key >> np.uint64(24)), rows)
+    repeated = groups.greedy_repeats(word_doc[rows], cum[rows + n] - cum[rows], n, len(docs))
+    assert repeated.tolist() == [find_all_duplicate(d, n) for d in docs]
+    top = _top_chars(groups, cum, word_doc, n, len(docs))
+    assert top.tolist() == [find_top_duplicate(get_n_grams(d, n)) if len(d) >= n else 0
+                            for d in docs]
