@@ -38,6 +38,7 @@ import os
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 RULES_FILE = os.path.join(os.path.dirname(__file__), "spacy_en_rules.json")
@@ -111,8 +112,9 @@ class Rules:
     infix_marked: str  # the replacement that puts _MARK around each infix
     url: str
     special_keys: pl.Series  # one list: the special cases' strings
-    specials: pl.DataFrame  # key, token (exploded, in order)
+    specials: pl.DataFrame  # key, token, part (the token's index in the key's)
     matched: dict[int, pl.DataFrame]  # k -> plain tokens of a special joined by _MARK, key
+    matched_keys: list[str]  # those special cases
     matched_vocabulary: pl.Series  # one list: every plain token of those special cases
 
 
@@ -135,10 +137,16 @@ def rules() -> Rules:
         left.append(f"${{l{i}}}" if ctx else "")
         mid.append(f"${{m{i}}}")
         right.append(f"${{r{i}}}" if ahead else "")
-    specials = pl.DataFrame({"key": list(raw["specials"]),
-                             "token": list(raw["specials"].values())}).explode("token")
+    specials = (pl.DataFrame({"key": list(raw["specials"]),
+                              "token": list(raw["specials"].values())})
+                .with_columns(pl.int_ranges(pl.col("token").list.len()).alias("part"))
+                .explode("token", "part"))
+    # a one-token special case spelled by its one plain token changes nothing (and, the
+    # shortest, blocks no other merge)
+    merging = {k: v for k, v in raw["matched_specials"].items()
+               if len(v) > 1 or raw["specials"][k] != v}
     matched: dict[int, list[tuple[str, str]]] = {}
-    for key, plain_tokens in raw["matched_specials"].items():
+    for key, plain_tokens in merging.items():
         matched.setdefault(len(plain_tokens), []).append((_MARK.join(plain_tokens), key))
     return Rules(
         prefix=_rust("^(" + "|".join(prefixes) + ")"),
@@ -151,8 +159,9 @@ def rules() -> Rules:
         specials=specials,
         matched={k: pl.DataFrame(v, schema=["window", "key"], orient="row")
                  for k, v in sorted(matched.items())},
-        matched_vocabulary=pl.Series(sorted({t for v in raw["matched_specials"].values()
-                                             for t in v}), dtype=pl.String).implode(),
+        matched_keys=sorted(merging),
+        matched_vocabulary=pl.Series(sorted({t for v in merging.values() for t in v}),
+                                     dtype=pl.String).implode(),
     )
 
 
@@ -280,7 +289,7 @@ def _split_cores(cores: pl.DataFrame) -> pl.DataFrame:
     special = cores["core"].is_in(r.special_keys)
     from_specials = (cores.filter(special)
                      .join(r.specials, left_on="core", right_on="key", maintain_order="left")
-                     .select("id", "token"))
+                     .select("id", pl.col("part").alias("key"), "token"))
     rest = cores.filter(~special)
     marked = rest["core"]
     for _ in range(2):  # matches that share a context character need a second pass
@@ -288,11 +297,20 @@ def _split_cores(cores: pl.DataFrame) -> pl.DataFrame:
     whole = rest["core"].str.contains(r.url) | ~marked.str.contains(_MARK, literal=True)
     pieces = pl.select(pl.when(whole).then(pl.concat_list(rest["core"]))
                        .otherwise(marked.str.split(_MARK))).to_series()
-    split = (pl.DataFrame({"id": rest["id"], "token": pieces}).explode("token")
-             .filter(pl.col("token") != ""))
-    out = pl.concat([from_specials, split])
-    return out.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64).over("id") + _CORE).alias("key"))
+    split = (pl.DataFrame({"id": rest["id"], "token": pieces})
+             .with_columns(pl.int_ranges(pl.col("token").list.len()).alias("key"))
+             .explode("token", "key").filter(pl.col("token") != "")
+             .select("id", "key", "token"))
+    return pl.concat([from_specials, split]).with_columns(pl.col("key") + _CORE)
+
+
+def _positions(ids: pl.Series) -> pl.Series:
+    """Each row's index among the rows of its ``id``, for rows grouped by ``id``."""
+    a = ids.to_numpy()
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = a[1:] != a[:-1]
+    starts = np.flatnonzero(new)
+    return pl.Series(np.arange(len(a)) - np.repeat(starts, np.diff(np.append(starts, len(a)))))
 
 
 def _merge_specials(tokens: pl.DataFrame) -> pl.DataFrame:
@@ -301,7 +319,7 @@ def _merge_specials(tokens: pl.DataFrame) -> pl.DataFrame:
     replaced by the special case's tokens; longer runs first, then leftmost, no overlaps.
     ``tokens``: ``id, token`` in order; returns the same shape."""
     r = rules()
-    tokens = tokens.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("id").alias("pos"))
+    tokens = tokens.with_columns(_positions(tokens["id"]).alias("pos"))
     # a run can only be made of tokens that occur in some special case's plain tokens
     cand = tokens.filter(pl.col("token").is_in(r.matched_vocabulary))
     found = []
@@ -343,9 +361,8 @@ def _split_unplain(chunks: pl.Series) -> pl.DataFrame:
     affixes, cores = _peel(chunks)
     tokens = pl.concat([affixes, _split_cores(cores).select(affixes.columns)])
     tokens = tokens.sort("id", "key").select("id", "token")
-    vocabulary = rules().matched_vocabulary
-    touched = tokens.filter(pl.col("token").is_in(vocabulary))["id"].unique()
-    near = tokens["id"].is_in(touched.implode())
+    # tokens in a row spell a special case only where the chunk holds it as a substring
+    near = chunks.str.contains_any(rules().matched_keys).gather(tokens["id"])
     return pl.concat([tokens.filter(~near), _merge_specials(tokens.filter(near))])
 
 
