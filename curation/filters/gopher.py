@@ -359,5 +359,6 @@ class GopherRepetition(Filter):
             failed |= hit
             checks.append((f"top_{k}_gram" if top else f"duplicated_{k}_n_grams", hit))
             # a window of k + 1 words can only repeat where its first k words do
-            rows, key = rows[groups.duplicated()], key[groups.duplicated()]
+            repeats = groups.duplicated()
+            rows, key = rows[repeats], key[repeats]
         return checks

@@ -134,7 +134,8 @@ class _FastWords:
         keyed = keyed.join(self._texts, on=["key", "len"], how="left", maintain_order="left")
         missing = keyed.filter(pl.col("start").is_null())
         fresh = missing.unique(["key", "len"], keep="first", maintain_order=True)
-        made = tokenize(texts.gather(fresh["doc"]))
+        made = tokenize(texts.gather(fresh["doc"])) if fresh.height else pl.DataFrame(
+            schema={"doc": pl.UInt32, "token": pl.String})
         made_count = np.bincount(made["doc"].to_numpy(), minlength=fresh.height)
         fresh = fresh.with_columns(
             pl.Series("start", np.cumsum(made_count) - made_count + len(self._pieces)),
@@ -145,7 +146,9 @@ class _FastWords:
         start, count = located["start"].to_numpy(), located["count"].to_numpy()
         ends = np.cumsum(count)
         index = np.repeat(start - (ends - count), count) + np.arange(ends[-1] if n else 0)
-        pieces = pl.concat([self._pieces, made["token"].rename("piece")]).gather(index)
+        pieces = pl.concat([self._pieces, made["token"].rename("piece")])
+        if len(index) != len(pieces) or (index != np.arange(len(index))).any():
+            pieces = pieces.gather(index)  # not the latest call's texts, in the same order
         self._pieces = pieces
         self._texts = located.select("key", "len", pl.Series("start", ends - count),
                                      "count").unique(["key", "len"], keep="first")
