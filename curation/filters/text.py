@@ -24,6 +24,7 @@ from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
 # Python's str.splitlines() separators; \r\n first so that it counts as one break.
 LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\x{2028}\x{2029}]"
+_SPLIT_MARK = "\x00"  # what split_regex turns separators into
 PY_WORD = r"[^\s\x1c-\x1f]+"  # one item of Python's str.split()
 # Python's whitespace (str.isspace, what str.strip removes): Unicode's White_Space, which
 # polars' strip_chars() uses by default, plus the separators \x1c-\x1f.
@@ -61,18 +62,30 @@ def explode(pieces: pl.Series, n_docs: int) -> pl.DataFrame:
 def split_lines(texts: pl.Series) -> pl.DataFrame:
     """Python ``str.splitlines()`` of every text: no piece for the empty text, and none after a
     final line break."""
-    arr = texts.to_arrow()
-    trimmed = pc.replace_substring_regex(arr, f"(?:{LINE_BREAK})$", "", max_replacements=1)
-    parts = pl.Series(pc.split_pattern_regex(trimmed, LINE_BREAK)).cast(pl.List(pl.String))
+    parts = _split_parts(texts.str.replace(f"(?:{LINE_BREAK})$", ""), LINE_BREAK)
     parts = pl.select(pl.when(texts.str.len_chars() > 0).then(parts)
                       .otherwise(pl.lit([], pl.List(pl.String)))).to_series()
     return explode(parts, len(texts))
 
 
 def split_regex(texts: pl.Series, pattern: str) -> pl.DataFrame:
-    """Python ``re.split(pattern, text)`` of every text (an empty text gives one empty piece)."""
-    parts = pl.Series(pc.split_pattern_regex(texts.to_arrow(), pattern))
-    return explode(parts.cast(pl.List(pl.String)), len(texts))
+    """Python ``re.split(pattern, text)`` of every text (an empty text gives one empty piece),
+    for a ``pattern`` that never matches the empty string."""
+    return explode(_split_parts(texts, pattern), len(texts))
+
+
+def _split_parts(texts: pl.Series, pattern: str) -> pl.Series:
+    """``re.split(pattern, text)`` as a list per text. Matches become a NUL and the texts are
+    split on it; the rare texts that hold a NUL themselves go through pyarrow's (slower)
+    regex split instead."""
+    parts = texts.str.replace_all(pattern, _SPLIT_MARK).str.split(_SPLIT_MARK)
+    marked = texts.str.contains(_SPLIT_MARK, literal=True)
+    if marked.any():
+        odd = pl.select(pl.when(marked).then(texts).otherwise(pl.lit(""))).to_series()
+        exact = pl.Series(pc.split_pattern_regex(odd.to_arrow(), pattern))
+        parts = pl.select(pl.when(marked).then(exact.cast(pl.List(pl.String)))
+                          .otherwise(parts)).to_series()
+    return parts
 
 
 def split_literal(texts: pl.Series, sep: str) -> pl.DataFrame:
