@@ -54,7 +54,7 @@ def xxh3_64_column(arr: pa.Array, seed: int = 0) -> np.ndarray:
 
 def fingerprint(obj: Any) -> str:
     """A stable 128-bit hex fingerprint of a JSON-able object (dict keys sorted)."""
-    blob = json.dumps(obj, sort_keys=True, default=repr, separators=(",", ":"))
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"))
     return xxhash.xxh3_128_hexdigest(blob.encode())
 
 

@@ -8,14 +8,19 @@
   decisions, ``apply`` the decisions to each shard.
 
 Every stage declares the columns it ``requires`` and the typed columns it ``adds``; the DAG is
-validated against them before anything runs. A stage's ``config()`` (its public attributes) is
-fingerprinted for resume: change a parameter and the stage and everything after it is redone.
+validated against them before anything runs. A stage's ``config()`` (by default its public
+attributes) is fingerprinted for resume: change a parameter and the stage and everything after
+it is redone. The config must be JSON data (strings, numbers, booleans, None, lists, tuples
+and dicts): anything else (a loaded model, a set, an object whose repr holds
+a memory address) is refused when the stage is constructed; keep such things under a name
+starting with ``_``.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from abc import ABC, abstractmethod
+from abc import ABC, ABCMeta, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -35,7 +40,29 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-class Stage:
+def check_config(stage: Stage) -> None:
+    """A CurationError naming the first field of ``stage.config()`` that is not JSON data."""
+    for key, value in stage.config().items():
+        try:
+            json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError) as e:
+            raise CurationError(
+                f"{type(stage).__name__}: config field {key!r} ({type(value).__name__}) is not "
+                f"JSON data ({e}). A stage's public attributes are its fingerprint for resume: "
+                f"keep plain parameters there and anything else under a name starting with "
+                f"'_'") from None
+
+
+class _StageType(ABCMeta):
+    """The type of every stage: a stage's config is checked once its constructor returns."""
+
+    def __call__(cls, *args, **kwargs):
+        stage = super().__call__(*args, **kwargs)
+        check_config(stage)
+        return stage
+
+
+class Stage(metaclass=_StageType):
     """Base of all stages. Subclasses set ``requires``/``adds`` and implement their contract."""
 
     requires: ClassVar[tuple[str, ...]] = ("text",)
