@@ -18,13 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from classifiers.fasttext_model import (
-    FastTextModel,
-    FastTextParams,
-    fasttext_version,
-    file_sha256,
-    train,
-)
+from classifiers.fasttext_model import FastTextParams, train
+from curation.fasttext import FastTextModel, fasttext_version, file_sha256
 
 POSITIVE, NEGATIVE = "hq", "lq"
 

@@ -22,8 +22,10 @@ import os
 from curation.bench.common import DEFAULT_DOCS, DEFAULT_INPUT, INPUTS, fresh_corpus
 from curation.bench.report import RESULTS_DIR, render_table, save_result, update_readme
 
+# name -> (module with run(corpus, workdir), what it measures); a benchmark of a package above
+# curation (classifiers/) is named by module path and imported only when asked for
 BENCHMARKS = {
-    "topic": ("curation.bench.topic",
+    "topic": ("classifiers.bench_topic",
               "topic tagging: fastText student vs its MiniLM teacher, rate and agreement"),
     "langid": ("curation.bench.langid",
                "language ID: our stage end to end vs fastText's per-document loop"),

@@ -11,8 +11,9 @@ import os
 from curation.bench.common import Corpus, compare
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
+from curation.fasttext import load_cached
 from curation.filters import LanguageID
-from curation.filters.langid import MAX_CHARS, default_model, load_model
+from curation.filters.langid import MAX_CHARS, default_model
 from curation.tokenize.cli import iter_texts
 
 
@@ -24,7 +25,7 @@ def _ours(files: list[str], scratch: str) -> int:
 
 
 def _per_document(texts: list[str]) -> int:
-    model = load_model(default_model())
+    model = load_cached(default_model()).model  # fastText's own object, as datatrove uses it
     kept = 0
     for text in texts:
         labels, scores = model.predict(text[:MAX_CHARS].replace("\n", " ").replace("\r", " "))
@@ -34,7 +35,7 @@ def _per_document(texts: list[str]) -> int:
 
 def run(corpus: Corpus, workdir: str) -> dict:
     texts = list(iter_texts(corpus.files))
-    load_model(default_model())  # loaded once, outside both timings
+    load_cached(default_model())  # loaded once, outside both timings
     row = compare("language ID (lid.176.ftz), JSONL.zst in, Parquet out",
                   "fastText predict per document (datatrove's loop), texts in memory",
                   lambda: _ours(corpus.files, os.path.join(workdir, "ours")),

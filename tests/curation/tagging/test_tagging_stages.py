@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from classifiers import fasttext_model
 from classifiers.fasttext_model import FastTextParams, train
 from curation import Pipeline, read
+from curation import fasttext as fasttext_runtime
 from curation.synthetic import GeneratorConfig, generate
 from curation.tagging import TOPICS, Quality, Topic, Vigintiles, vigintile_grid, write_grid_report
 from curation.tagging.vigintiles import cut_points
@@ -56,11 +56,11 @@ def run(root: Path, *stages) -> pa.Table:
 
 def test_pipeline_tags_and_buckets(world):
     root, truth = world
-    before = len(fasttext_model._CACHE)
+    before = len(fasttext_runtime._CACHE)
     out = run(root, Topic(root / "topic.bin", distribution=True, batch_size=64),
               Quality(root / "quality.bin"), Vigintiles(by="topic"))
     assert out.num_rows == 600
-    assert len(fasttext_model._CACHE) == before + 2  # each model loaded once for 3 shards
+    assert len(fasttext_runtime._CACHE) == before + 2  # each model loaded once for 3 shards
 
     assert out.schema.field("topic_score").type == pa.float32()
     assert out.schema.field("quality").type == pa.float32()
@@ -77,7 +77,7 @@ def test_pipeline_tags_and_buckets(world):
     right = np.array([t == r["topic"] for t, r in zip(topics, rows, strict=True)])
     original = np.array([r["kind"] == "original" for r in rows])
     assert right[original].mean() > 0.5  # a weak model, but far above the majority class
-    direct, direct_score = fasttext_model.FastTextModel(root / "topic.bin").predict(
+    direct, direct_score = fasttext_runtime.FastTextModel(root / "topic.bin").predict(
         out.column("text").to_pylist())
     assert topics == direct  # the stage reports exactly the model's own top label
     np.testing.assert_allclose(out.column("topic_score").to_numpy(), direct_score, rtol=1e-6)

@@ -3,21 +3,21 @@ distilled from, on the same documents in memory, one process each (documents per
 second), with the student's agreement with the teacher on the documents the teacher labels
 confidently. The teacher is slow, so it sees the first 400 documents only; each side's rates
 are over the documents (and text) it was given, though the teacher embeds only the first
-``max_seq_length`` (128) word pieces of each."""
+``max_seq_length`` (128) word pieces of each. Run by ``curate bench topic`` (it lives here,
+beside the models it trains, because ``curation`` does not import ``classifiers``)."""
 
 from __future__ import annotations
 
+from classifiers.topic import Teacher
+from classifiers.train_default import ensure_default_models
 from curation.bench.common import Corpus, Timed, measure, rate_row, text_mb
+from curation.fasttext import FastTextModel
 from curation.tokenize.cli import iter_texts
 
 TEACHER_DOCS = 400
 
 
 def run(corpus: Corpus, workdir: str) -> dict:
-    from classifiers.fasttext_model import FastTextModel
-    from classifiers.topic import Teacher
-    from classifiers.train_default import ensure_default_models
-
     texts = list(iter_texts(corpus.files))
     student = FastTextModel(ensure_default_models()[1])
     teacher = Teacher()

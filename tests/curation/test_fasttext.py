@@ -1,4 +1,5 @@
-"""A user's fastText model with ``__label__`` names loads, maps labels and predicts in batches."""
+"""The fastText runtime: a user's model with ``__label__`` names loads, maps labels, predicts in
+batches and gives fastText's own top label; files that are not models are refused clearly."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from classifiers.fasttext_model import FastTextModel, load_cached, one_line
+from curation.core.errors import CurationError
+from curation.fasttext import FastTextModel, load_cached, one_line
 
 SPORT = "the team won the match after the striker scored a late goal in the stadium"
 FOOD = "the chef added garlic butter and fresh basil to the pasta sauce in the kitchen"
@@ -41,6 +43,9 @@ def test_user_model_loads_and_maps(tmp_path):
     assert top[:3] == ["sports_and_fitness", "food_and_dining", "food_and_dining"]
     assert (score > 0.5).all()
     assert proba[0, model.index["sports_and_fitness"]] == pytest.approx(score[0])
+    labels, probs = model.top(texts)
+    assert labels == top and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, score, atol=1e-5)
 
 
 def test_cache_reloads_a_rewritten_file(tmp_path):
@@ -57,6 +62,9 @@ def test_refuses_labels_without_prefix_and_missing_files(tmp_path):
     fasttext_cli([f"#cat {SPORT}", f"#dog {FOOD}"] * 20, tmp_path / "odd.bin", label="#")
     with pytest.raises(ValueError, match="__label__"):
         FastTextModel(tmp_path / "odd.bin")
+    (tmp_path / "text.bin").write_text("not a model")
+    with pytest.raises(CurationError, match="text.bin: not a fastText model"):
+        FastTextModel(tmp_path / "text.bin")
 
 
 def test_one_line():
