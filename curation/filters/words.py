@@ -421,7 +421,7 @@ def tokenize(texts: pl.Series) -> pl.DataFrame:
                            "chunk": texts.str.extract_all(CHUNK)}).explode("chunk")
     chunks = chunks.filter(pl.col("chunk").is_not_null()).with_columns(
         pl.col("chunk").hash(seed=0).alias("hash"))
-    known = _CACHE.tokens(chunks.unique("hash", keep="first", maintain_order=True))
+    known = _CACHE.tokens(chunks.filter(pl.col("hash").is_first_distinct()))
     return (chunks.select("doc", "hash").join(known, on="hash", how="left",
                                               maintain_order="left")
             .select("doc", pl.col("tokens").alias("token")).explode("token"))
