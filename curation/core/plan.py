@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from curation.core import fs
 from curation.core.pipeline import Node, Pipeline
 from curation.core.readers import Reader
 from curation.core.stage import GlobalStage, MapStage
+from curation.core.workdir import WorkDir
 
 
 @dataclass
@@ -34,6 +34,9 @@ class SegmentStep:
 
     def nodes(self) -> list[str]:
         return ([self.source_node] if self.source_node else []) + [n for n, _ in self.stages]
+
+    def phases(self) -> list[str]:
+        return ["map"]
 
     def summary(self) -> str:
         start = f"read {self.source_node}" if self.reader else f"from {self.input}"
@@ -54,6 +57,9 @@ class GlobalStep:
     def nodes(self) -> list[str]:
         return [self.name]
 
+    def phases(self) -> list[str]:
+        return ["scan", "reduce", *(["merge"] if self.stage.merges else []), "apply"]
+
     def summary(self) -> str:
         return (
             f"{self.name}: {type(self.stage).__name__} over {self.input} "
@@ -71,6 +77,9 @@ class UnionStep:
     is_sink = False
 
     def nodes(self) -> list[str]:
+        return []
+
+    def phases(self) -> list[str]:
         return []
 
     def summary(self) -> str:
@@ -102,7 +111,9 @@ def compile_plan(pipeline: Pipeline) -> Plan:
 
     def output_dir(node: Node, name: str) -> tuple[str, bool]:
         sink = feeds_only_sink(node)
-        return (sink, True) if sink is not None else (fs.join(pipeline.workdir, name), False)
+        if sink is not None:
+            return sink, True
+        return WorkDir(pipeline.workdir).dataset_dir(name), False
 
     steps: list[Step] = []
     step_of: dict[str, str] = {}

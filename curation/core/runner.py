@@ -1,16 +1,8 @@
 """The driver: runs a pipeline's steps in order, skipping tasks already complete.
 
-Work dir layout::
-
-    <workdir>/_run.json                   plan, per-phase task totals, state
-    <workdir>/_tasks/<step>/<phase>-<i>.json   completion records
-    <workdir>/<step>/part-<shard>-<k>.parquet intermediate datasets
-    <workdir>/_global/<step>/{scan,reduce,merge}/  partial results of global stages
-    <workdir>/_quarantine/<step>/             bad input, one JSONL per shard
-    <workdir>/_rejects/<node>/                dropped documents, when a stage keeps them
-    <workdir>/_side/<node>/<output>/          side outputs a stage emits (reports, matches)
-    <workdir>/_stats/<node>.json, stats.json  stats per node, and all of them
-    <sink>/manifest.json                  each sink's shards and counts (core/manifest.py)
+It writes into the work dir through ``WorkDir`` (core/workdir.py, which shows the layout):
+the run file (what each step runs, and each phase's task total as it starts) before every
+phase, stats at the end; and each sink's ``manifest.json`` (core/manifest.py).
 """
 
 from __future__ import annotations
@@ -28,7 +20,7 @@ from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
 from curation.core.manifest import write_manifest
 from curation.core.pipeline import Pipeline
-from curation.core.plan import GlobalStep, Plan, SegmentStep, UnionStep, compile_plan
+from curation.core.plan import GlobalStep, Plan, SegmentStep, Step, UnionStep, compile_plan
 from curation.core.stats import StageStats
 from curation.core.tasks import (
     ApplyTask,
@@ -40,9 +32,9 @@ from curation.core.tasks import (
     Task,
     is_complete,
 )
+from curation.core.workdir import LAYOUT, WorkDir, stage_entry
 
 OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|[pm]\d{4}-s\d{5})-\d{3}\.parquet$")
-_RECORD_NAME = re.compile(r"(?P<phase>\w+?)-(?P<index>\d{5})\.json")  # _record_path's names
 
 
 @dataclass
@@ -62,27 +54,22 @@ class RunResult:
 class Runner:
     def __init__(self, pipeline: Pipeline, executor: Executor, progress: bool = True):
         self.p, self.executor, self.progress = pipeline, executor, progress
-        self.workdir = pipeline.workdir
+        self.workdir = WorkDir(pipeline.workdir)
         self.datasets: dict[str, list[InputShard]] = {}
         self.records: dict[str, list[dict]] = {}  # step -> records of all its phases
         self.ran = self.skipped = 0
         self.status: dict = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def _record_path(self, step: str, phase: str, index: int) -> str:
-        return fs.join(self.workdir, "_tasks", step, f"{phase}-{index:05d}.json")
-
     def _remove_stale_records(self, step: str, phase: str, n_tasks: int) -> None:
         """Remove the completion records of tasks ``>= n_tasks`` of this phase: an earlier run
         with more shards or partitions wrote them, and status and reports would count them."""
-        directory = fs.join(self.workdir, "_tasks", step)
-        for name in fs.list_dir(directory):
-            match = _RECORD_NAME.fullmatch(name)
-            if match and match["phase"] == phase and int(match["index"]) >= n_tasks:
-                fs.remove(fs.join(directory, name))
+        for index in self.workdir.task_indices(step, phase):
+            if index >= n_tasks:
+                fs.remove(self.workdir.record_path(step, phase, index))
 
     def _write_status(self) -> None:
-        fs.write_json(fs.join(self.workdir, "_run.json"), self.status)
+        self.workdir.write_run(self.status)
 
     def _run_phase(self, step: str, phase: str, tasks: list[Task]) -> list[dict]:
         self.status["steps"][step]["phases"][phase] = len(tasks)
@@ -115,9 +102,8 @@ class Runner:
         self.status = {
             "pipeline": self.p.name,
             "state": "running",
-            "steps": {
-                s.name: {"kind": s.kind, "nodes": s.nodes(), "phases": {}} for s in plan.steps
-            },
+            "layout": LAYOUT,
+            "steps": {s.name: _step_entry(s) for s in plan.steps},
         }
         for step in plan.steps:
             if isinstance(step, UnionStep):  # a union reads only the columns all inputs share
@@ -132,16 +118,15 @@ class Runner:
             self.datasets[step.name] = _shards(records)
             _remove_stale(step.output, records)
             for node in step.nodes():
-                _remove_stale(fs.join(self.workdir, "_rejects", node), records)
-                side = fs.join(self.workdir, "_side", node)
-                for output in fs.list_dir(side, directories=True):
-                    _remove_stale(fs.join(side, output), records)
+                _remove_stale(self.workdir.rejects_dir(node), records)
+                for output in self.workdir.side_outputs(node):
+                    _remove_stale(self.workdir.side_dir(node, output), records)
 
     def _task(self, cls: type[Task], step: str, phase: str, index: int, identity: dict,
               label: str, **fields) -> Task:
         """A task of ``cls`` whose fingerprint covers ``identity`` (config, seed, inputs)."""
         return cls(step, phase, index, fingerprint(identity),
-                   self._record_path(step, phase, index), label, **fields)
+                   self.workdir.record_path(step, phase, index), label, **fields)
 
     def _segment_tasks(self, step: SegmentStep) -> list[Task]:
         common = {"stages": [(n, s.describe()) for n, s in step.stages], "seed": self.p.seed,
@@ -156,11 +141,7 @@ class Runner:
             self._task(SegmentTask, step.name, "map", i, {**common, "input": shard.identity},
                        shard.path, input=shard, reader=step.reader,
                        source_node=step.source_node, stages=step.stages,
-                       output_dir=step.output,
-                       quarantine_path=fs.join(self.workdir, "_quarantine", step.name,
-                                               f"part-{i:05d}.jsonl"),
-                       rejects_dir=fs.join(self.workdir, "_rejects"),
-                       side_dir=fs.join(self.workdir, "_side"), seed=self.p.seed,
+                       output_dir=step.output, workdir=self.workdir, seed=self.p.seed,
                        max_shard_bytes=self.p.max_shard_bytes)
             for i, shard in enumerate(inputs)
         ]
@@ -170,18 +151,18 @@ class Runner:
         shard."""
         stage, name = step.stage, step.name
         base = {"stage": stage.describe(), "seed": self.p.seed}
-        scratch = fs.join(self.workdir, "_global", name)
+        scratch = self.workdir.scratch_dir
         shards = self.datasets[step.input]
         scan = self._run_phase(name, "scan", [
             self._task(ScanTask, name, "scan", i, {**base, "scan": s.identity}, s.path,
-                       input=s, stage=stage, output_dir=fs.join(scratch, "scan"))
+                       input=s, stage=stage, output_dir=scratch(name, "scan"))
             for i, s in enumerate(shards)
         ])
         scan_fp, pieces = fingerprint([r["fingerprint"] for r in scan]), _shards(scan)
         reduce = self._run_phase(name, "reduce", [
             self._task(ReduceTask, name, "reduce", p, {**base, "reduce": p, "in": scan_fp},
                        f"partition {p}", inputs=[x for x in pieces if x.key == p],
-                       stage=stage, output_dir=fs.join(scratch, "reduce"))
+                       stage=stage, output_dir=scratch(name, "reduce"))
             for p in range(stage.partitions)
         ])
         reduce_fp, decisions = fingerprint([r["fingerprint"] for r in reduce]), _shards(reduce)
@@ -190,7 +171,7 @@ class Runner:
             merge = self._run_phase(name, "merge", [
                 self._task(MergeTask, name, "merge", 0, {**base, "merge": 0, "in": reduce_fp},
                            "merge", inputs=decisions, stage=stage,
-                           output_dir=fs.join(scratch, "merge"))
+                           output_dir=scratch(name, "merge"))
             ])
             reduce_fp, decisions = fingerprint([r["fingerprint"] for r in merge]), _shards(merge)
         apply_base = {**base, "decisions": reduce_fp, "max": self.p.max_shard_bytes,
@@ -203,7 +184,7 @@ class Runner:
             for i, s in enumerate(shards)
         ])
         for sub, records in (("scan", scan), ("reduce", reduce), ("merge", merge)):
-            _remove_stale(fs.join(scratch, sub), records)
+            _remove_stale(scratch(name, sub), records)
         return apply
 
     # -- results -----------------------------------------------------------------------------
@@ -219,6 +200,16 @@ class Runner:
                         total.merge(StageStats.from_dict(r["stats"][node.name]))
             out[node.name] = total
         return out
+
+
+def _step_entry(step: Step) -> dict:
+    """What the run file says of a step before it runs; ``phases`` gets each phase's task
+    total as the phase starts."""
+    stages = (step.stages if isinstance(step, SegmentStep)
+              else [(step.name, step.stage)] if isinstance(step, GlobalStep) else [])
+    return {"kind": step.kind, "nodes": step.nodes(),
+            "stages": {node: stage_entry(stage) for node, stage in stages},
+            "planned_phases": step.phases(), "phases": {}}
 
 
 def _shards(records: list[dict]) -> list[InputShard]:
@@ -271,7 +262,7 @@ def run(
     seconds = time.perf_counter() - start
     stats = runner.stats()
     for name, s in stats.items():
-        fs.write_json(fs.join(pipeline.workdir, "_stats", f"{name}.json"), s.to_dict())
+        fs.write_json(runner.workdir.stage_stats_path(name), s.to_dict())
     outputs = {sink: [s.path for s in runner.datasets[plan.step_of[sink]]] for sink in plan.sinks}
     tokens = {}
     for sink, path in plan.sinks.items():
@@ -289,7 +280,7 @@ def run(
         "outputs": outputs,
         "stages": {n: s.summary() for n, s in stats.items()},
     }
-    fs.write_json(fs.join(pipeline.workdir, "stats.json"), summary)
+    runner.workdir.write_stats(summary)
     runner.status["state"] = "finished"
     runner._write_status()
     return result
@@ -314,7 +305,7 @@ def format_summary(result: RunResult) -> str:
     lines.append("")
     lines.append(
         f"{result.ran} tasks run, {result.skipped} already complete, "
-        f"{result.seconds:.1f} s; stats in {fs.join(result.workdir, 'stats.json')}"
+        f"{result.seconds:.1f} s; stats in {WorkDir(result.workdir).stats_path}"
     )
     for sink, files in result.outputs.items():
         where = sorted({f.rsplit("/", 1)[0] for f in files}) or ["(no documents)"]

@@ -31,8 +31,8 @@ import pyarrow.compute as pc
 from curation.core.errors import CurationError
 from curation.core.stats import StageStats
 
-# node and side-output names become file and directory names in the work dir (<workdir>/<step>/,
-# _tasks/<step>/, _side/<node>/<output>/...): one safe path component, not hidden, not ours (_...)
+# node and side-output names become file and directory names in the work dir (see
+# curation.core.workdir): one safe path component, not hidden, not ours (_...)
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -112,7 +112,7 @@ class BatchContext:
 
     def emit(self, output: str, rows: pa.Table) -> None:
         """Append ``rows`` to this stage's side output ``output`` (a report, matches found...):
-        Parquet shards under ``<workdir>/_side/<node>/<output>/``, one series per task, resumed
+        Parquet shards in the work dir (``WorkDir.side_dir``), one series per task, resumed
         and cleaned up with the task like its main output."""
         if not SAFE_NAME.fullmatch(output):
             raise CurationError(f"side output name {output!r} is not a safe file name")

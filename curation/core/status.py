@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import orjson
-
-from curation.core import fs
-from curation.core.errors import CurationError
+from curation.core.workdir import WorkDir
 
 
 def step_progress(workdir: str) -> tuple[dict, dict[str, dict[str, tuple[int, int]]]]:
-    """The run file and, per step and phase, (tasks with a record, tasks planned)."""
-    path = fs.join(workdir, "_run.json")
-    if not fs.exists(path):
-        raise CurationError(f"{workdir}: no run has started here (no _run.json)")
-    run = orjson.loads(fs.read_bytes(path))
-    progress: dict[str, dict[str, tuple[int, int]]] = {}
-    for step, info in run["steps"].items():
-        names = fs.list_dir(fs.join(workdir, "_tasks", step))
-        progress[step] = {
-            phase: (sum(1 for n in names if n.startswith(f"{phase}-")), total)
-            for phase, total in info["phases"].items()
-        }
+    """The run file and, per step and phase started, (tasks with a record, tasks planned)."""
+    wd = WorkDir(workdir)
+    run = wd.read_run()
+    progress = {
+        step: {phase: (len(wd.task_indices(step, phase)), total)
+               for phase, total in info["phases"].items()}
+        for step, info in run["steps"].items()
+    }
     return run, progress
 
 
 def format_status(workdir: str) -> str:
+    """One line per step; a phase not started yet shows as ``phase -`` (runs recorded before
+    the planned phases were, list the phases started only)."""
     run, progress = step_progress(workdir)
     lines = [f"pipeline '{run['pipeline']}': {run['state']}"]
     for step, phases in progress.items():
@@ -32,5 +27,7 @@ def format_status(workdir: str) -> str:
             lines.append(f"  {step:28} not started")
             continue
         parts = [f"{ph} {done}/{total}" for ph, (done, total) in phases.items()]
+        parts += [f"{ph} -" for ph in run["steps"][step].get("planned_phases", [])
+                  if ph not in phases]
         lines.append(f"  {step:28} " + "  ".join(parts))
     return "\n".join(lines)

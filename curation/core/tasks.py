@@ -1,8 +1,9 @@
 """Tasks: the unit of work, retry and resume. Each runs on a worker and returns its record.
 
-A task writes its outputs atomically, then its completion record (``_tasks/<step>/<phase>-<i>
-.json``): fingerprint, outputs with rows, bytes and checksums, stats per node. A task whose
-record exists with the same fingerprint and whose outputs are all present is not run again.
+A task writes its outputs atomically, then its completion record (at ``record_path``, from
+``WorkDir.record_path``): fingerprint, outputs with rows, bytes and checksums, stats per node.
+A task whose record exists with the same fingerprint and whose outputs are all present is not
+run again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -26,6 +26,7 @@ from curation.core.quarantine import Quarantine
 from curation.core.readers import Reader
 from curation.core.stage import BatchContext, GlobalStage, MapStage
 from curation.core.stats import StageStats, text_bytes
+from curation.core.workdir import WorkDir, read_record
 from curation.core.writer import ShardWriter
 
 INPUT_BATCH_ROWS = 2048
@@ -58,13 +59,6 @@ class Task(ABC):
     @abstractmethod
     def run(self) -> tuple[list[dict], dict[str, StageStats]]:
         """Write the outputs; return their descriptions and the stats per node."""
-
-
-def read_record(path: str) -> dict | None:
-    try:
-        return orjson.loads(fs.read_bytes(path))
-    except (FileNotFoundError, orjson.JSONDecodeError):
-        return None
 
 
 def is_complete(task: Task) -> dict | None:
@@ -149,9 +143,7 @@ class SegmentTask(Task):
     source_node: str | None = None
     stages: list[tuple[str, MapStage]] = field(default_factory=list)
     output_dir: str = ""
-    quarantine_path: str = ""
-    rejects_dir: str = ""
-    side_dir: str = ""
+    workdir: WorkDir = None  # where quarantined rows, rejects and side outputs go
     seed: int = 0
     max_shard_bytes: int = 512 << 20
 
@@ -180,15 +172,16 @@ class SegmentTask(Task):
             name: StageStats()
             for name in ([self.source_node] if self.reader else []) + [n for n, _ in self.stages]
         }
-        fs.remove(self.quarantine_path)  # an earlier attempt's, if any
-        q = Quarantine(self.reader.on_error if self.reader else "raise", self.quarantine_path)
+        quarantine = self.workdir.quarantine_path(self.step, self.index)
+        fs.remove(quarantine)  # an earlier attempt's, if any
+        q = Quarantine(self.reader.on_error if self.reader else "raise", quarantine)
         writer = ShardWriter(self.output_dir, f"part-{self.index:05d}", self.max_shard_bytes)
         side_writers: dict[tuple[str, str], ShardWriter] = {}  # (node, output name) -> writer
 
         def write_side(node: str, name: str, tables: list[pa.Table]) -> None:
             if (node, name) not in side_writers:
-                directory = (fs.join(self.rejects_dir, node) if name == REJECTS
-                             else fs.join(self.side_dir, node, name))
+                directory = (self.workdir.rejects_dir(node) if name == REJECTS
+                             else self.workdir.side_dir(node, name))
                 side_writers[node, name] = ShardWriter(directory, f"part-{self.index:05d}")
             side_writers[node, name].write(pa.concat_tables(tables, promote_options="default"))
 

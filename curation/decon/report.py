@@ -1,6 +1,7 @@
-"""Gather the ``matches`` side output of every ``Decontaminate`` node of a work dir into one
-JSONL report: one line per (document, eval item) match, sorted by node, eval set, document id
-and item id, each with the node name and the ``MATCH_SCHEMA`` fields.
+"""Gather the ``matches`` side output of every ``Decontaminate`` node of a work dir (as the run
+recorded its stages) into one JSONL report: one line per (document, eval item) match, sorted by
+node, eval set, document id and item id, each with the node name and the ``MATCH_SCHEMA``
+fields.
 
     curate decon report WORKDIR [--out FILE]     (default FILE: WORKDIR/decon_report.jsonl)
 """
@@ -8,7 +9,6 @@ and item id, each with the node name and the ``MATCH_SCHEMA`` fields.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 from collections import Counter
@@ -16,16 +16,28 @@ from collections import Counter
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.core import fs
+from curation.core.workdir import WorkDir
+from curation.decon.stage import MATCHES, Decontaminate
+
+
+def _read(path: str) -> pa.Table:
+    with fs.open_input(path) as f:
+        return pq.read_table(f)
+
 
 def gather(workdir: str) -> list[dict]:
-    """Every match row under ``<workdir>/_side/<node>/matches/``, with ``node`` added."""
+    """Every match row of every ``Decontaminate`` node, with ``node`` added (none where no run
+    has started)."""
+    wd = WorkDir(workdir)
     rows: list[dict] = []
-    for directory in sorted(glob.glob(os.path.join(workdir, "_side", "*", "matches"))):
-        node = os.path.basename(os.path.dirname(directory))
-        files = sorted(glob.glob(os.path.join(directory, "*.parquet")))
+    if not wd.started():
+        return rows
+    for _, node in wd.stages_of(Decontaminate):
+        files = wd.side_files(node, MATCHES)
         if not files:
             continue
-        table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+        table = pa.concat_tables([_read(f) for f in files], promote_options="default")
         rows.extend({"node": node, **r} for r in table.to_pylist())
     rows.sort(key=lambda r: (r["node"], r["eval"], r["id"], r["item"], r["start"]))
     return rows
@@ -34,10 +46,9 @@ def gather(workdir: str) -> list[dict]:
 def write_report(workdir: str, out: str | None = None) -> dict:
     """Write the JSONL report; returns {"path", "matches", "documents", "by_eval"}."""
     rows = gather(workdir)
-    path = out or os.path.join(workdir, "decon_report.jsonl")
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    path = out or WorkDir(workdir).report_path("decon_report.jsonl")
+    fs.atomic_write_bytes(path, "".join(
+        json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8"))
     return {"path": path, "matches": len(rows),
             "documents": len({(r["node"], r["id"]) for r in rows}),
             "by_eval": dict(sorted(Counter(r["eval"] for r in rows).items()))}

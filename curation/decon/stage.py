@@ -34,6 +34,7 @@ from curation.decon.scan import ScanParams, scan
 from curation.decon.tokens import Tokens
 
 PURIFY = ("tag", "drop", "spans")
+MATCHES = "matches"  # the side output holding MATCH_SCHEMA rows
 MATCH_SCHEMA = pa.schema([
     ("id", pa.string()),
     ("shard", pa.int32()),
@@ -144,7 +145,7 @@ class Decontaminate(MapStage):
                         m.score, m.start, m.end, text[m.start:m.end]), strict=True):
                     side[f].append(v)
         if side["id"]:
-            ctx.emit("matches", pa.table(side, schema=MATCH_SCHEMA))
+            ctx.emit(MATCHES, pa.table(side, schema=MATCH_SCHEMA))
         out = batch.append_column("decon_score", pa.array(score, pa.float64()))
         out = out.append_column("decon_eval", pa.array(best_eval, pa.string()))
         if self.purify == "drop" and spans:

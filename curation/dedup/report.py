@@ -1,7 +1,7 @@
 """The dedup report of a work dir: what each deduplication stage removed, and what it was.
 
-For every dedup step of a finished run (recognised by its decision files: ``exact_dup_of`` for
-exact dedup, ``minhash_cluster`` for MinHash, byte spans for substring dedup):
+For every dedup step of a finished run (a step whose recorded stage is an ``ExactDedup``,
+``MinHashDedup`` or ``SubstringDedup``, or a subclass of one):
 
 - the **funnel**: documents and text bytes before and after, overall and per ``source``
   (read from the step's input and output shards, ``source`` and text lengths only);
@@ -15,9 +15,7 @@ Memory: one shard's text column at a time, plus one entry per cluster or distinc
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 from collections import Counter, defaultdict
 
 import pyarrow as pa
@@ -26,59 +24,26 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curation.core import fs
-from curation.core.errors import CurationError
+from curation.core.workdir import WorkDir
+from curation.dedup.exact import ExactDedup
+from curation.dedup.minhash import MinHashDedup
+from curation.dedup.substring import SubstringDedup
 
-SHARD = re.compile(r"-s(\d{5})-\d{3}\.parquet$")
 SAMPLE_CHARS = 160
+KINDS = {ExactDedup: "exact", MinHashDedup: "minhash", SubstringDedup: "substring"}
 
 
-def _records(workdir: str, step: str, phase: str) -> list[dict]:
-    """The completion records of the last run's ``phase`` tasks of ``step``, by index.
-
-    A rerun in the same work dir with fewer shards or partitions leaves the earlier run's
-    records of the higher indices behind (their outputs are removed): ``_run.json`` says how
-    many tasks the last run had, and only those count."""
-    directory = fs.join(workdir, "_tasks", step)
-    count = None
-    status = fs.join(workdir, "_run.json")
-    if fs.exists(status):
-        phases = json.loads(fs.read_bytes(status)).get("steps", {}).get(step, {}).get("phases")
-        if phases is not None:
-            count = phases.get(phase, 0)
-    out = []
-    for name in fs.list_dir(directory):
-        if name.startswith(f"{phase}-") and name.endswith(".json"):
-            record = json.loads(fs.read_bytes(fs.join(directory, name)))
-            if count is None or record["index"] < count:
-                out.append(record)
-    return sorted(out, key=lambda r: r["index"])
+def _dedup_steps(wd: WorkDir) -> list[tuple[str, str]]:
+    """``(step, kind)`` of every dedup step, in plan order."""
+    kind_of = {step: kind for cls, kind in KINDS.items() for step, _ in wd.stages_of(cls)}
+    return [(step, kind_of[step]) for step in wd.steps() if step in kind_of]
 
 
-def _decisions(workdir: str, step: str) -> tuple[str, list[tuple[int, str]]] | None:
-    """The step's kind and its decision files with the shard each is for."""
-    for phase in ("merge", "reduce"):
-        directory = fs.join(workdir, "_global", step, phase)
-        files = [(int(m.group(1)), fs.join(directory, n)) for n in fs.list_dir(directory)
-                 if (m := SHARD.search(n))]
-        if not files:
-            continue
-        names = set(pq.read_schema(files[0][1]).names)
-        for kind, column in (("exact", "exact_dup_of"), ("minhash", "minhash_cluster"),
-                             ("substring", "start")):
-            if column in names:
-                return kind, sorted(files)
-    if _records(workdir, step, "merge"):  # MinHash with no cluster at all
-        return "minhash", []
-    # a step that removed nothing writes no decision: its scan pieces tell the kind
-    directory = fs.join(workdir, "_global", step, "scan")
-    pieces = [n for n in fs.list_dir(directory) if n.endswith(".parquet")]
-    if pieces:
-        names = set(pq.read_schema(fs.join(directory, pieces[0])).names)
-        for kind, columns in (("exact", {"h_hi", "h_lo"}), ("minhash", {"bucket", "key"}),
-                              ("substring", {"shard", "row", "id", "text"})):
-            if columns <= names:
-                return kind, []
-    return None
+def _decisions(wd: WorkDir, step: str) -> list[tuple[int, str]]:
+    """The step's decision files (its last phase before apply) with the shard each is for;
+    none where the step removed nothing."""
+    phase = "merge" if "merge" in wd.steps()[step]["phases"] else "reduce"
+    return sorted((o["key"], o["path"]) for r in wd.records(step, phase) for o in r["outputs"])
 
 
 def _per_source(paths: list[str]) -> dict[str, list[int]]:
@@ -146,18 +111,13 @@ def _substrings(files: list[tuple[int, str]], texts: _Texts, top: int) -> list[d
 
 def dedup_report(workdir: str, top: int = 10, samples: int = 3) -> dict:
     """The report of every dedup step in ``workdir`` (see the module docstring)."""
-    stats_path = fs.join(workdir, "stats.json")
-    if not fs.exists(stats_path):
-        raise CurationError(f"{workdir}: no stats.json; is it the work dir of a finished run?")
-    stats = json.loads(fs.read_bytes(stats_path))["stages"]
+    wd = WorkDir(workdir)
+    stats = wd.read_stats()["stages"]
     steps = []
-    for step, s in stats.items():
-        found = _decisions(workdir, step)
-        if found is None:
-            continue
-        kind, files = found
-        inputs = {r["index"]: r["input"] for r in _records(workdir, step, "scan")}
-        outputs = [o["path"] for r in _records(workdir, step, "apply") for o in r["outputs"]
+    for step, kind in _dedup_steps(wd):
+        s, files = stats[step], _decisions(wd, step)
+        inputs = {r["index"]: r["input"] for r in wd.records(step, "scan")}
+        outputs = [o["path"] for r in wd.records(step, "apply") for o in r["outputs"]
                    if "side" not in o]
         before, after = _per_source(list(inputs.values())), _per_source(outputs)
         texts = _Texts(inputs)

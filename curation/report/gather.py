@@ -1,10 +1,10 @@
 """What ``curate inspect`` shows, gathered from a work dir, a dataset or a mix plan.
 
-- a **work dir** (``stats.json`` inside): the stages in pipeline order with documents and bytes
+- a **work dir** of a finished run: the stages in pipeline order with documents and bytes
   in and out, the funnel, drops by reason with sample documents from the stages that kept their
-  rejects (``keep_rejects=True``), each sink's dataset, and for each ``Upsample`` step the curve
-  it fitted per topic (read from its reduce decisions, ``_global/<step>/reduce/``) with the
-  topic's target and realised tokens (its apply outputs);
+  rejects (``keep_rejects=True``), each sink's dataset, and for each ``Upsample`` step (as
+  the run recorded it) the curve it fitted per topic (read from its reduce decisions) with
+  the topic's target and realised tokens (its apply outputs);
 - a **dataset** (``manifest.json`` inside): documents, tokens and text bytes per source, topic
   and vigintile, and the topic x vigintile token grid when the data is tagged;
 - a **mix plan** (``.json``/``.yaml``): available tokens and token targets per domain, so the
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 from dataclasses import dataclass, field
@@ -25,8 +24,8 @@ import pyarrow.parquet as pq
 from curation.core import fs
 from curation.core.errors import CurationError
 from curation.core.manifest import MANIFEST, read_manifest
-from curation.dedup.report import _records
-from curation.mixing.upsample import CURVE_COLUMNS, curves_from_decisions
+from curation.core.workdir import WorkDir
+from curation.mixing.upsample import CURVE_COLUMNS, Upsample, curves_from_decisions
 from curation.mixing.upsampling import TopicUpsampling
 from curation.tagging.vigintiles import token_weights
 
@@ -114,14 +113,11 @@ def _read(path: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(f, columns=columns)
 
 
-def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
-    """Up to ``per_reason`` rejected documents per reason, from ``_rejects/<stage>/``."""
-    directory = fs.join(workdir, "_rejects", stage)
+def _samples(wd: WorkDir, stage: str, per_reason: int) -> dict[str, list[str]]:
+    """Up to ``per_reason`` rejected documents per reason, from the stage's kept rejects."""
     out: dict[str, list[str]] = {}
-    for name in fs.list_dir(directory):
-        if not name.endswith(".parquet"):
-            continue
-        table = _read(fs.join(directory, name), ["text", "drop_reason"])
+    for path in wd.reject_files(stage):
+        table = _read(path, ["text", "drop_reason"])
         for text, reason in zip(table["text"].to_pylist(), table["drop_reason"].to_pylist(),
                                 strict=True):
             kept = out.setdefault(reason, [])
@@ -130,25 +126,22 @@ def _samples(workdir: str, stage: str, per_reason: int) -> dict[str, list[str]]:
     return out
 
 
-def upsample_view(workdir: str, step: str) -> UpsampleView | None:
-    """The curves of global step ``step`` if its decisions are ``Upsample``'s, else None.
+def upsample_view(wd: WorkDir, step: str) -> UpsampleView | None:
+    """The curves of ``Upsample`` step ``step``, or None if it fitted none (no documents).
 
     Reads the decisions of one shard per reduce partition (each shard's copy holds all of the
     partition's curves) and the topic and token columns of the step's apply outputs.
     """
-    directory, paths = fs.join(workdir, "_global", step, "reduce"), []
-    for record in _records(workdir, step, "reduce"):
+    directory, paths = wd.scratch_dir(step, "reduce"), []
+    for record in wd.records(step, "reduce"):
         outs = record["outputs"]
         paths += [fs.join(directory, posixpath.basename(o["path"])) for o in outs
                   if o["key"] == outs[0]["key"]]
     if not paths:
         return None
-    with fs.open_input(paths[0]) as f:
-        if not {"topic", "vigintile", "tokens", *CURVE_COLUMNS} <= set(pq.read_schema(f).names):
-            return None
     topics = curves_from_decisions(pa.concat_tables(_read(p) for p in paths))
     realised: dict[str, int] = {}
-    for path in [o["path"] for r in _records(workdir, step, "apply") for o in r["outputs"]]:
+    for path in [o["path"] for r in wd.records(step, "apply") for o in r["outputs"]]:
         with fs.open_input(path) as f:
             shard = pq.ParquetFile(f)
             weight = "n_tokens" if "n_tokens" in shard.schema_arrow.names else "text"
@@ -161,19 +154,18 @@ def upsample_view(workdir: str, step: str) -> UpsampleView | None:
 
 
 def run_view(workdir: str, per_reason: int = 3) -> RunView:
-    with open(os.path.join(workdir, "stats.json")) as f:
-        stats = json.load(f)
+    wd = WorkDir(workdir)
+    stats = wd.read_stats()
     stages = [{"name": name, **s} for name, s in stats["stages"].items()]
     samples = {s["name"]: found for s in stages
-               if (found := _samples(workdir, s["name"], per_reason))}
+               if (found := _samples(wd, s["name"], per_reason))}
     sinks = {}
     for sink, files in stats["outputs"].items():
         directory = os.path.dirname(files[0]) if files else None
         if directory and os.path.exists(os.path.join(directory, MANIFEST)):
             sinks[sink] = dataset_view(directory)
-    upsampling = [view for s in stages
-                  if fs.exists(fs.join(workdir, "_global", s["name"]))
-                  and (view := upsample_view(workdir, s["name"])) is not None]
+    upsampling = [view for step, _ in wd.stages_of(Upsample)
+                  if (view := upsample_view(wd, step)) is not None]
     return RunView(workdir, stats["pipeline"], stats["seconds"], stages, samples, sinks,
                    upsampling)
 
@@ -189,11 +181,11 @@ def plan_view(path: str) -> PlanView:
 
 def gather(path: str, per_reason: int = 3) -> RunView | DatasetView | PlanView:
     """The view of whatever ``path`` is (see the module docstring)."""
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "stats.json")):
+    if os.path.isdir(path) and os.path.exists(WorkDir(path).stats_path):
         return run_view(path, per_reason)
     if os.path.isdir(path) and os.path.exists(os.path.join(path, MANIFEST)):
         return dataset_view(path)
     if os.path.isfile(path) and path.endswith((".json", ".yaml", ".yml")):
         return plan_view(path)
-    raise CurationError(f"{path}: not a work dir (stats.json), a dataset (manifest.json) or a "
-                        "mix plan (.json/.yaml)")
+    raise CurationError(f"{path}: not a work dir of a finished run, a dataset (manifest.json) "
+                        "or a mix plan (.json/.yaml)")
