@@ -1,4 +1,6 @@
-"""From a validated DAG to steps: the units the runner executes one after another.
+"""From a validated DAG to a ``Plan``: everything a run needs (name, work dir, seed, the steps
+with their stages and columns), which the runner executes one step after another and records
+in the work dir's run file.
 
 - a ``SegmentStep`` fuses a chain of map stages (from a source, or from a materialised dataset)
   into one task per input shard, so a filter chain reads and writes each shard once;
@@ -14,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from curation.core.pipeline import Node, Pipeline
+from curation.core.dag import Dag, Node
 from curation.core.readers import Reader
 from curation.core.stage import GlobalStage, MapStage
-from curation.core.workdir import WorkDir
+from curation.core.workdir import LAYOUT, WorkDir, stage_entry
 
 
 @dataclass
@@ -72,6 +74,7 @@ class GlobalStep:
 class UnionStep:
     name: str
     inputs: list[str]
+    columns: tuple[str, ...] = ()  # the columns every input has: what the union reads
 
     kind = "union"
     is_sink = False
@@ -91,15 +94,50 @@ Step = SegmentStep | GlobalStep | UnionStep
 
 @dataclass
 class Plan:
+    """Everything a run needs: the pipeline's ``name``, ``workdir``, ``seed`` and
+    ``max_shard_bytes``, its ``steps`` in order, the step producing each node's output
+    (``step_of``), the sinks' paths, the nodes a run reports stats for (``stat_nodes``, in
+    execution order) and each node's output ``columns``."""
+
+    name: str
+    workdir: str
+    seed: int
+    max_shard_bytes: int
     steps: list[Step]
     step_of: dict[str, str]  # node name -> name of the step producing its output
     sinks: dict[str, str]  # sink node name -> output path
+    stat_nodes: list[str]
+    columns: dict[str, list[str]]
+
+    def to_dict(self) -> dict:
+        """What the run file records of the plan (each step's ``phases`` gets the task total
+        of a phase as it starts)."""
+        return {"pipeline": self.name, "layout": LAYOUT, "seed": self.seed,
+                "max_shard_bytes": self.max_shard_bytes,
+                "steps": {step.name: _step_entry(step, self.columns) for step in self.steps}}
+
+    def describe(self) -> list[str]:
+        """One line per step."""
+        return [f"{i}. {step.summary()}" for i, step in enumerate(self.steps, 1)]
 
 
-def compile_plan(pipeline: Pipeline) -> Plan:
-    order = pipeline.validate()
-    consumers = pipeline.consumers()
-    nodes = pipeline.nodes
+def _step_entry(step: Step, columns: dict[str, list[str]]) -> dict:
+    stages = (step.stages if isinstance(step, SegmentStep)
+              else [(step.name, step.stage)] if isinstance(step, GlobalStep) else [])
+    return {"kind": step.kind, "nodes": step.nodes(),
+            "stages": {node: stage_entry(stage) for node, stage in stages},
+            "columns": columns.get(step.name, []),
+            "planned_phases": step.phases(), "phases": {}}
+
+
+def compile_plan(dag: Dag, workdir: str | None = None) -> Plan:
+    """The plan of a validated ``dag`` (``PipelineValidationError`` otherwise), writing its
+    intermediate data under ``workdir`` (default: the DAG's)."""
+    order = dag.validate()
+    columns = dag.columns([n.name for n in order])
+    consumers = dag.consumers()
+    nodes = dag.nodes
+    workdir = workdir or dag.workdir
 
     def ends_step(node: Node) -> bool:
         out = consumers.get(node.name, [])
@@ -113,7 +151,7 @@ def compile_plan(pipeline: Pipeline) -> Plan:
         sink = feeds_only_sink(node)
         if sink is not None:
             return sink, True
-        return WorkDir(pipeline.workdir).dataset_dir(name), False
+        return WorkDir(workdir).dataset_dir(name), False
 
     steps: list[Step] = []
     step_of: dict[str, str] = {}
@@ -135,7 +173,8 @@ def compile_plan(pipeline: Pipeline) -> Plan:
             steps.append(GlobalStep(node.name, out, node.stage, step_of[node.inputs[0]], is_sink))
             step_of[node.name] = node.name
         elif node.kind == "union":
-            steps.append(UnionStep(node.name, [step_of[i] for i in node.inputs]))
+            steps.append(UnionStep(node.name, [step_of[i] for i in node.inputs],
+                                   tuple(columns[node.name])))
             step_of[node.name] = node.name
         else:  # sink
             sinks[node.name] = node.path
@@ -145,7 +184,9 @@ def compile_plan(pipeline: Pipeline) -> Plan:
                     SegmentStep(node.name, node.path, input=step_of[upstream.name], is_sink=True)
                 )
             step_of[node.name] = step_of[upstream.name] if feeds_only_sink(upstream) else node.name
-    return Plan(steps, step_of, sinks)
+    stat_nodes = [n.name for n in order if n.kind not in ("union", "sink")]
+    return Plan(dag.name, workdir, dag.seed, dag.max_shard_bytes, steps, step_of, sinks,
+                stat_nodes, columns)
 
 
 def _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir) -> None:

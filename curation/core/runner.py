@@ -1,4 +1,5 @@
-"""The driver: runs a pipeline's steps in order, skipping tasks already complete.
+"""The driver: runs a plan's steps in order, skipping tasks already complete. It takes a
+``Plan`` (core/plan.py) and nothing else; ``run`` compiles a DAG's plan when given one.
 
 It writes into the work dir through ``WorkDir`` (core/workdir.py, which shows the layout):
 the run file (what each step runs, and each phase's task total as it starts) before every
@@ -16,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from tqdm import tqdm
 
 from curation.core import fs
+from curation.core.dag import Dag
+from curation.core.errors import CurationError
 from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
 from curation.core.manifest import write_manifest
-from curation.core.pipeline import Pipeline
-from curation.core.plan import GlobalStep, Plan, SegmentStep, Step, UnionStep, compile_plan
+from curation.core.plan import GlobalStep, Plan, SegmentStep, UnionStep, compile_plan
 from curation.core.stats import StageStats
 from curation.core.tasks import (
     ApplyTask,
@@ -32,7 +34,7 @@ from curation.core.tasks import (
     Task,
     is_complete,
 )
-from curation.core.workdir import LAYOUT, WorkDir, stage_entry
+from curation.core.workdir import WorkDir
 
 OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|[pm]\d{4}-s\d{5})-\d{3}\.parquet$")
 
@@ -52,9 +54,9 @@ class RunResult:
 
 
 class Runner:
-    def __init__(self, pipeline: Pipeline, executor: Executor, progress: bool = True):
-        self.p, self.executor, self.progress = pipeline, executor, progress
-        self.workdir = WorkDir(pipeline.workdir)
+    def __init__(self, plan: Plan, executor: Executor, progress: bool = True):
+        self.plan, self.executor, self.progress = plan, executor, progress
+        self.workdir = WorkDir(plan.workdir)
         self.datasets: dict[str, list[InputShard]] = {}
         self.records: dict[str, list[dict]] = {}  # step -> records of all its phases
         self.ran = self.skipped = 0
@@ -98,17 +100,11 @@ class Runner:
         return records
 
     # -- steps -------------------------------------------------------------------------------
-    def run(self, plan: Plan) -> None:
-        self.status = {
-            "pipeline": self.p.name,
-            "state": "running",
-            "layout": LAYOUT,
-            "steps": {s.name: _step_entry(s) for s in plan.steps},
-        }
-        for step in plan.steps:
+    def run(self) -> None:
+        self.status = {**self.plan.to_dict(), "state": "running"}
+        for step in self.plan.steps:
             if isinstance(step, UnionStep):  # a union reads only the columns all inputs share
-                shared = tuple(self.p.columns()[step.name])
-                self.datasets[step.name] = [replace(s, columns=shared)
+                self.datasets[step.name] = [replace(s, columns=step.columns)
                                             for i in step.inputs for s in self.datasets[i]]
                 continue
             if isinstance(step, SegmentStep):
@@ -129,8 +125,8 @@ class Runner:
                    self.workdir.record_path(step, phase, index), label, **fields)
 
     def _segment_tasks(self, step: SegmentStep) -> list[Task]:
-        common = {"stages": [(n, s.describe()) for n, s in step.stages], "seed": self.p.seed,
-                  "max": self.p.max_shard_bytes, "output": step.output}
+        common = {"stages": [(n, s.describe()) for n, s in step.stages], "seed": self.plan.seed,
+                  "max": self.plan.max_shard_bytes, "output": step.output}
         if step.reader is not None:
             common["reader"] = step.reader.config()
             inputs = [InputShard(path, fingerprint(fs.file_identity(path)))
@@ -141,8 +137,8 @@ class Runner:
             self._task(SegmentTask, step.name, "map", i, {**common, "input": shard.identity},
                        shard.path, input=shard, reader=step.reader,
                        source_node=step.source_node, stages=step.stages,
-                       output_dir=step.output, workdir=self.workdir, seed=self.p.seed,
-                       max_shard_bytes=self.p.max_shard_bytes)
+                       output_dir=step.output, workdir=self.workdir, seed=self.plan.seed,
+                       max_shard_bytes=self.plan.max_shard_bytes)
             for i, shard in enumerate(inputs)
         ]
 
@@ -150,7 +146,7 @@ class Runner:
         """Scan every shard, reduce every partition, merge if the stage asks, apply to every
         shard."""
         stage, name = step.stage, step.name
-        base = {"stage": stage.describe(), "seed": self.p.seed}
+        base = {"stage": stage.describe(), "seed": self.plan.seed}
         scratch = self.workdir.scratch_dir
         shards = self.datasets[step.input]
         scan = self._run_phase(name, "scan", [
@@ -174,13 +170,13 @@ class Runner:
                            output_dir=scratch(name, "merge"))
             ])
             reduce_fp, decisions = fingerprint([r["fingerprint"] for r in merge]), _shards(merge)
-        apply_base = {**base, "decisions": reduce_fp, "max": self.p.max_shard_bytes,
+        apply_base = {**base, "decisions": reduce_fp, "max": self.plan.max_shard_bytes,
                       "output": step.output}
         apply = self._run_phase(name, "apply", [
             self._task(ApplyTask, name, "apply", i, {**apply_base, "apply": s.identity}, s.path,
                        input=s, decisions=[d for d in decisions if d.key == i], stage=stage,
-                       output_dir=step.output, seed=self.p.seed,
-                       max_shard_bytes=self.p.max_shard_bytes)
+                       output_dir=step.output, seed=self.plan.seed,
+                       max_shard_bytes=self.plan.max_shard_bytes)
             for i, s in enumerate(shards)
         ])
         for sub, records in (("scan", scan), ("reduce", reduce), ("merge", merge)):
@@ -190,26 +186,14 @@ class Runner:
     # -- results -----------------------------------------------------------------------------
     def stats(self) -> dict[str, StageStats]:
         out: dict[str, StageStats] = {}
-        for node in self.p.validate():
-            if node.kind in ("union", "sink"):
-                continue
+        for node in self.plan.stat_nodes:
             total = StageStats()
             for records in self.records.values():
                 for r in records:
-                    if node.name in r["stats"]:
-                        total.merge(StageStats.from_dict(r["stats"][node.name]))
-            out[node.name] = total
+                    if node in r["stats"]:
+                        total.merge(StageStats.from_dict(r["stats"][node]))
+            out[node] = total
         return out
-
-
-def _step_entry(step: Step) -> dict:
-    """What the run file says of a step before it runs; ``phases`` gets each phase's task
-    total as the phase starts."""
-    stages = (step.stages if isinstance(step, SegmentStep)
-              else [(step.name, step.stage)] if isinstance(step, GlobalStep) else [])
-    return {"kind": step.kind, "nodes": step.nodes(),
-            "stages": {node: stage_entry(stage) for node, stage in stages},
-            "planned_phases": step.phases(), "phases": {}}
 
 
 def _shards(records: list[dict]) -> list[InputShard]:
@@ -234,22 +218,28 @@ def _remove_stale(directory: str, records: list[dict]) -> None:
 
 
 def run(
-    pipeline: Pipeline,
+    target: Dag | Plan,
     executor: str | Executor = "local",
     workdir: str | None = None,
     progress: bool = True,
     **executor_options,
 ) -> RunResult:
-    """Run ``pipeline``; tasks complete from an earlier run with the same config are skipped."""
-    if workdir is not None:
-        pipeline.workdir = workdir
-    plan = compile_plan(pipeline)
+    """Run a pipeline (its plan is compiled here) or a compiled ``Plan``; tasks complete from an
+    earlier run with the same config are skipped. ``workdir`` overrides a pipeline's work dir;
+    a plan already has its own (compile it with the one you want)."""
+    if isinstance(target, Plan):
+        if workdir is not None and workdir != target.workdir:
+            raise CurationError(f"this plan writes to {target.workdir}, not {workdir}: pass the "
+                                "work dir to compile_plan")
+        plan = target
+    else:
+        plan = compile_plan(target, workdir)
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, **executor_options) if own else executor
-    runner = Runner(pipeline, ex, progress)
+    runner = Runner(plan, ex, progress)
     start = time.perf_counter()
     try:
-        runner.run(plan)
+        runner.run()
     except BaseException:
         if runner.status:
             runner.status["state"] = "failed"
@@ -269,10 +259,9 @@ def run(
         manifest = write_manifest(
             path, [(s.path, s.identity) for s in runner.datasets[plan.step_of[sink]]])
         tokens[sink] = manifest["totals"]["tokens"]
-    result = RunResult(pipeline.workdir, stats, outputs, runner.ran, runner.skipped, seconds,
-                       tokens)
+    result = RunResult(plan.workdir, stats, outputs, runner.ran, runner.skipped, seconds, tokens)
     summary = {
-        "pipeline": pipeline.name,
+        "pipeline": plan.name,
         "executor": ex.name,
         "seconds": round(seconds, 3),
         "tasks_run": runner.ran,
