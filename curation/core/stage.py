@@ -163,17 +163,24 @@ class Filter(MapStage):
         """One drop reason per row (string), null where the row is kept."""
 
     def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
-        reasons = self.reasons(batch)
+        return self.decide(batch, self.reasons(batch), ctx)
+
+    def decide(self, batch: pa.Table, reasons: pa.Array, ctx: BatchContext,
+               kept: pa.Table | None = None) -> pa.Table:
+        """``batch`` with its drop ``reasons`` applied: tagged in ``mode="tag"``; else the
+        dropped rows counted per reason (and kept aside if asked) and the others returned, taken
+        from ``kept`` when given (a rewritten copy of ``batch``, row for row)."""
         if self.mode == "tag":
             return batch.append_column(self.reason_column, reasons)
+        kept = batch if kept is None else kept
         dropped = pc.is_valid(reasons)
         if not pc.any(dropped).as_py():
-            return batch
+            return kept
         rejected = batch.filter(dropped)
         rejected_reasons = reasons.filter(dropped)
         for reason in pc.unique(rejected_reasons).to_pylist():
             ctx.drop(reason, rejected.filter(pc.equal(rejected_reasons, reason)))
-        return batch.filter(pc.invert(dropped))
+        return kept.filter(pc.invert(dropped))
 
 
 class GlobalStage(Stage, ABC):

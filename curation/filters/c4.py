@@ -165,15 +165,8 @@ class C4Filter(Filter):
         """As ``Filter.process``; with ``filter_lines`` in filter mode the kept rows' text is
         rewritten to their kept lines (rejects keep their original text)."""
         reasons, text = self.evaluate(batch)
-        if self.mode == "tag":
-            return batch.append_column(self.reason_column, reasons)
-        dropped = pc.is_valid(reasons)
-        if pc.any(dropped).as_py():
-            rejected, rejected_reasons = batch.filter(dropped), reasons.filter(dropped)
-            for reason in pc.unique(rejected_reasons).to_pylist():
-                ctx.drop(reason, rejected.filter(pc.equal(rejected_reasons, reason)))
-        if self.filter_lines:
+        kept = None
+        if self.mode == "filter" and self.filter_lines:
             i = batch.schema.get_field_index("text")
-            batch = batch.set_column(i, batch.schema.field(i),
-                                     text.cast(batch.schema.field(i).type))
-        return batch.filter(pc.invert(dropped))
+            kept = batch.set_column(i, batch.schema.field(i), text.cast(batch.schema.field(i).type))
+        return self.decide(batch, reasons, ctx, kept)
