@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.errors import CurationError
 from curation.core.hashing import xxh3_64_column
 
 ID, TEXT, SOURCE, URL, CREATED = "id", "text", "source", "url", "created"
@@ -103,3 +104,16 @@ def conform(table: pa.Table, extra: dict[str, pa.DataType] | None = None) -> pa.
             columns.append(table.column(name))
             names.append(name)
     return pa.Table.from_arrays(columns, names=names)
+
+
+def token_weights(batch: pa.Table) -> pa.Array:
+    """Tokens per document (int64): ``n_tokens`` when present (null -> 0), else the number of
+    whitespace-separated words of ``text``. What vigintiles, mixing and reports weigh by."""
+    if "n_tokens" in batch.column_names:
+        counts = pc.fill_null(pc.cast(batch.column("n_tokens"), pa.int64()), 0)
+    elif "text" in batch.column_names:
+        words = pc.count_substring_regex(batch.column("text"), r"\S+")
+        counts = pc.fill_null(pc.cast(words, pa.int64()), 0)
+    else:
+        raise CurationError("token weights need an 'n_tokens' or a 'text' column")
+    return counts.combine_chunks() if isinstance(counts, pa.ChunkedArray) else counts

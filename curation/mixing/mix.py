@@ -19,11 +19,10 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from curation.core.schema import SOURCE
+from curation.core.schema import SOURCE, token_weights
 from curation.core.stage import BatchContext, GlobalStage
 from curation.mixing.constrained import allocate
 from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
-from curation.tagging.vigintiles import token_weights
 
 
 class Mix(GlobalStage):

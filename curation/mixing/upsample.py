@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.schema import token_weights
 from curation.core.stage import BatchContext, GlobalStage
 from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
 from curation.mixing.upsampling import (
@@ -36,7 +37,7 @@ from curation.mixing.upsampling import (
     bucket_edges,
     fit_curve,
 )
-from curation.tagging.vigintiles import partition_of_key, token_weights
+from curation.tagging.vigintiles import partition_of_key
 
 BUCKETS = 20
 # the fitted curve in the decisions, one value per topic repeated on its rows (``Curve`` fields)

@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 from curation.core import fs
 from curation.core.errors import CurationError
 from curation.core.manifest import MANIFEST, read_manifest
+from curation.core.schema import token_weights
 from curation.core.workdir import WorkDir
 from curation.mixing.upsample import CURVE_COLUMNS, Upsample, curves_from_decisions
 from curation.mixing.upsampling import TopicUpsampling
-from curation.tagging.vigintiles import token_weights
 
 SAMPLE_CHARS = 400
 

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from curation.core.errors import CurationError
+from curation.core.schema import token_weights
 from curation.core.stage import BatchContext, GlobalStage
 from curation.tagging.taxonomy import TOPICS
 
@@ -80,21 +80,6 @@ def cut_points(quality: np.ndarray, weight: np.ndarray, buckets: int = BUCKETS) 
 def assign(quality: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     """Vigintile of each quality: the number of cut points strictly below it (``int8``)."""
     return np.searchsorted(cuts, quality, side="left").astype(np.int8)
-
-
-def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def token_weights(batch: pa.Table) -> pa.Array:
-    """Tokens per document (int64): ``n_tokens`` when present (null -> 0), else the number of
-    whitespace-separated words of ``text``."""
-    if "n_tokens" in batch.column_names:
-        return _flat(pc.fill_null(pc.cast(batch.column("n_tokens"), pa.int64()), 0))
-    if "text" in batch.column_names:
-        words = pc.count_substring_regex(batch.column("text"), r"\S+")
-        return _flat(pc.fill_null(pc.cast(words, pa.int64()), 0))
-    raise CurationError("Vigintiles(weight='tokens') needs an 'n_tokens' or a 'text' column")
 
 
 def partition_of_key(key: str | None, partitions: int) -> int:
@@ -202,7 +187,8 @@ def vigintile_grid(tables: Iterable[pa.Table | str], by: str = "topic") -> pa.Ta
     """Documents and tokens per (``by``, ``vigintile``) over tables or Parquet paths, read one
     at a time (only ``by``, ``vigintile`` and ``n_tokens`` or ``text`` are loaded). Every group
     present gets all 20 buckets, empty ones with zeros; rows with a null vigintile are counted
-    under vigintile -1. Tokens as in ``token_weights``. Sorted by group then vigintile."""
+    under vigintile -1. Tokens as in ``curation.core.schema.token_weights``. Sorted by group
+    then vigintile."""
     frames = []
     for item in tables:
         if isinstance(item, str):
