@@ -4,6 +4,7 @@ train, anneal, bench."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import runpy
 import sys
@@ -61,112 +62,103 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from curation.synthetic.generator import main as generate_main
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    return generate_main(args.passthrough) or 0
-
-
-def _tokens(args: argparse.Namespace) -> int:
-    from curation.tokenize.cli import main as tokens_main
-
-    return tokens_main(args.passthrough) or 0
+    try:
+        return version("curation")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
 
 
-def _decon(args: argparse.Namespace) -> int:
-    from curation.decon.report import main as decon_main
-
-    if args.passthrough[:1] != ["report"]:
-        print("usage: curate decon report WORKDIR [--out FILE.jsonl]", file=sys.stderr)
-        return 2
-    return decon_main(args.passthrough[1:]) or 0
+def _command(sub, name: str, summary: str, example: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` gives ``summary`` and an example."""
+    return sub.add_parser(name, help=summary, description=summary + ".",
+                          epilog=f"example:\n  {example}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
 
-def _dedup(args: argparse.Namespace) -> int:
-    from curation.dedup.report import main as dedup_main
-
-    if args.passthrough[:1] != ["report"]:
-        print("usage: curate dedup report WORKDIR [--json FILE] [--top N]", file=sys.stderr)
-        return 2
-    return dedup_main(args.passthrough[1:]) or 0
-
-
-def _train(args: argparse.Namespace) -> int:
-    from train.trainer import main as train_main
-
-    return train_main(args.passthrough) or 0
-
-
-def _anneal(args: argparse.Namespace) -> int:
-    from train.anneal import main as anneal_main
-
-    return anneal_main(args.passthrough) or 0
+# subcommands that parse their own arguments: name -> (summary, "module:function(argv)"); the
+# trainer's are named by path, as `curate` is the one place curation dispatches to train/
+DELEGATED = {
+    "generate": ("synthetic web corpus with ground truth", "curation.synthetic.generator:main"),
+    "tokens": ("tokenizers, token shards, .npy export/import", "curation.tokenize.cli:main"),
+    "train": ("train a model from a config file", "train.cli:main"),
+    "anneal": ("microanneal a checkpoint on a target dataset", "train.anneal:main"),
+    "bench": ("benchmarks against peers", "curation.bench:main"),
+}
+# report groups: name -> (summary, what `NAME report` gives, "module:function(argv)")
+REPORTS = {
+    "decon": ("decontamination reports", "the matches a run found, per eval set",
+              "curation.decon.report:main"),
+    "dedup": ("deduplication reports", "what each dedup step removed",
+              "curation.dedup.report:main"),
+}
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from curation.bench import main as bench_main
+def _delegated(target: str):
+    """A subcommand function that hands the rest of the command line to ``target``."""
 
-    return bench_main(args.passthrough) or 0
+    def call(args: argparse.Namespace) -> int:
+        module, _, function = target.partition(":")
+        return getattr(importlib.import_module(module), function)(args.passthrough) or 0
+
+    return call
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The ``curate`` argument parser (every subcommand)."""
+    root = argparse.ArgumentParser(prog="curate", description=__doc__)
+    root.add_argument("--version", action="version", version=f"curate {_version()}")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a pipeline file")
-    p.add_argument("file")
-    p.add_argument("--executor", choices=["local", "ray"], default="local")
-    p.add_argument("--address", default=None, help="Ray cluster address (default: start one)")
+    p = _command(sub, "run", "run a pipeline file (a Python file that builds one Pipeline)",
+                 "curate run pipelines/demo.py --executor ray --num-cpus 2")
+    p.add_argument("file", help="the pipeline file; its Pipeline is named 'pipeline' or is "
+                   "the only one it defines")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: tasks one by one in this process; ray: Ray tasks on a "
+                   "cluster (default: local)")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address, e.g. ray://head:10001 (default: start a local one)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray cluster")
     p.add_argument("--workdir", default=None, help="override the pipeline's work dir")
     p.set_defaults(fn=_run)
 
-    p = sub.add_parser("plan", help="print a pipeline's DAG and steps")
-    p.add_argument("file")
+    p = _command(sub, "plan", "print a pipeline's DAG and the steps a run would execute",
+                 "curate plan pipelines/demo.py")
+    p.add_argument("file", help="the pipeline file")
     p.set_defaults(fn=_plan)
 
-    p = sub.add_parser("status", help="per-step progress of a work dir")
-    p.add_argument("workdir")
+    p = _command(sub, "status", "per-step progress of a work dir (done, pending, failed tasks)",
+                 "curate status runs/demo/work")
+    p.add_argument("workdir", help="a pipeline's work dir (local path or s3://)")
     p.set_defaults(fn=_status)
 
-    p = sub.add_parser("inspect", help="a work dir, dataset or mix plan as tables (and HTML)")
-    p.add_argument("path")
+    p = _command(sub, "inspect", "a work dir, dataset or mix plan as tables (and HTML)",
+                 "curate inspect runs/demo/work --html report.html")
+    p.add_argument("path", help="a work dir, a dataset directory or a mix plan (.json)")
     p.add_argument("--html", default=None, help="also write a self-contained HTML report")
     p.add_argument("--samples", type=int, default=3, help="sample documents per drop reason")
     p.set_defaults(fn=_inspect)
 
-    p = sub.add_parser(
-        "generate", help="synthetic web corpus with ground truth (--help)", add_help=False
-    )
-    p.set_defaults(fn=_generate, passthrough=True)
+    for name, (summary, target) in DELEGATED.items():
+        sub.add_parser(name, help=summary, add_help=False).set_defaults(
+            fn=_delegated(target), passthrough=True)
+    for name, (summary, report, target) in REPORTS.items():
+        p = _command(sub, name, summary, f"curate {name} report runs/demo/work")
+        actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+        actions.add_parser("report", help=report, add_help=False).set_defaults(
+            fn=_delegated(target), passthrough=True)
+    return root
 
-    p = sub.add_parser(
-        "tokens", help="tokenizers, token shards, .npy export/import (--help)", add_help=False
-    )
-    p.set_defaults(fn=_tokens, passthrough=True)
 
-    p = sub.add_parser("decon", help="decontamination reports (--help)", add_help=False)
-    p.set_defaults(fn=_decon, passthrough=True)
-
-    p = sub.add_parser("dedup", help="dedup reports (--help)", add_help=False)
-    p.set_defaults(fn=_dedup, passthrough=True)
-
-    p = sub.add_parser("train", help="train a model from a config file (--help)",
-                       add_help=False)
-    p.set_defaults(fn=_train, passthrough=True)
-
-    p = sub.add_parser("anneal", help="microanneal a checkpoint on a target dataset (--help)",
-                       add_help=False)
-    p.set_defaults(fn=_anneal, passthrough=True)
-
-    p = sub.add_parser("bench", help="benchmarks against peers (--help)", add_help=False)
-    p.set_defaults(fn=_bench, passthrough=True)
-
-    args, extra = parser.parse_known_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    args, extra = parser().parse_known_args(argv)
     if getattr(args, "passthrough", False):
-        args.passthrough = extra  # generate and bench parse their own arguments
+        args.passthrough = extra  # the subcommand parses its own arguments
     elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        parser().error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.fn(args)
     except CurationError as e:

@@ -34,7 +34,7 @@ from curation.filters import (
 from curation.mixing import Upsample
 from curation.tagging import Quality, Topic, Vigintiles
 from curation.tokenize import Tokenize
-from pipelines.inputs import classifiers, python_docs, synthetic_web, tokenizer
+from pipelines.inputs import classifier_models, python_docs, synthetic_web, tokenizer
 
 WORKDIR = os.environ.get("CURATE_DEMO_WORKDIR", "runs/demo")
 SYNTHETIC_DOCS = int(os.environ.get("CURATE_DEMO_DOCS", "4000"))
@@ -45,7 +45,7 @@ data = os.path.join(WORKDIR, "data")
 docs_files = python_docs(data)
 synthetic = synthetic_web(SYNTHETIC_DOCS, data)
 tokenizer_path = tokenizer(VOCAB_SIZE, data)
-quality_model, topic_model = classifiers()  # trained on first use (about half a minute)
+quality_model, topic_model = classifier_models()  # trained on first use (about half a minute)
 
 pipeline = Pipeline("demo", workdir=os.path.join(WORKDIR, "work"), seed=0)
 docs = pipeline.source(read(docs_files, source="python-docs"))

@@ -39,7 +39,7 @@ def tokenizer(vocab_size: int = 8192, root: str = SAMPLES) -> str:
     return path
 
 
-def classifiers() -> tuple[str, str]:
+def classifier_models() -> tuple[str, str]:
     """(quality, topic) fastText models: ``CURATE_QUALITY_MODEL``/``CURATE_TOPIC_MODEL`` or the
     defaults trained by ``classifiers/train_default.py``."""
     quality, topic = os.environ.get("CURATE_QUALITY_MODEL"), os.environ.get("CURATE_TOPIC_MODEL")

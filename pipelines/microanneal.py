@@ -62,8 +62,9 @@ for name, docs in (("target", target), ("web", web)):
 
 def main() -> None:
     from train.anneal import microanneal
+    from train.config import StageConfig, TrainConfig
     from train.model import ModelConfig
-    from train.trainer import StageConfig, TrainConfig, Trainer
+    from train.trainer import Trainer
 
     pipeline.run("local")
     data = {k: os.path.join(WORKDIR, "data", k)

@@ -31,12 +31,12 @@ from curation.filters import (
 from curation.mixing import Upsample
 from curation.tagging import Quality, Topic, Vigintiles
 from curation.tokenize import Tokenize
-from pipelines.inputs import classifiers, env, synthetic_web, tokenizer
+from pipelines.inputs import classifier_models, env, synthetic_web, tokenizer
 
 WORKDIR = env("WORKDIR", "runs/web")
 sample = None if os.environ.get("CURATE_WEB_INPUT") or os.environ.get("CURATE_WEB_WARC") \
     else synthetic_web()
-quality_model, topic_model = classifiers()
+quality_model, topic_model = classifier_models()
 evals = ([load_eval(p) for p in os.environ["CURATE_EVALS"].split(",")]
          if os.environ.get("CURATE_EVALS")
          else [load_eval(os.path.join(sample, "evals", "synthetic_qa.jsonl")), humaneval()])

@@ -2,7 +2,9 @@
 
 `train.model` is the model (one file, configured by `ModelConfig`); `train.attention`,
 `train.moe` and `train.loss` hold the three operations that have fast kernels, `train.optim`
-the optimisers and `train.schedule` the learning-rate and batch-size schedules.
+the optimisers and `train.schedule` the learning-rate and batch-size schedules. A run is a
+`train.config.TrainConfig`; `train.trainer` is its loop, over `train.parallel` (DDP / FSDP)
+and `train.checkpoint`, and `train.cli` its command line.
 
 Kernel dispatch is a tiny registry: each operation (``"attention"``, ``"moe_experts"``,
 ``"lm_losses"``) has a pure-torch reference registered under the backend ``"torch"``; a

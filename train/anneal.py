@@ -16,18 +16,17 @@ import json
 import os
 from dataclasses import replace
 
-from train.trainer import StageConfig, TrainConfig, Trainer, lr_multiplier
+from train.checkpoint import read_state
+from train.config import StageConfig, TrainConfig
+from train.schedule import lr_multiplier
+from train.trainer import Trainer
 
 
 def checkpoint_lr(state: dict) -> float:
     """The LR multiplier in force at the checkpoint's last step."""
     cfg = TrainConfig.from_dict(state["config"])
-    step = max(0, state["step"] - 1)
-    for stage in cfg.stages:
-        if step < stage.steps:
-            return lr_multiplier(stage, step)
-        step -= stage.steps
-    return lr_multiplier(cfg.stages[-1], cfg.stages[-1].steps - 1)
+    index, step = cfg.stage_at(min(max(0, state["step"] - 1), cfg.total_steps - 1))
+    return lr_multiplier(cfg.stages[index], step)
 
 
 def _arm(base: TrainConfig, checkpoint: str, name: str, sources: dict[str, str],
@@ -46,8 +45,7 @@ def _arm(base: TrainConfig, checkpoint: str, name: str, sources: dict[str, str],
 def microanneal(checkpoint: str, target: str, web: str, eval_domains: dict[str, str],
                 steps: int, out: str, seq_len: int | None = None) -> dict:
     """Run both arms and write the report; returns it."""
-    with open(os.path.join(checkpoint, "state.json")) as f:
-        state = json.load(f)
+    state = read_state(checkpoint)
     base = TrainConfig.from_dict(state["config"])
     seq_len = seq_len or base.stages[-1].seq_len
     start_lr = checkpoint_lr(state)
@@ -108,7 +106,7 @@ def plot_report(report: dict, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.anneal", description=__doc__,
+    parser = argparse.ArgumentParser(prog="curate anneal", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
     parser.add_argument("--target", required=True, help="tokenized target dataset directory")

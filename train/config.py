@@ -1,4 +1,5 @@
-"""Config files checked against the dataclasses they fill (`TrainConfig` and its sections).
+"""The run's configuration: `TrainConfig` and `StageConfig`, and the checked loading of the
+YAML / JSON files that fill them.
 
 `parse_section` turns a parsed YAML / JSON mapping into a dataclass, walking the type
 annotations: nested dataclasses, ``Literal`` choices, unions with None, lists, tuples and
@@ -13,11 +14,113 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import json
 import types
 import typing
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from train.data import Packing
+from train.model import ModelConfig, RopeScaling
+from train.optim import OptimConfig
 
+Parallel = Literal["ddp", "fsdp"]
+
+
+@dataclass
+class StageConfig:
+    """One stage of training. ``lr_scale`` multiplies the optimiser's base LRs at the peak;
+    ``schedule`` is wsd, cosine, linear_to_zero or constant. ``seq_len`` above the model's
+    ``max_seq_len`` with ``rope_scaling`` set makes a context-extension stage (the RoPE of
+    full-attention layers is rescaled, windowed layers keep theirs)."""
+
+    name: str
+    sources: dict[str, str]  # source name -> tokenized output directory
+    steps: int
+    weights: dict[str, float] | None = None
+    seq_len: int = 256
+    lr_scale: float = 1.0
+    schedule: str = "wsd"
+    warmup_steps: int = 0
+    decay_fraction: float = 0.2
+    # RopeScaling's fields, kept as a mapping ("schema": what the config file is checked against)
+    rope_scaling: dict | None = field(default=None, metadata={"schema": RopeScaling})
+    packing: Packing = "concat"  # "best_fit": whole documents per row, padded (see train.data)
+
+
+@dataclass
+class TrainConfig:
+    """A training run (see `train.trainer`); ``batch_rows`` is per rank and micro-batch."""
+
+    model: ModelConfig
+    stages: list[StageConfig]
+    out_dir: str
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    batch_rows: int = 8  # per rank, per micro-batch
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+    seed: int = 0
+    eval_domains: dict[str, str] = field(default_factory=dict)
+    eval_every: int = 0  # steps; 0: only at the end
+    eval_rows: int = 32
+    checkpoint_every: int = 0  # steps; 0: only at the end
+    keep_checkpoints: int = 2
+    cache_dir: str = "runs/cache/npy"
+    log_every: int = 1
+    tokenizer_path: str | None = None  # tokenizer.json, for the PAD id of best-fit rows
+    parallel: Parallel = "ddp"  # with WORLD_SIZE > 1: "ddp" (replicas) or "fsdp" (FSDP2 shards)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(s.steps for s in self.stages)
+
+    def stage_at(self, step: int) -> tuple[int, int]:
+        """(stage index, step within it) of global ``step`` (0-based optimiser steps)."""
+        for i, s in enumerate(self.stages):
+            if step < s.steps:
+                return i, step
+            step -= s.steps
+        raise IndexError("step past the last stage")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "config") -> TrainConfig:
+        """A config from its parsed YAML / JSON (or `to_dict`) form: nested sections become
+        their dataclasses. Raises ValueError naming `source` and every problem: unknown keys
+        (with the closest valid key), missing keys, values of the wrong type, and the
+        sections' own checks (e.g. ``model.moe: top_k=3 must be in [1, n_experts=2]``)."""
+        problems: list[str] = []
+        cfg = parse_section(d, cls, "", problems)
+        if len(problems) == 1:
+            raise ValueError(f"{source}: {problems[0]}")
+        if problems:
+            raise ValueError(f"{source}: {len(problems)} problems:\n"
+                             + "\n".join(f"  {p}" for p in problems))
+        return cfg
+
+    @classmethod
+    def from_file(cls, path: str) -> TrainConfig:
+        """`from_dict` of a YAML (``.yaml``, ``.yml``) or JSON file; errors name the file."""
+        with open(path) as f:
+            text = f.read()
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            try:
+                raw = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise ValueError(f"{path}: not valid YAML: {e}") from None
+        else:
+            try:
+                raw = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: not valid JSON: {e}") from None
+        return cls.from_dict(raw, source=path)
+
+
+# -- config files checked against the dataclasses -------------------------------------------
 def _at(where: str, message: str) -> str:
     return f"{where}: {message}" if where else message
 
@@ -132,3 +235,4 @@ def parse_section(value: object, cls: type, where: str, problems: list[str]) -> 
     except ValueError as e:  # the section's own checks (__post_init__)
         problems.append(_at(where, str(e)))
         return None
+

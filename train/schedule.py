@@ -11,6 +11,10 @@ still has a small non-zero rate. Pass ``max_lr=1.0`` to get a multiplier for
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from train.config import StageConfig
 
 
 def _warmup(step: int, max_lr: float, warmup_steps: int) -> float | None:
@@ -84,6 +88,21 @@ def linear_to_zero(step: int, *, start_lr: float, total_steps: int, warmup_steps
         return lr
     p = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
     return start_lr * (1.0 - p)
+
+
+def lr_multiplier(stage: StageConfig, step: int) -> float:
+    """The LR multiplier at ``step`` of ``stage`` (0-based within the stage): its ``schedule``
+    (wsd, cosine, linear_to_zero or constant) peaking at its ``lr_scale``."""
+    common = {"total_steps": stage.steps, "warmup_steps": stage.warmup_steps}
+    if stage.schedule == "wsd":
+        return wsd(step, max_lr=stage.lr_scale, decay_fraction=stage.decay_fraction, **common)
+    if stage.schedule == "cosine":
+        return cosine(step, max_lr=stage.lr_scale, **common)
+    if stage.schedule == "linear_to_zero":
+        return linear_to_zero(step, start_lr=stage.lr_scale, **common)
+    if stage.schedule == "constant":
+        return stage.lr_scale
+    raise ValueError(f"unknown schedule {stage.schedule!r}")
 
 
 def batch_size_warmup(

@@ -2,7 +2,7 @@
 with their stages and columns), which the runner executes one step after another and records
 in the work dir's run file.
 
-- a ``SegmentStep`` fuses a chain of map stages (from a source, or from a materialised dataset)
+- a ``MapStep`` fuses a chain of map stages (from a source, or from a materialised dataset)
   into one task per input shard, so a filter chain reads and writes each shard once;
 - a ``GlobalStep`` runs a global stage's scan, reduce and apply phases;
 - a ``UnionStep`` concatenates the shard lists of its inputs (no task, no copy).
@@ -23,7 +23,7 @@ from curation.core.workdir import LAYOUT, WorkDir, stage_entry
 
 
 @dataclass
-class SegmentStep:
+class MapStep:
     name: str
     output: str
     reader: Reader | None = None
@@ -89,7 +89,7 @@ class UnionStep:
         return f"{self.name}: union of {', '.join(self.inputs)}"
 
 
-Step = SegmentStep | GlobalStep | UnionStep
+Step = MapStep | GlobalStep | UnionStep
 
 
 @dataclass
@@ -122,7 +122,7 @@ class Plan:
 
 
 def _step_entry(step: Step, columns: dict[str, list[str]]) -> dict:
-    stages = (step.stages if isinstance(step, SegmentStep)
+    stages = (step.stages if isinstance(step, MapStep)
               else [(step.name, step.stage)] if isinstance(step, GlobalStep) else [])
     return {"kind": step.kind, "nodes": step.nodes(),
             "stages": {node: stage_entry(stage) for node, stage in stages},
@@ -155,17 +155,17 @@ def compile_plan(dag: Dag, workdir: str | None = None) -> Plan:
 
     steps: list[Step] = []
     step_of: dict[str, str] = {}
-    open_segment: dict[str, SegmentStep] = {}  # node name -> segment still growing after it
+    open_segment: dict[str, MapStep] = {}  # node name -> segment still growing after it
     sinks: dict[str, str] = {}
     for node in order:
         if node.kind == "source":
-            seg = SegmentStep(node.name, "", reader=node.reader, source_node=node.name)
+            seg = MapStep(node.name, "", reader=node.reader, source_node=node.name)
             _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir)
         elif node.kind == "map":
             (upstream,) = node.inputs
             seg = open_segment.pop(upstream, None)
             if seg is None:
-                seg = SegmentStep(node.name, "", input=step_of[upstream])
+                seg = MapStep(node.name, "", input=step_of[upstream])
             seg.stages.append((node.name, node.stage))
             _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir)
         elif node.kind == "global":
@@ -181,7 +181,7 @@ def compile_plan(dag: Dag, workdir: str | None = None) -> Plan:
             upstream = nodes[node.inputs[0]]
             if upstream.kind in ("union",) or len(consumers[upstream.name]) > 1:
                 steps.append(
-                    SegmentStep(node.name, node.path, input=step_of[upstream.name], is_sink=True)
+                    MapStep(node.name, node.path, input=step_of[upstream.name], is_sink=True)
                 )
             step_of[node.name] = step_of[upstream.name] if feeds_only_sink(upstream) else node.name
     stat_nodes = [n.name for n in order if n.kind not in ("union", "sink")]

@@ -22,7 +22,7 @@ from curation.core.errors import CurationError
 from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
 from curation.core.manifest import write_manifest
-from curation.core.plan import GlobalStep, Plan, SegmentStep, UnionStep, compile_plan
+from curation.core.plan import GlobalStep, MapStep, Plan, UnionStep, compile_plan
 from curation.core.stats import StageStats
 from curation.core.tasks import (
     ApplyTask,
@@ -107,7 +107,7 @@ class Runner:
                 self.datasets[step.name] = [replace(s, columns=step.columns)
                                             for i in step.inputs for s in self.datasets[i]]
                 continue
-            if isinstance(step, SegmentStep):
+            if isinstance(step, MapStep):
                 records = self._run_phase(step.name, "map", self._segment_tasks(step))
             else:
                 records = self._run_global(step)
@@ -124,7 +124,7 @@ class Runner:
         return cls(step, phase, index, fingerprint(identity),
                    self.workdir.record_path(step, phase, index), label, **fields)
 
-    def _segment_tasks(self, step: SegmentStep) -> list[Task]:
+    def _segment_tasks(self, step: MapStep) -> list[Task]:
         common = {"stages": [(n, s.describe()) for n, s in step.stages], "seed": self.plan.seed,
                   "max": self.plan.max_shard_bytes, "output": step.output}
         if step.reader is not None:

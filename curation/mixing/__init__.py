@@ -8,6 +8,16 @@ from curation.mixing.constrained import (
     capacities,
     weight_caps,
 )
+from curation.mixing.curves import (
+    Curve,
+    InfeasibleTarget,
+    TopicUpsampling,
+    bucket_edges,
+    fit_curve,
+    max_ratio,
+    plot_curves,
+    upsample_topics,
+)
 from curation.mixing.law import (
     DomainLaw,
     MixingLaw,
@@ -17,7 +27,7 @@ from curation.mixing.law import (
     propose_mix,
 )
 from curation.mixing.mix import Mix
-from curation.mixing.plan import (
+from curation.mixing.mix_plan import (
     MixPlan,
     PlanEntry,
     plan_from_allocation,
@@ -37,16 +47,6 @@ from curation.mixing.swarm import (
     sample_mixtures,
 )
 from curation.mixing.upsample import Upsample
-from curation.mixing.upsampling import (
-    Curve,
-    InfeasibleTarget,
-    TopicUpsampling,
-    bucket_edges,
-    fit_curve,
-    max_ratio,
-    plot_curves,
-    upsample_topics,
-)
 
 __all__ = [
     "Allocation", "Curve", "DomainLaw", "InfeasibleMix", "InfeasibleTarget", "Mix", "MixPlan",

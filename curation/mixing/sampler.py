@@ -32,7 +32,7 @@ from curation.core.errors import CurationError
 from curation.core.hashing import xxh3_64_column
 from curation.core.schema import ID, SOURCE
 from curation.core.stage import BatchContext, MapStage
-from curation.mixing.plan import MixPlan, PlanEntry
+from curation.mixing.mix_plan import MixPlan, PlanEntry
 
 COPY = "mix_copy"
 RATE = "mix_rate"

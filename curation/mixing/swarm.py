@@ -243,9 +243,10 @@ def train_proxy(flat: dict[str, tuple[str, float]], eval_domains: dict[str, str]
     import torch
 
     from curation.tokenize import TokenizedDataset
+    from train.config import StageConfig, TrainConfig
     from train.model import ModelConfig
     from train.optim import OptimConfig
-    from train.trainer import StageConfig, TrainConfig, Trainer
+    from train.trainer import Trainer
 
     torch.set_num_threads(proxy.threads)
     vocab = TokenizedDataset(next(iter(flat.values()))[0]).info.vocab_size

@@ -28,8 +28,7 @@ import pyarrow.compute as pc
 
 from curation.core.schema import token_weights
 from curation.core.stage import BatchContext, GlobalStage
-from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
-from curation.mixing.upsampling import (
+from curation.mixing.curves import (
     DEFAULT_CUT,
     DEFAULT_MAX_REPEAT,
     Curve,
@@ -37,6 +36,7 @@ from curation.mixing.upsampling import (
     bucket_edges,
     fit_curve,
 )
+from curation.mixing.sampler import COPY, RATE, lookup_rates, repeat_by_rate
 from curation.tagging.vigintiles import partition_of_key
 
 BUCKETS = 20

@@ -26,8 +26,8 @@ from curation.core.errors import CurationError
 from curation.core.manifest import MANIFEST, read_manifest
 from curation.core.schema import token_weights
 from curation.core.workdir import WorkDir
+from curation.mixing.curves import TopicUpsampling
 from curation.mixing.upsample import CURVE_COLUMNS, Upsample, curves_from_decisions
-from curation.mixing.upsampling import TopicUpsampling
 
 SAMPLE_CHARS = 400
 
@@ -171,7 +171,7 @@ def run_view(workdir: str, per_reason: int = 3) -> RunView:
 
 
 def plan_view(path: str) -> PlanView:
-    from curation.mixing.plan import MixPlan
+    from curation.mixing.mix_plan import MixPlan
 
     plan = MixPlan.load(path)
     rows = [{"source": e.source, "topic": e.topic, "vigintile": e.vigintile, "tokens": e.tokens,

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from corpora import corpus, write_jsonl
 
-from curation.cli import main
+from curation.cli import main, parser
 
 PIPELINE = textwrap.dedent('''
     from curation import Pipeline, read
@@ -75,8 +75,10 @@ def test_bench_lists_and_rejects_unknown_names(capsys):
 
 
 def test_decon_report_needs_its_subcommand(tmp_path, capsys):
-    assert main(["decon", str(tmp_path)]) == 2
-    assert "usage: curate decon report" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["decon", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "usage: curate decon [-h] ACTION" in capsys.readouterr().err
     assert main(["decon", "report", str(tmp_path)]) == 0
     assert '"matches": 0' in capsys.readouterr().out
 
@@ -92,3 +94,30 @@ def test_missing_pipeline_or_config_file_is_one_line(tmp_path, capsys):
     bad.write_text("model: {dim: 8}\nstages: []\nout_dir: x\nbatch_row: 2\n")
     assert main(["train", str(bad)]) == 2
     assert "did you mean 'batch_rows'" in capsys.readouterr().err
+
+
+def _commands() -> list[list[str]]:
+    """Every subcommand, and every action of a subcommand group."""
+    out = []
+    for action in parser()._subparsers._group_actions:
+        for name, sub in action.choices.items():
+            out.append([name])
+            groups = sub._subparsers._group_actions if sub._subparsers else []
+            out += [[name, inner] for group in groups for inner in group.choices]
+    return out
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_every_subcommand_explains_itself(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: curate {' '.join(command)} ")
+    assert len(out.splitlines()) > 3  # a description and the options, not a bare usage line
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("curate ")

@@ -12,9 +12,10 @@ import pytest
 from nbclient import NotebookClient
 
 from curation.cli import main
+from train.config import StageConfig, TrainConfig
 from train.model import ModelConfig
 from train.optim import OptimConfig
-from train.trainer import StageConfig, TrainConfig, Trainer
+from train.trainer import Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,4 +1,4 @@
-"""Config files through `TrainConfig.from_file` (train.configfile): the repo's configs load and
+"""Config files through `TrainConfig.from_file` (train.config): the repo's configs load and
 round-trip, and unknown keys, wrong types and non-configs are errors that name the file and
 the path of every problem."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from train.config import TrainConfig
 from train.model import RopeScaling
-from train.trainer import TrainConfig
 
 
 def _write_yaml(path, text: str) -> str:

@@ -9,10 +9,11 @@ from test_data import tokenized_source
 from test_trainer import config, tiny_model
 
 from curation.tokenize import TokenizedDataset
+from train.config import StageConfig
 from train.data import IGNORE
 from train.evaluate import EvalSet
 from train.model import Transformer
-from train.trainer import StageConfig, Trainer
+from train.trainer import Trainer
 
 
 def brute_force_bpb(model, evals: EvalSet, name: str, window: int) -> float:

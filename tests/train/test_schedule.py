@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from train.schedule import batch_size_warmup, cosine, linear_to_zero, wsd
+from train.config import StageConfig
+from train.schedule import batch_size_warmup, cosine, linear_to_zero, lr_multiplier, wsd
 
 
 def test_wsd_linear():
@@ -68,3 +69,10 @@ def test_batch_size_warmup():
     assert batch_size_warmup(7, **kw) == 448  # 456 -> 448
     assert batch_size_warmup(8, **kw) == 512
     assert batch_size_warmup(10**6, **kw) == 512
+
+
+def test_lr_multipliers():
+    s = StageConfig("s", {}, 10, schedule="linear_to_zero", lr_scale=0.5)
+    assert [lr_multiplier(s, i) for i in (0, 5, 10)] == [0.5, 0.25, 0.0]
+    with pytest.raises(ValueError, match="unknown schedule"):
+        lr_multiplier(StageConfig("s", {}, 10, schedule="nope"), 0)

@@ -7,7 +7,7 @@ import pytest
 
 from curation import MapStage, Pipeline, read
 from curation.core.errors import PipelineValidationError
-from curation.core.plan import GlobalStep, SegmentStep, UnionStep, compile_plan
+from curation.core.plan import GlobalStep, MapStep, UnionStep, compile_plan
 from curation.dedup import ExactDedup
 from curation.filters import LengthFilter
 
@@ -100,7 +100,7 @@ def test_plan_fuses_map_chains_and_materialises_at_boundaries():
     b = p.source(read("b.jsonl", source="b")) >> LengthFilter()
     p.sink(p.union(a, b) >> ExactDedup(), "out")
     steps = compile_plan(p).steps
-    assert [type(s) for s in steps] == [SegmentStep, SegmentStep, UnionStep, GlobalStep]
+    assert [type(s) for s in steps] == [MapStep, MapStep, UnionStep, GlobalStep]
     chains = sorted([n for n, _ in s.stages] for s in steps[:2])
     assert chains == [["length_filter", "adds_lang"], ["length_filter_2"]]
     assert steps[-1].output == "out" and steps[-1].is_sink

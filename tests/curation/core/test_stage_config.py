@@ -57,7 +57,7 @@ def _stage_classes() -> list[type[Stage]]:
 def artifacts(tmp_path_factory, tokenizer_path) -> dict[str, str]:
     """Small real files the stages load: fastText models, a domain list, a mix plan."""
     from classifiers.fasttext_model import FastTextParams, train
-    from curation.mixing.plan import MixPlan, PlanEntry
+    from curation.mixing.mix_plan import MixPlan, PlanEntry
     from curation.tagging import TOPICS
 
     root = tmp_path_factory.mktemp("stage-config")

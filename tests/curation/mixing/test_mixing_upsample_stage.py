@@ -11,8 +11,8 @@ import pytest
 from corpora import write_jsonl
 
 from curation import Pipeline, read
+from curation.mixing.curves import fit_curve
 from curation.mixing.upsample import Upsample
-from curation.mixing.upsampling import fit_curve
 
 
 def tagged_docs(n: int) -> list[dict]:

@@ -16,7 +16,7 @@ from curation.cli import main
 from curation.core.errors import CurationError
 from curation.dedup import ExactDedup
 from curation.filters import LengthFilter
-from curation.mixing.plan import MixPlan, PlanEntry
+from curation.mixing.mix_plan import MixPlan, PlanEntry
 from curation.report import gather
 from curation.tokenize import Tokenize
 

@@ -1,6 +1,6 @@
 """``curate inspect`` on a work dir whose pipeline ran ``Upsample``: the fitted curve of each
 topic (parameters, target and realised tokens, multiplier per vigintile) in the text view,
-checked against ``curation.mixing.upsampling`` on the persisted parameters, and the figure of
+checked against ``curation.mixing.curves`` on the persisted parameters, and the figure of
 the multipliers in the HTML page."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from test_inspect import images
 
 from curation import Pipeline, read
 from curation.cli import main
+from curation.mixing.curves import Curve, bucket_edges, fit_curve
 from curation.mixing.upsample import Upsample
-from curation.mixing.upsampling import Curve, bucket_edges, fit_curve
 from curation.report import gather, text_report
 from curation.tokenize import Tokenize
 
@@ -106,7 +106,7 @@ def test_text_view_lists_each_topics_fitted_curve(upsampled, capsys):
         np.testing.assert_array_equal(tokens, available[topic])
         fitted = fit_curve(available[topic], RATIO[topic])
         assert params == {c: getattr(fitted, c) for c in params}
-        # the text shows the multipliers upsampling.py computes for the persisted parameters
+        # the text shows the multipliers curves.py computes for the persisted parameters
         reference = Curve(edges=tuple(bucket_edges(tokens)), **params).rates()
         for v in range(20):  # a vigintile without tokens has no multiplier to show
             shown = rates[topic][str(v)]

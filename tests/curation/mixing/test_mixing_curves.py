@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import quad
 
 from curation.mixing import InfeasibleTarget, fit_curve, max_ratio, plot_curves, upsample_topics
-from curation.mixing.upsampling import bucket_edges, shape_integral, snap_cut
+from curation.mixing.curves import bucket_edges, shape_integral, snap_cut
 
 EQUAL = [1000.0] * 20  # 20 equal vigintiles of 1,000 tokens: 20,000 tokens
 

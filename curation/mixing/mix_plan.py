@@ -24,7 +24,7 @@ from curation.core import fs
 from curation.core.errors import CurationError
 from curation.core.hashing import fingerprint
 from curation.mixing.constrained import Allocation
-from curation.mixing.upsampling import Curve
+from curation.mixing.curves import Curve
 
 FORMAT = "curation.mixplan/1"
 DomainKey = tuple[str, str | None, int | None]
