@@ -106,8 +106,11 @@ def plot_report(report: dict, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate anneal", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="curate anneal", description=__doc__,
+        epilog="example:\n  curate anneal runs/tiny/checkpoints/ckpt-0000400 --target out/math "
+               "--web out/web --steps 200 --out runs/anneal-math",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
     parser.add_argument("--target", required=True, help="tokenized target dataset directory")
     parser.add_argument("--web", required=True, help="tokenized web dataset directory")

@@ -16,7 +16,11 @@ from train.trainer import Trainer
 def main(argv: list[str] | None = None) -> int:
     """``curate train CONFIG`` / ``python -m train.cli CONFIG``. Exit status: 0 when trained,
     2 for a missing or invalid config (one line, no traceback)."""
-    parser = argparse.ArgumentParser(prog="curate train", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="curate train", description=__doc__,
+        epilog="example:\n  curate train train/configs/tiny.yaml\n"
+               "  torchrun --nproc-per-node 8 -m train.cli train/configs/proxy-30m.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="a TrainConfig as YAML (.yaml, .yml) or JSON")
     args = parser.parse_args(argv)
     try:

@@ -46,8 +46,10 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="curate bench", description=__doc__,
+        epilog="example:\n  POLARS_MAX_THREADS=1 curate bench filters",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", help="a benchmark name, 'list' or 'table'")
     parser.add_argument("--input", choices=INPUTS, default=DEFAULT_INPUT,
                         help="real text (default) or the synthetic corpus")

@@ -55,8 +55,10 @@ def write_report(workdir: str, out: str | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate decon report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="curate decon report", description=__doc__,
+        epilog="example:\n  curate decon report runs/demo/work --out matches.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workdir", help="a pipeline work dir")
     parser.add_argument("--out", default=None, help="JSONL file to write")
     args = parser.parse_args(argv)

@@ -157,11 +157,14 @@ def format_report(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate dedup report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workdir")
+    parser = argparse.ArgumentParser(
+        prog="curate dedup report", description=__doc__,
+        epilog="example:\n  curate dedup report runs/demo/work --json dedup.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workdir", help="a pipeline's work dir")
     parser.add_argument("--json", default=None, help="also write the report as JSON")
-    parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--top", type=int, default=10,
+                        help="most-removed substrings and clusters to show (default: 10)")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.workdir):
         parser.error(f"no such work dir: {args.workdir}")

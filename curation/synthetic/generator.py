@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="curate generate",
         description="Write a seeded synthetic web corpus with planted ground truth.",
+        epilog="example:\n  curate generate --out runs/synthetic --docs 20000 --seed 0",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--docs", type=int, default=10_000, help="number of documents")

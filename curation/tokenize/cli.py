@@ -33,8 +33,10 @@ def iter_texts(paths: list[str]) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate tokens", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="curate tokens", description=__doc__,
+        epilog="example:\n  curate tokens stats runs/demo/out --tokenizer runs/tokenizer.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a byte-level BPE tokenizer")
     p.add_argument("input", nargs="+")

@@ -115,6 +115,7 @@ def test_every_subcommand_explains_itself(command, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"usage: curate {' '.join(command)} ")
     assert len(out.splitlines()) > 3  # a description and the options, not a bare usage line
+    assert "example" in out.lower()
 
 
 def test_version(capsys):
