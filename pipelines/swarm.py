@@ -25,6 +25,7 @@ from curation.mixing import (
 )
 from pipelines.inputs import env
 from pipelines.microanneal import WORKDIR, pipeline
+from train.proxy import TorchProxyTrainer
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     mixes = sample_mixtures(prior, int(env("SWARM_K", "8")), seed=0, min_weight=0.05,
                             capacity=capacities(tokens, 4.0), budget=budget)
     work = os.path.join(WORKDIR, "swarm")
-    result = run_swarm(mixes, domains, evals, work,
+    result = run_swarm(mixes, domains, evals, work, TorchProxyTrainer(),
                        ProxyConfig(steps=30, seq_len=64, batch_rows=8, dim=64, n_layers=2))
     for r in result.results:
         print(json.dumps({"mix": r["mix"], "bpb": r["bpb"]}))

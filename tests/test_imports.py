@@ -1,7 +1,6 @@
 """Imports point one way, read from the source (every ``import``, at module level or inside a
 function): ``curation`` at the bottom; ``classifiers`` and ``train`` above it, each importing
-``curation`` only; ``pipelines`` on top. No cycle between modules of the project. The few
-exceptions still being removed are listed by name, so that a new one fails here. (``curate``
+``curation`` only; ``pipelines`` on top. No cycle between modules of the project. (``curate``
 reaches ``train/``'s commands by module path, as the one entry point above it all.)"""
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER = {"curation": 0, "classifiers": 1, "train": 1, "pipelines": 2}
-# still to go (issue 17): the swarm trains its proxies with train's classes
-PENDING_UPWARD = {("curation.mixing.swarm", t) for t in
-                  ("train.config", "train.data", "train.model", "train.optim", "train.trainer")}
 
 
 def _modules() -> dict[str, str]:
@@ -108,7 +104,7 @@ def test_no_upward_or_sideways_imports():
             a, b = module.split(".")[0], target.split(".")[0]
             if a != b and LAYER[b] >= LAYER[a]:
                 bad.add((module, target))
-    assert bad == PENDING_UPWARD
+    assert bad == set()
 
 
 def test_no_import_cycles():

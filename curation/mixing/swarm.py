@@ -12,8 +12,11 @@ samples hierarchically: source weights around the sources' prior, then topic wei
 each source around its own prior, multiplied. The prior itself is the first mixture unless
 ``include_prior=False``.
 
-**Proxies** (``run_swarm``). One Ray task per mixture trains a tiny model (``ProxyConfig``)
-with ``train.trainer.Trainer`` on the mixture and reports bits per byte on each eval domain.
+**Proxies** (``run_swarm``). One task per mixture trains a tiny model (``ProxyConfig``) on the
+mixture and reports bits per byte on each eval domain. The tasks run on the same executors as
+a pipeline's (one by one, or as Ray tasks with bounded concurrency and retries); the training
+itself is a ``ProxyTrainer``'s, passed in (``train.proxy.TorchProxyTrainer`` trains our
+transformer), so that mixing does not depend on the trainer's code.
 Each finished proxy writes ``<workdir>/runs/<fingerprint>.json`` atomically, the fingerprint
 being that of the *flattened* mixture (tokenized directory -> weight), the proxy config, the
 eval domains and the content of the directories (their manifests); a rerun reads those files
@@ -34,13 +37,16 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from curation.core import fs
-from curation.core.errors import CurationError
+from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
 from curation.core.manifest import read_manifest
+from curation.core.stats import StageStats
+from curation.core.tasks import Task
 
 ROUND = 1e-4  # mixtures closer than this per weight are duplicates
 
@@ -237,46 +243,46 @@ def proxy_fingerprint(flat: dict[str, tuple[str, float]], proxy: ProxyConfig,
                         "data": {d: data[d] for d in sorted(used)}})
 
 
-def train_proxy(flat: dict[str, tuple[str, float]], eval_domains: dict[str, str],
-                proxy: ProxyConfig, out_dir: str, cache_dir: str) -> dict[str, float]:
-    """Train one proxy on the flattened mixture; bits per byte per eval domain."""
-    import torch
+class ProxyTrainer(Protocol):
+    """What a swarm needs of a trainer. ``flat`` maps each component to its tokenized
+    directory and weight; ``eval_domains`` names held-out tokenized directories."""
 
-    from curation.tokenize import TokenizedDataset
-    from train.config import StageConfig, TrainConfig
-    from train.model import ModelConfig
-    from train.optim import OptimConfig
-    from train.trainer import Trainer
+    def prepare(self, directories: set[str], seq_len: int, cache_dir: str) -> None:
+        """Make each tokenized directory ready for many proxies (once, before any task)."""
 
-    torch.set_num_threads(proxy.threads)
-    vocab = TokenizedDataset(next(iter(flat.values()))[0]).info.vocab_size
-    model = ModelConfig(vocab_size=vocab, dim=proxy.dim, n_layers=proxy.n_layers,
-                        n_heads=proxy.n_heads, n_kv_heads=proxy.n_kv_heads,
-                        max_seq_len=proxy.seq_len)
-    stage = StageConfig("proxy", {k: d for k, (d, _) in flat.items()}, proxy.steps,
-                        weights={k: w for k, (_, w) in flat.items()}, seq_len=proxy.seq_len,
-                        warmup_steps=proxy.warmup_steps)
-    cfg = TrainConfig(model=model, stages=[stage], out_dir=out_dir,
-                      optim=OptimConfig(lr=proxy.lr), batch_rows=proxy.batch_rows,
-                      seed=proxy.seed, eval_domains=dict(eval_domains),
-                      eval_rows=proxy.eval_rows, cache_dir=cache_dir, keep_checkpoints=1)
-    record = Trainer(cfg).fit()
-    shutil.rmtree(os.path.join(out_dir, "checkpoints"), ignore_errors=True)
-    return {k: float(v) for k, v in record["eval_bpb"].items()}
+    def train(self, flat: dict[str, tuple[str, float]], eval_domains: dict[str, str],
+              proxy: ProxyConfig, out_dir: str, cache_dir: str) -> dict[str, float]:
+        """Train one proxy in ``out_dir``; bits per byte per eval domain."""
 
 
-def _proxy_task(fp: str, mix: dict[str, float], flat: dict[str, tuple[str, float]],
-                eval_domains: dict[str, str], proxy: ProxyConfig, workdir: str) -> dict:
-    """Train one proxy and write its result file atomically; returns the result."""
-    t0 = time.perf_counter()
-    out_dir = os.path.join(workdir, "proxies", fp)
-    shutil.rmtree(out_dir, ignore_errors=True)  # a half-done earlier attempt
-    bpb = train_proxy(flat, eval_domains, proxy, out_dir, os.path.join(workdir, "cache"))
-    result = {"fingerprint": fp, "mix": mix,
-              "flat": {k: {"dir": d, "weight": w} for k, (d, w) in flat.items()},
-              "bpb": bpb, "proxy": asdict(proxy), "seconds": time.perf_counter() - t0}
-    fs.write_json(os.path.join(workdir, "runs", f"{fp}.json"), result)
-    return result
+@dataclass
+class ProxyTask(Task):
+    """One proxy's training: writes its result file ``<workdir>/runs/<fingerprint>.json``."""
+
+    mix: dict[str, float]
+    flat: dict[str, tuple[str, float]]
+    eval_domains: dict[str, str]
+    proxy: ProxyConfig
+    trainer: ProxyTrainer
+    workdir: str
+
+    def run(self) -> tuple[list[dict], dict[str, StageStats]]:
+        t0 = time.perf_counter()
+        out_dir = os.path.join(self.workdir, "proxies", self.fingerprint)
+        shutil.rmtree(out_dir, ignore_errors=True)  # a half-done earlier attempt
+        bpb = self.trainer.train(self.flat, self.eval_domains, self.proxy, out_dir,
+                                 os.path.join(self.workdir, "cache"))
+        result = {"fingerprint": self.fingerprint, "mix": self.mix,
+                  "flat": {k: {"dir": d, "weight": w} for k, (d, w) in self.flat.items()},
+                  "bpb": {k: float(v) for k, v in bpb.items()}, "proxy": asdict(self.proxy),
+                  "seconds": time.perf_counter() - t0}
+        path = _result_path(self.workdir, self.fingerprint)
+        fs.write_json(path, result)
+        return [{"path": path}], {}
+
+
+def _result_path(workdir: str, fp: str) -> str:
+    return os.path.join(workdir, "runs", f"{fp}.json")
 
 
 @dataclass
@@ -292,20 +298,13 @@ class SwarmResult:
         return w, y
 
 
-def _warm_cache(directories: set[str], seq_len: int, cache_dir: str) -> None:
-    """Export every source's ``.npy`` arrays once, in the driver, before tasks share them."""
-    from curation.tokenize import TokenizedDataset
-    from train.data import open_source
-
-    for d in sorted(directories):
-        open_source(d, d, TokenizedDataset(d).info, seq_len, cache_dir, filter_repetitive=False)
-
-
 def run_swarm(mixtures: list[dict[str, float]], domains: dict[str, Domain],
-              eval_domains: dict[str, str], workdir: str, proxy: ProxyConfig | None = None,
-              use_ray: bool = True, max_in_flight: int = 64) -> SwarmResult:
-    """Train one proxy per mixture not already finished in ``workdir`` (Ray tasks when
-    ``use_ray``, else in-process) and return every mixture's result."""
+              eval_domains: dict[str, str], workdir: str, trainer: ProxyTrainer,
+              proxy: ProxyConfig | None = None, executor: str | Executor = "ray",
+              **executor_options) -> SwarmResult:
+    """Train one proxy per mixture not already finished in ``workdir`` with ``trainer``, as
+    tasks on ``executor`` (``"ray"``, ``"local"`` or an ``Executor``; options as
+    ``make_executor``'s), and return every mixture's result."""
     proxy = proxy or ProxyConfig()
     os.makedirs(os.path.join(workdir, "runs"), exist_ok=True)
     flats = [flatten(mix, domains) for mix in mixtures]
@@ -314,35 +313,24 @@ def run_swarm(mixtures: list[dict[str, float]], domains: dict[str, Domain],
     jobs = [(proxy_fingerprint(flat, proxy, eval_domains, data), mix, flat)
             for mix, flat in zip(mixtures, flats, strict=True)]
     done = {fp: json.loads(fs.read_bytes(p)) for fp, _, _ in jobs
-            if os.path.exists(p := os.path.join(workdir, "runs", f"{fp}.json"))}
+            if os.path.exists(p := _result_path(workdir, fp))}
     pending = {fp: (mix, flat) for fp, mix, flat in jobs if fp not in done}
     reused = [fp for fp, _, _ in jobs if fp in done]
     if pending:
         dirs = {d for _, flat in pending.values() for d, _ in flat.values()}
-        _warm_cache(dirs | set(eval_domains.values()), proxy.seq_len,
-                    os.path.join(workdir, "cache"))
-    if pending and use_ray:
-        import ray
-
-        task = ray.remote(num_cpus=1, max_retries=2)(_proxy_task)
-        queue, running, names = list(pending.items()), [], {}
-        while queue or running:
-            while queue and len(running) < max_in_flight:
-                fp, (mix, flat) = queue.pop(0)
-                ref = task.remote(fp, mix, flat, eval_domains, proxy, workdir)
-                running.append(ref)
-                names[ref] = (fp, mix)
-            ready, running = ray.wait(running, num_returns=1)
-            try:
-                result = ray.get(ready[0])
-            except ray.exceptions.RayError as e:
-                fp, mix = names[ready[0]]
-                cause = getattr(e, "cause", None) or e
-                raise CurationError(f"proxy {fp} on mixture {mix} failed: "
-                                    f"{type(cause).__name__}: {cause}") from None
-            done[result["fingerprint"]] = result
-    else:
-        for fp, (mix, flat) in pending.items():
-            done[fp] = _proxy_task(fp, mix, flat, eval_domains, proxy, workdir)
+        trainer.prepare(dirs | set(eval_domains.values()), proxy.seq_len,
+                        os.path.join(workdir, "cache"))
+        tasks = [ProxyTask("swarm", "train", i, fp,
+                           os.path.join(workdir, "records", f"{fp}.json"), f"mixture {mix}",
+                           mix, flat, eval_domains, proxy, trainer, workdir)
+                 for i, (fp, (mix, flat)) in enumerate(pending.items())]
+        own = not isinstance(executor, Executor)
+        ex = make_executor(executor, **executor_options) if own else executor
+        try:
+            ex.run(tasks, lambda _record: None)
+        finally:
+            if own:
+                ex.close()
+        done |= {fp: json.loads(fs.read_bytes(_result_path(workdir, fp))) for fp in pending}
     # a reused result may come from another swarm's domains: report it in this one's
     return SwarmResult([done[fp] | {"mix": mix} for fp, mix, _ in jobs], list(pending), reused)

@@ -25,7 +25,9 @@ from curation.mixing import (
     weight_caps,
 )
 from curation.tokenize import Tokenize
+from train.proxy import TorchProxyTrainer
 
+TRAINER = TorchProxyTrainer()
 PRIOR = {"books": 0.1, "code": 0.2, "math": 0.05, "web": 0.65}
 
 
@@ -108,7 +110,7 @@ def test_swarm_end_to_end_on_ray_resumes_and_conditions(tmp_path, tokenizer_path
     work = str(tmp_path / "swarm")
 
     mixes = sample_mixtures(prior, 8, seed=0, min_weight=0.05)
-    first = run_swarm(mixes, domains, evals, work, proxy)
+    first = run_swarm(mixes, domains, evals, work, TRAINER, proxy)
     assert len(first.trained) == 8 and first.reused == []
     runs = sorted(os.listdir(os.path.join(work, "runs")))
     assert len(runs) == 8
@@ -124,11 +126,12 @@ def test_swarm_end_to_end_on_ray_resumes_and_conditions(tmp_path, tokenizer_path
     assert all(proposal["mix"][d] <= upper[d] + 1e-12 for d in domains)
 
     mtimes = {f: os.path.getmtime(os.path.join(work, "runs", f)) for f in runs}
-    again = run_swarm(mixes, domains, evals, work, proxy)
+    again = run_swarm(mixes, domains, evals, work, TRAINER, proxy)
     assert again.trained == [] and len(again.reused) == 8
     assert [r["bpb"] for r in again.results] == [r["bpb"] for r in first.results]
 
-    check = run_swarm([proposal["mix"]], domains, evals, work, proxy)  # validate the proposal
+    # validate the proposal
+    check = run_swarm([proposal["mix"]], domains, evals, work, TRAINER, proxy)
     assert len(check.trained) == 1
 
     # conditional mixing: the proposal frozen as one domain, plus a new domain
@@ -136,7 +139,7 @@ def test_swarm_end_to_end_on_ray_resumes_and_conditions(tmp_path, tokenizer_path
     second_domains = {"base": base, "books": dirs["books"]}
     second = [{"base": 1.0, "books": 0.0}] + sample_mixtures(
         {"base": 0.8, "books": 0.2}, 3, seed=1, include_prior=True)
-    result = run_swarm(second, second_domains, evals, work, proxy)
+    result = run_swarm(second, second_domains, evals, work, TRAINER, proxy)
     assert result.reused == check.trained  # the frozen mix alone was trained already
     assert len(result.trained) == 3
     assert all(os.path.getmtime(os.path.join(work, "runs", f)) == t for f, t in mtimes.items())
