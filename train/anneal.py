@@ -11,11 +11,11 @@ target data helped. Written to ``<out>/report.json``, ``report.md`` and ``report
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from dataclasses import replace
 
+from curation.core.commands import command_parser
 from train.checkpoint import read_state
 from train.config import StageConfig, TrainConfig
 from train.schedule import lr_multiplier
@@ -106,11 +106,9 @@ def plot_report(report: dict, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="curate anneal", description=__doc__,
-        epilog="example:\n  curate anneal runs/tiny/checkpoints/ckpt-0000400 --target out/math "
-               "--web out/web --steps 200 --out runs/anneal-math",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser(
+        "curate anneal", __doc__, "curate anneal runs/tiny/checkpoints/ckpt-0000400 "
+        "--target out/math --web out/web --steps 200 --out runs/anneal-math")
     parser.add_argument("checkpoint")
     parser.add_argument("--target", required=True, help="tokenized target dataset directory")
     parser.add_argument("--web", required=True, help="tokenized web dataset directory")

@@ -4,10 +4,10 @@ CONFIG``): DDP, or FSDP2 with ``parallel: fsdp``."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from curation.core.commands import command_parser
 from train import parallel
 from train.config import TrainConfig
 from train.trainer import Trainer
@@ -16,11 +16,9 @@ from train.trainer import Trainer
 def main(argv: list[str] | None = None) -> int:
     """``curate train CONFIG`` / ``python -m train.cli CONFIG``. Exit status: 0 when trained,
     2 for a missing or invalid config (one line, no traceback)."""
-    parser = argparse.ArgumentParser(
-        prog="curate train", description=__doc__,
-        epilog="example:\n  curate train train/configs/tiny.yaml\n"
-               "  torchrun --nproc-per-node 8 -m train.cli train/configs/proxy-30m.yaml",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser(
+        "curate train", __doc__, "curate train train/configs/tiny.yaml\n"
+        "torchrun --nproc-per-node 8 -m train.cli train/configs/proxy-30m.yaml")
     parser.add_argument("config", help="a TrainConfig as YAML (.yaml, .yml) or JSON")
     args = parser.parse_args(argv)
     try:

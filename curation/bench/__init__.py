@@ -15,12 +15,12 @@ Benchmarks measure; they are not tests and assert nothing about speed.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 
 from curation.bench.common import DEFAULT_DOCS, DEFAULT_INPUT, INPUTS, fresh_corpus
 from curation.bench.report import RESULTS_DIR, render_table, save_result, update_readme
+from curation.core.commands import command_parser
 
 # name -> (module with run(corpus, workdir), what it measures); a benchmark of a package above
 # curation (classifiers/) is named by module path and imported only when asked for
@@ -46,10 +46,7 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="curate bench", description=__doc__,
-        epilog="example:\n  POLARS_MAX_THREADS=1 curate bench filters",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("curate bench", __doc__, "POLARS_MAX_THREADS=1 curate bench filters")
     parser.add_argument("name", help="a benchmark name, 'list' or 'table'")
     parser.add_argument("--input", choices=INPUTS, default=DEFAULT_INPUT,
                         help="real text (default) or the synthetic corpus")

@@ -8,7 +8,6 @@ fields.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections import Counter
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.core import fs
+from curation.core.commands import command_parser
 from curation.core.workdir import WorkDir
 from curation.decon.stage import MATCHES, Decontaminate
 
@@ -55,10 +55,8 @@ def write_report(workdir: str, out: str | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="curate decon report", description=__doc__,
-        epilog="example:\n  curate decon report runs/demo/work --out matches.jsonl",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("curate decon report", __doc__,
+                            "curate decon report runs/demo/work --out matches.jsonl")
     parser.add_argument("workdir", help="a pipeline work dir")
     parser.add_argument("--out", default=None, help="JSONL file to write")
     args = parser.parse_args(argv)

@@ -14,7 +14,6 @@ Memory: one shard's text column at a time, plus one entry per cluster or distinc
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections import Counter, defaultdict
 
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 from curation.core import fs
+from curation.core.commands import command_parser
 from curation.core.workdir import WorkDir
 from curation.dedup.exact import ExactDedup
 from curation.dedup.minhash import MinHashDedup
@@ -157,10 +157,8 @@ def format_report(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="curate dedup report", description=__doc__,
-        epilog="example:\n  curate dedup report runs/demo/work --json dedup.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("curate dedup report", __doc__,
+                            "curate dedup report runs/demo/work --json dedup.json")
     parser.add_argument("workdir", help="a pipeline's work dir")
     parser.add_argument("--json", default=None, help="also write the report as JSON")
     parser.add_argument("--top", type=int, default=10,

@@ -20,7 +20,6 @@ latest ``reservoir`` originals, from which duplicates are drawn.
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from curation.core.commands import command_parser
 from curation.synthetic.benchmarks import benchmark
 from curation.synthetic.corpus import KINDS, LANGS, TRUTH_SCHEMA, Corpus, GeneratorConfig
 
@@ -91,12 +91,9 @@ def generate(out_dir: str | Path, config: GeneratorConfig) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate a corpus and print the summary as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="curate generate",
-        description="Write a seeded synthetic web corpus with planted ground truth.",
-        epilog="example:\n  curate generate --out runs/synthetic --docs 20000 --seed 0",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(
+        "curate generate", "Write a seeded synthetic web corpus with planted ground truth.",
+        "curate generate --out runs/synthetic --docs 20000 --seed 0")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--docs", type=int, default=10_000, help="number of documents")
     parser.add_argument("--seed", type=int, default=0)

@@ -11,12 +11,12 @@ INPUT is any dataset our readers take: JSONL(.gz/.zst) or Parquet files, globs, 
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
 
+from curation.core.commands import command_parser
 from curation.core.quarantine import Quarantine
 from curation.core.readers import read
 from curation.tokenize.dataset import TokenizedDataset
@@ -33,10 +33,8 @@ def iter_texts(paths: list[str]) -> Iterator[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="curate tokens", description=__doc__,
-        epilog="example:\n  curate tokens stats runs/demo/out --tokenizer runs/tokenizer.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("curate tokens", __doc__,
+                            "curate tokens stats runs/demo/out --tokenizer runs/tokenizer.json")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a byte-level BPE tokenizer")
     p.add_argument("input", nargs="+")
