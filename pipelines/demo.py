@@ -24,12 +24,12 @@ from curation import Pipeline, read
 from curation.decon import Decontaminate, humaneval, load_eval
 from curation.dedup import ExactDedup, MinHashDedup
 from curation.filters import (
-    C4Filter,
+    C4Quality,
+    DocumentLength,
     FineWebQuality,
     GopherQuality,
     GopherRepetition,
     LanguageID,
-    LengthFilter,
 )
 from curation.mixing import Upsample
 from curation.tagging import Quality, Topic, Vigintiles
@@ -53,13 +53,13 @@ web = pipeline.source(
     read(os.path.join(synthetic, "docs", "*.jsonl.zst"), on_error="quarantine"),
     name="synthetic-web",
 )
-clean_docs = pipeline.add(LengthFilter(min_chars=200), inputs=[docs], name="docs_length")
+clean_docs = pipeline.add(DocumentLength(min_chars=200), inputs=[docs], name="docs_length")
 clean_web = (
-    pipeline.add(LengthFilter(min_chars=300, max_chars=100_000), inputs=[web], name="web_length")
+    pipeline.add(DocumentLength(min_chars=300, max_chars=100_000), inputs=[web], name="web_length")
     >> LanguageID(keep=["en"])
     >> GopherRepetition()
     >> GopherQuality()
-    >> C4Filter()
+    >> C4Quality()
     >> FineWebQuality()
 )
 unique = (

@@ -20,12 +20,12 @@ from curation import Pipeline, read
 from curation.decon import Decontaminate, humaneval, load_eval
 from curation.dedup import ExactDedup
 from curation.filters import (
-    C4Filter,
+    C4Quality,
+    DocumentLength,
     FineWebQuality,
     GopherQuality,
     GopherRepetition,
     LanguageID,
-    LengthFilter,
 )
 from curation.mixing import Mix
 from curation.tokenize import Tokenize
@@ -46,14 +46,14 @@ pipeline = Pipeline("midtrain", workdir=os.path.join(WORKDIR, "work"), seed=0)
 web = pipeline.source(read(env("WEB_INPUT", os.path.join(sample, "docs")), source="web",
                            on_error="quarantine"), name="web")
 branches = [web >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
-            >> C4Filter() >> FineWebQuality()]
+            >> C4Quality() >> FineWebQuality()]
 light = {"docs": python_docs()}
 for spec in filter(None, env("MIDTRAIN_SOURCES", "").split(",")):
     name, path = spec.split("=", 1)
     light[name] = path
 for name, path in light.items():
     src = pipeline.source(read(path, source=name, on_error="quarantine"), name=name)
-    branches.append(pipeline.add(LengthFilter(min_chars=100), inputs=[src],
+    branches.append(pipeline.add(DocumentLength(min_chars=100), inputs=[src],
                                  name=f"{name}_length")
                     >> GopherRepetition(name=f"{name}_repetition"))
 

@@ -22,7 +22,7 @@ from curation import Pipeline, read
 from curation.decon import Decontaminate, humaneval, load_eval
 from curation.dedup import ExactDedup, MinHashDedup, SubstringDedup
 from curation.filters import (
-    C4Filter,
+    C4Quality,
     FineWebQuality,
     GopherQuality,
     GopherRepetition,
@@ -56,7 +56,7 @@ else:
                                on_error="quarantine"), name="web")
 
 clean = (raw >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
-         >> C4Filter() >> FineWebQuality())
+         >> C4Quality() >> FineWebQuality())
 unique = (clean >> ExactDedup() >> MinHashDedup(preset="dolma3")
           >> SubstringDedup(min_bytes=500))
 tagged = (unique >> Decontaminate(evals, purify="drop") >> Topic(topic_model)

@@ -1,5 +1,5 @@
 """The whole chain of issue 16, JSONL.zst in, token shards out: ``LanguageID >>
-GopherRepetition >> GopherQuality >> C4Filter >> FineWebQuality >> ExactDedup >> MinHashDedup
+GopherRepetition >> GopherQuality >> C4Quality >> FineWebQuality >> ExactDedup >> MinHashDedup
 >> Tokenize``, on the local executor (one worker) and on a local Ray cluster of 1 and of 2 CPUs.
 
 Rates are MB/s (10**6 bytes of input text per wall second) and docs/s (input documents per wall
@@ -36,11 +36,11 @@ from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.core.tasks import Task
 from curation.dedup import ExactDedup, MinHashDedup
-from curation.filters import C4Filter, FineWebQuality, GopherQuality, GopherRepetition, LanguageID
+from curation.filters import C4Quality, FineWebQuality, GopherQuality, GopherRepetition, LanguageID
 from curation.tokenize import Tokenize, train_bpe
 from curation.tokenize.cli import iter_texts
 
-CHAIN = ("LanguageID(keep=['en']) >> GopherRepetition >> GopherQuality >> C4Filter >> "
+CHAIN = ("LanguageID(keep=['en']) >> GopherRepetition >> GopherQuality >> C4Quality >> "
          "FineWebQuality >> ExactDedup >> MinHashDedup >> Tokenize(parallel=False)")
 
 
@@ -48,7 +48,7 @@ def _pipeline(files: list[str], tokenizer: str, scratch: str) -> Pipeline:
     p = Pipeline("bench-chain", workdir=os.path.join(scratch, "work"))
     docs = p.source(read(files, source="bench"))
     chain = (docs >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
-             >> C4Filter() >> FineWebQuality() >> ExactDedup() >> MinHashDedup()
+             >> C4Quality() >> FineWebQuality() >> ExactDedup() >> MinHashDedup()
              >> Tokenize(tokenizer, parallel=False))
     p.sink(chain, os.path.join(scratch, "out"))
     return p

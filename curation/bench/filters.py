@@ -1,7 +1,7 @@
 """Heuristic quality filters on texts in memory, one batch stream, against datatrove 0.10.1's
 filters at the same (default) parameters:
 
-- the four fused (``GopherRepetition >> GopherQuality >> C4Filter >> FineWebQuality`` on each
+- the four fused (``GopherRepetition >> GopherQuality >> C4Quality >> FineWebQuality`` on each
   batch of 2048 documents, C4 rewriting the kept texts before FineWeb, as in a pipeline),
   with the fast tokenizer and with ``tokenizer="spacy"``, vs datatrove's four filters applied
   to each document in turn;
@@ -23,13 +23,13 @@ import pyarrow as pa
 from curation.bench.common import Corpus, Timed, measure, rate_row, text_mb
 from curation.core.stage import BatchContext
 from curation.core.stats import StageStats
-from curation.filters import C4Filter, FineWebQuality, GopherQuality, GopherRepetition
+from curation.filters import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
 from curation.filters.words import reset_cache
 from curation.tokenize.cli import iter_texts
 
 SAMPLE_DOCS = 5000
 BATCH = 2048
-OURS = (GopherRepetition, GopherQuality, C4Filter, FineWebQuality)
+OURS = (GopherRepetition, GopherQuality, C4Quality, FineWebQuality)
 
 
 def _theirs() -> list:

@@ -4,7 +4,7 @@ the class users build, adds ``plan``, ``describe`` and ``run`` on top).
 
     p = Pipeline("web", workdir="runs/web")
     docs = p.source(read("data/*.jsonl.zst", source="cc"))
-    p.sink(docs >> LengthFilter(min_chars=200) >> ExactDedup(), "out/web")
+    p.sink(docs >> DocumentLength(min_chars=200) >> ExactDedup(), "out/web")
 
 Nodes refer to their inputs by name, so a DAG can also be wired by names (``p.add(stage,
 inputs=["docs"])``). ``validate()`` checks names, arity, cycles and columns before anything runs.

@@ -2,7 +2,7 @@
 itself. It sits above the plan and the runner, which know only ``Dag`` and ``Plan``:
 
     p = Pipeline("web", workdir="runs/web")
-    p.sink(p.source(read("data/*.jsonl.zst")) >> LengthFilter() >> ExactDedup(), "out/web")
+    p.sink(p.source(read("data/*.jsonl.zst")) >> DocumentLength() >> ExactDedup(), "out/web")
     print(p.describe())
     p.run("ray")  # the same as curation.run(p, "ray")
 """

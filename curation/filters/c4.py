@@ -16,6 +16,8 @@ instead of per line) and other languages than English.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -53,7 +55,7 @@ def sentence_counts(lines: pl.Series, tokenizer: str = "fast") -> np.ndarray:
     return has_tokens + np.bincount(starts["doc"].to_numpy(), minlength=len(lines))
 
 
-class C4Filter(Filter):
+class C4Quality(Filter):
     """C4's rules (see the module docstring); reasons ``lorem_ipsum``, ``curly_bracket``,
     ``too_few_sentences``. ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
     ``curation.filters.text``)."""
@@ -170,3 +172,12 @@ class C4Filter(Filter):
             i = batch.schema.get_field_index("text")
             kept = batch.set_column(i, batch.schema.field(i), text.cast(batch.schema.field(i).type))
         return self.decide(batch, reasons, ctx, kept)
+
+
+class C4Filter(C4Quality):
+    """The former name of ``C4Quality``, deprecated. It keeps its node name (``c4_filter``) and
+    fingerprint, so that pipelines written with it resume their work dirs unchanged."""
+
+    def __init__(self, *args, **kwargs):
+        warnings.warn("C4Filter is now C4Quality", DeprecationWarning, stacklevel=3)
+        super().__init__(*args, **kwargs)

@@ -32,7 +32,7 @@ def compression_ratios(texts: pa.Array, level: int = 6) -> np.ndarray:
 class Compressibility(Filter):
     """Drops texts whose compression ratio is below ``min_ratio`` (``too_compressible``) or
     above ``max_ratio`` (``incompressible``); ``None`` disables a bound. Empty texts are kept
-    (``LengthFilter`` is the stage for them)."""
+    (``DocumentLength`` is the stage for them)."""
 
     def __init__(self, min_ratio: float | None = 0.2, max_ratio: float | None = 0.9,
                  level: int = 6, **options):

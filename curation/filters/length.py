@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import Filter
 
 
-class LengthFilter(Filter):
+class DocumentLength(Filter):
     """Drops documents shorter than ``min_chars`` (reason ``too_short``) or longer than
     ``max_chars`` (reason ``too_long``); ``None`` disables a bound."""
 
@@ -28,3 +30,13 @@ class LengthFilter(Filter):
         if self.min_chars is not None:
             reason = pc.if_else(pc.less(n, self.min_chars), "too_short", reason)
         return reason.combine_chunks() if isinstance(reason, pa.ChunkedArray) else reason
+
+
+class LengthFilter(DocumentLength):
+    """The former name of ``DocumentLength``, deprecated. It keeps its node name
+    (``length_filter``) and fingerprint, so that pipelines written with it resume their work
+    dirs unchanged."""
+
+    def __init__(self, *args, **kwargs):
+        warnings.warn("LengthFilter is now DocumentLength", DeprecationWarning, stacklevel=3)
+        super().__init__(*args, **kwargs)

@@ -64,14 +64,14 @@ def build(inputs: str, work: str, out: str, p: float, markers: str, seed: int) -
     """The soak pipeline; ``p = 0`` is the undisturbed run."""
     from curation import Pipeline, read
     from curation.dedup import ExactDedup, MinHashDedup
-    from curation.filters import FineWebQuality, GopherQuality, LengthFilter
+    from curation.filters import DocumentLength, FineWebQuality, GopherQuality
 
     pipeline = Pipeline("soak", work, seed=seed)
     web = pipeline.source(read(os.path.join(inputs, "docs", "*.jsonl.zst"),
                                on_error="quarantine"), name="web")
     first, second = Chaos(p, markers, seed), Chaos(p, markers, seed)
     first.name, second.name = "chaos_map", "chaos_after_exact"
-    clean = (web >> first >> LengthFilter(min_chars=200, max_chars=100_000) >> GopherQuality()
+    clean = (web >> first >> DocumentLength(min_chars=200, max_chars=100_000) >> GopherQuality()
              >> FineWebQuality() >> ExactDedup(partitions=4))
     pipeline.sink(clean >> second >> MinHashDedup(partitions=4), out)
     return pipeline

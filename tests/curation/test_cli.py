@@ -12,11 +12,11 @@ from curation.cli import main, parser
 PIPELINE = textwrap.dedent('''
     from curation import Pipeline, read
     from curation.dedup import ExactDedup
-    from curation.filters import LengthFilter
+    from curation.filters import DocumentLength
 
     pipeline = Pipeline("cli", workdir="{work}")
     docs = pipeline.source(read("{inputs}/*.jsonl", source="s"))
-    pipeline.sink(docs >> LengthFilter(min_chars=20) >> ExactDedup(partitions=2), "{out}")
+    pipeline.sink(docs >> DocumentLength(min_chars=20) >> ExactDedup(partitions=2), "{out}")
 ''')
 
 

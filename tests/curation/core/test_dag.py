@@ -9,7 +9,7 @@ from curation import MapStage, Pipeline, read
 from curation.core.errors import PipelineValidationError
 from curation.core.plan import GlobalStep, MapStep, UnionStep, compile_plan
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 
 class NeedsLang(MapStage):
@@ -56,9 +56,9 @@ def test_union_keeps_only_shared_columns():
 def test_duplicate_names_unknown_inputs_and_no_sink():
     p = Pipeline("t", "w")
     src = p.source(read("x.jsonl", source="s"))
-    p.add(LengthFilter(), inputs=[src], name="f")
-    p.add(LengthFilter(), inputs=[src], name="f")
-    p.add(LengthFilter(), inputs=["ghost"], name="g")
+    p.add(DocumentLength(), inputs=[src], name="f")
+    p.add(DocumentLength(), inputs=[src], name="f")
+    p.add(DocumentLength(), inputs=["ghost"], name="g")
     found = problems(p)
     assert "duplicate node name 'f'" in found
     assert "'g' reads from 'ghost', which is not a node" in found
@@ -68,9 +68,9 @@ def test_duplicate_names_unknown_inputs_and_no_sink():
 def test_cycle_is_reported_with_its_path():
     p = Pipeline("t", "w")
     src = p.source(read("x.jsonl", source="s"))
-    p.add(LengthFilter(), inputs=["c"], name="a")
-    p.add(LengthFilter(), inputs=["a"], name="b")
-    p.add(LengthFilter(), inputs=["b"], name="c")
+    p.add(DocumentLength(), inputs=["c"], name="a")
+    p.add(DocumentLength(), inputs=["a"], name="b")
+    p.add(DocumentLength(), inputs=["b"], name="c")
     p.sink(src, "out")
     (msg,) = problems(p)
     assert msg.startswith("cycle: ") and {"a", "b", "c"} <= set(msg[7:].split(" -> "))
@@ -79,7 +79,7 @@ def test_cycle_is_reported_with_its_path():
 def test_dangling_branch_and_arity():
     p = Pipeline("t", "w")
     src = p.source(read("x.jsonl", source="s"))
-    src >> LengthFilter(name="unused")
+    src >> DocumentLength(name="unused")
     p.sink(src, "out")
     assert problems(p) == ["nodes leading to no sink: unused"]
     q = Pipeline("t", "w")
@@ -90,18 +90,18 @@ def test_dangling_branch_and_arity():
 
 def test_auto_names_are_unique():
     p = Pipeline("t", "w")
-    a = p.source(read("x.jsonl", source="s")) >> LengthFilter() >> LengthFilter()
-    assert a.name == "length_filter_2"
+    a = p.source(read("x.jsonl", source="s")) >> DocumentLength() >> DocumentLength()
+    assert a.name == "document_length_2"
 
 
 def test_plan_fuses_map_chains_and_materialises_at_boundaries():
     p = Pipeline("t", "w")
-    a = p.source(read("a.jsonl", source="a")) >> LengthFilter() >> AddsLang()
-    b = p.source(read("b.jsonl", source="b")) >> LengthFilter()
+    a = p.source(read("a.jsonl", source="a")) >> DocumentLength() >> AddsLang()
+    b = p.source(read("b.jsonl", source="b")) >> DocumentLength()
     p.sink(p.union(a, b) >> ExactDedup(), "out")
     steps = compile_plan(p).steps
     assert [type(s) for s in steps] == [MapStep, MapStep, UnionStep, GlobalStep]
     chains = sorted([n for n, _ in s.stages] for s in steps[:2])
-    assert chains == [["length_filter", "adds_lang"], ["length_filter_2"]]
+    assert chains == [["document_length", "adds_lang"], ["document_length_2"]]
     assert steps[-1].output == "out" and steps[-1].is_sink
     assert "ExactDedup" in p.describe()

@@ -12,7 +12,7 @@ from curation import MapStage, Pipeline, read
 from curation.core.errors import TaskFailed
 from curation.core.executors import RayExecutor
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 
 def make_inputs(root, shards=4, docs=120) -> str:
@@ -26,7 +26,7 @@ def make_inputs(root, shards=4, docs=120) -> str:
 
 def build(inputs: str, work: str, out: str, max_shard_bytes=512 << 20) -> Pipeline:
     p = Pipeline("t", work, seed=1, max_shard_bytes=max_shard_bytes)
-    a = p.source(read(os.path.join(inputs, "in-*.jsonl.zst"), source="a")) >> LengthFilter(50)
+    a = p.source(read(os.path.join(inputs, "in-*.jsonl.zst"), source="a")) >> DocumentLength(50)
     b = p.source(read(os.path.join(inputs, "other.jsonl"), source="b"))
     p.sink(p.union(a, b) >> ExactDedup(partitions=3), out)
     return p

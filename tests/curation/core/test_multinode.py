@@ -84,7 +84,7 @@ PIPELINE = """
 import os, time
 from curation import MapStage, Pipeline, read
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 class Slow(MapStage):
     \"\"\"Sleeps SLOW seconds per batch, so that a node can be killed mid-run.\"\"\"
@@ -94,7 +94,7 @@ class Slow(MapStage):
 
 pipeline = Pipeline("two-nodes", os.environ["WORK"], seed=1)
 docs = pipeline.source(read({inputs!r} + "/in-*.jsonl.zst", source="a"))
-pipeline.sink(docs >> Slow() >> LengthFilter(50) >> ExactDedup(partitions=3), os.environ["OUT"])
+pipeline.sink(docs >> Slow() >> DocumentLength(50) >> ExactDedup(partitions=3), os.environ["OUT"])
 """
 
 

@@ -14,7 +14,7 @@ from curation import Pipeline, compile_plan, read
 from curation.core.errors import CurationError
 from curation.core.workdir import WorkDir
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 
 def _pipeline(root, tmp_path) -> Pipeline:
@@ -24,7 +24,7 @@ def _pipeline(root, tmp_path) -> Pipeline:
     p = Pipeline("plan-test", str(root / "work"), seed=7)
     a = p.source(read(str(docs), source="a"), name="a")
     b = p.source(read(str(docs), source="b"), name="b")
-    p.sink(p.union(a >> LengthFilter(min_chars=10), b) >> ExactDedup(), str(root / "out"))
+    p.sink(p.union(a >> DocumentLength(min_chars=10), b) >> ExactDedup(), str(root / "out"))
     return p
 
 
@@ -40,7 +40,7 @@ def test_plan_holds_the_run_and_runs_alone(tmp_path):
                                                     str(tmp_path / "by-plan" / "work"))
     union = next(s for s in plan.steps if s.kind == "union")
     assert union.columns == tuple(plan.columns[union.name])
-    assert sorted(plan.stat_nodes) == ["a", "b", "exact_dedup", "length_filter"]
+    assert sorted(plan.stat_nodes) == ["a", "b", "document_length", "exact_dedup"]
     got = curation.run(plan, progress=False)  # no Pipeline involved from here on
     assert _bytes(got.outputs["sink"]) == _bytes(expected.outputs["sink"])
     assert got.stats["exact_dedup"].docs_out == expected.stats["exact_dedup"].docs_out == 7

@@ -22,7 +22,7 @@ PIPELINE = textwrap.dedent('''
     import os, time
     from curation import MapStage, Pipeline, read
     from curation.dedup import ExactDedup
-    from curation.filters import LengthFilter
+    from curation.filters import DocumentLength
 
     class Slow(MapStage):
         """Sleeps per batch so that a kill lands mid-stage."""
@@ -33,7 +33,7 @@ PIPELINE = textwrap.dedent('''
     root = os.environ["ROOT"]
     pipeline = Pipeline("kill", workdir=os.path.join(root, os.environ["WORK"]))
     docs = pipeline.source(read(os.path.join(root, "in", "*.jsonl"), source="a", batch_rows=25))
-    out = docs >> Slow() >> LengthFilter(min_chars=10) >> ExactDedup(partitions=2)
+    out = docs >> Slow() >> DocumentLength(min_chars=10) >> ExactDedup(partitions=2)
     pipeline.sink(out, os.path.join(root, os.environ["OUT"]))
 ''')
 
@@ -57,7 +57,7 @@ def test_sigkill_mid_stage_then_rerun_gives_identical_output(tmp_path):
     assert run_cli(tmp_path, "clean-w", "clean-o").wait(timeout=120) == 0
 
     proc = run_cli(tmp_path, "w", "o", slow="0.1")
-    records = tmp_path / "w" / "_tasks" / "length_filter"
+    records = tmp_path / "w" / "_tasks" / "document_length"
 
     def complete() -> int:  # finished records only: a kill can land mid-write (a .tmp- file)
         return len(list(records.glob("map-*.json"))) if records.exists() else 0
@@ -95,13 +95,13 @@ def test_rerun_skips_everything_and_config_change_redoes_downstream(tmp_path):
     assert again.stats["exact_dedup"].docs_out == first.stats["exact_dedup"].docs_out
 
     changed = build(inputs, str(tmp_path / "w"), str(tmp_path / "o"))
-    changed.nodes["length_filter"].stage.min_chars = 10_000  # drops every 'a' document
+    changed.nodes["document_length"].stage.min_chars = 10_000  # drops every 'a' document
     result = changed.run(progress=False)
     # source 'b' (1 task) is untouched; the 4 'a' tasks and all of the dedup are redone, now
     # over one shard (b's): 1 scan, 3 reduce, 1 apply; the earlier run's extra outputs are gone
     assert result.skipped == 1 and result.ran == 4 + 1 + 3 + 1
     assert sorted(os.listdir(tmp_path / "o")) == ["manifest.json", "part-00000-000.parquet"]
-    assert result.stats["length_filter"].docs_out == 0
+    assert result.stats["document_length"].docs_out == 0
     assert result.stats["exact_dedup"].docs_in == 30
 
 

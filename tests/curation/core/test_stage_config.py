@@ -20,7 +20,9 @@ from curation.decon import Decontaminate
 from curation.dedup import ExactDedup, MinHashDedup, SubstringDedup
 from curation.filters import (
     C4Filter,
+    C4Quality,
     Compressibility,
+    DocumentLength,
     FineWebQuality,
     GopherQuality,
     GopherRepetition,
@@ -85,7 +87,8 @@ def _datatrove_step():
 
 
 EXAMPLES: dict[str, Callable[[dict[str, str]], Stage]] = {
-    "C4Filter": lambda a: C4Filter(),
+    "C4Quality": lambda a: C4Quality(),
+    "C4Filter": lambda a: C4Filter(),  # deprecated name
     "Chaos": lambda a: Chaos(0.1, a["root"]),
     "Compressibility": lambda a: Compressibility(),
     "DatatroveStep": lambda a: DatatroveStep(_datatrove_step()),
@@ -95,7 +98,8 @@ EXAMPLES: dict[str, Callable[[dict[str, str]], Stage]] = {
     "GopherQuality": lambda a: GopherQuality(),
     "GopherRepetition": lambda a: GopherRepetition(),
     "LanguageID": lambda a: LanguageID(keep=["en"]),
-    "LengthFilter": lambda a: LengthFilter(),
+    "DocumentLength": lambda a: DocumentLength(),
+    "LengthFilter": lambda a: LengthFilter(),  # deprecated name
     "MinHashDedup": lambda a: MinHashDedup(),
     "Mix": lambda a: Mix({"web": 1.0}, tokens=1000),
     "Quality": lambda a: Quality(a["quality"]),
@@ -113,6 +117,7 @@ def test_every_stage_has_an_example():
     assert sorted(c.__name__ for c in _stage_classes()) == sorted(EXAMPLES)
 
 
+@pytest.mark.filterwarnings("ignore:.* is now:DeprecationWarning")
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_config_is_json_and_stable(name, artifacts):
     first, second = EXAMPLES[name](artifacts), EXAMPLES[name](artifacts)
@@ -121,7 +126,7 @@ def test_config_is_json_and_stable(name, artifacts):
 
 
 def test_an_attribute_that_is_not_json_is_refused_at_construction():
-    class Holding(LengthFilter):
+    class Holding(DocumentLength):
         def __init__(self, thing, **options):
             super().__init__(**options)
             self.thing = thing
@@ -132,9 +137,18 @@ def test_an_attribute_that_is_not_json_is_refused_at_construction():
         Holding({"a", "b"})
     assert Holding(["plain", 1, None]).config()["thing"] == ["plain", 1, None]
 
-    class Private(LengthFilter):
+    class Private(DocumentLength):
         def __init__(self):
             super().__init__()
             self._model = object()  # not config
 
     assert "_model" not in Private().config()
+
+
+@pytest.mark.parametrize(("old", "new", "node"), [(LengthFilter, DocumentLength, "length_filter"),
+                                                  (C4Filter, C4Quality, "c4_filter")])
+def test_former_filter_names_warn_and_keep_their_identity(old, new, node):
+    with pytest.warns(DeprecationWarning, match=f"{old.__name__} is now {new.__name__}"):
+        stage = old()
+    assert isinstance(stage, new) and stage.default_name() == node
+    assert stage.describe()["class"] == f"{old.__module__}.{old.__name__}"  # same fingerprint

@@ -10,7 +10,7 @@ from corpora import corpus, write_jsonl
 from curation import Pipeline, read
 from curation.core.runner import format_summary
 from curation.core.stats import StageStats
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 
 def test_rates_are_per_second_of_task_time():
@@ -26,11 +26,11 @@ def test_summary_and_stats_json_give_mb_per_s(tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl", corpus(50))
     p = Pipeline("rates", workdir=str(tmp_path / "work"))
     docs = p.source(read([path], source="test"))
-    p.sink(docs >> LengthFilter(min_chars=1), str(tmp_path / "out"))
+    p.sink(docs >> DocumentLength(min_chars=1), str(tmp_path / "out"))
     result = p.run("local", progress=False)
     head = format_summary(result).splitlines()[0].split()
     assert head[head.index("docs/s") + 1] == "MB/s"
     with open(tmp_path / "work" / "stats.json") as f:
-        stage = json.load(f)["stages"]["length_filter"]
+        stage = json.load(f)["stages"]["document_length"]
     assert stage["bytes_in"] > 0 and stage["seconds"] > 0
     assert abs(stage["mb_per_s"] - stage["bytes_in"] / 1e6 / stage["seconds"]) < 1e-3

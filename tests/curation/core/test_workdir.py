@@ -14,7 +14,7 @@ from curation.core.status import format_status
 from curation.core.workdir import LAYOUT, WorkDir, read_record
 from curation.dedup import ExactDedup, MinHashDedup
 from curation.dedup.report import dedup_report
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 
 class MyDedup(ExactDedup):
@@ -75,7 +75,7 @@ def run_dir(tmp_path) -> WorkDir:
     write_jsonl(tmp_path / "in" / "a.jsonl", rows)
     p = Pipeline("r", str(tmp_path / "w"))
     docs = p.source(read(str(tmp_path / "in"), source="web"))
-    p.sink(docs >> LengthFilter(min_chars=5) >> MyDedup(partitions=2)
+    p.sink(docs >> DocumentLength(min_chars=5) >> MyDedup(partitions=2)
            >> MinHashDedup(partitions=2), str(tmp_path / "o"))
     p.run(progress=False)
     return WorkDir(str(tmp_path / "w"))
@@ -85,11 +85,11 @@ def test_the_run_records_each_steps_stage_class_version_and_phases(run_dir):
     run = run_dir.read_run()
     assert run["layout"] == LAYOUT and run["state"] == "finished"
     steps = run_dir.steps()
-    assert list(steps) == ["length_filter", "my_dedup", "min_hash_dedup"]
-    segment = steps["length_filter"]
-    assert segment["nodes"] == ["web", "length_filter"]
-    assert segment["stages"] == {"length_filter": {
-        "class": "curation.filters.length.LengthFilter", "version": LengthFilter.version,
+    assert list(steps) == ["document_length", "my_dedup", "min_hash_dedup"]
+    segment = steps["document_length"]
+    assert segment["nodes"] == ["web", "document_length"]
+    assert segment["stages"] == {"document_length": {
+        "class": "curation.filters.length.DocumentLength", "version": DocumentLength.version,
         "bases": ["curation.core.stage.Filter", "curation.core.stage.MapStage",
                   "curation.core.stage.Stage"]}}
     assert segment["planned_phases"] == ["map"] and segment["phases"] == {"map": 1}
@@ -100,7 +100,7 @@ def test_the_run_records_each_steps_stage_class_version_and_phases(run_dir):
     assert steps["min_hash_dedup"]["planned_phases"] == ["scan", "reduce", "merge", "apply"]
     assert steps["min_hash_dedup"]["phases"] == {"scan": 1, "reduce": 2, "merge": 1, "apply": 1}
     assert run_dir.stages_of(ExactDedup) == [("my_dedup", "my_dedup")]
-    assert run_dir.stages_of(LengthFilter) == [("length_filter", "length_filter")]
+    assert run_dir.stages_of(DocumentLength) == [("document_length", "document_length")]
     # the records are the ones the tasks wrote, in index order
     scan = run_dir.records("my_dedup", "scan")
     assert [r["index"] for r in scan] == [0] and scan[0]["phase"] == "scan"

@@ -1,4 +1,4 @@
-"""C4Filter: line rules and page rules on edge cases, the rewritten text, reasons counted in a
+"""C4Quality: line rules and page rules on edge cases, the rewritten text, reasons counted in a
 pipeline, tag mode, agreement with datatrove 0.10.1's C4QualityFilter (its defaults: lines
 are ``str.splitlines()``).
 
@@ -24,7 +24,7 @@ from filter_agreement import agreement_corpora, run
 
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
-from curation.filters import C4Filter
+from curation.filters import C4Quality
 
 GOOD = ("The committee met on Tuesday. It approved the budget! Was it wise? Many thought so. "
         "The vote was close. Dr. Smith abstained.")
@@ -64,7 +64,7 @@ def datatrove_results(texts: list[str], **params) -> list[tuple[str | None, str]
 
 def ours(texts: list[str], **params) -> list[tuple[str | None, str]]:
     """Our reason per text and its text (rewritten when kept)."""
-    reasons, rewritten = C4Filter(**params).evaluate(
+    reasons, rewritten = C4Quality(**params).evaluate(
         pa.table({"text": pa.array(texts, pa.large_string())}))
     return [(r, t if r is None else o) for r, t, o in
             zip(reasons.to_pylist(), rewritten.to_pylist(), texts, strict=True)]
@@ -109,12 +109,12 @@ def test_edge_case_reasons_and_text():
 
 def test_filter_lines_off_and_tag_mode_leave_text_untouched():
     texts = list(EDGE.values())
-    out, ctx = run(C4Filter(filter_lines=False), texts)
+    out, ctx = run(C4Quality(filter_lines=False), texts)
     kept = [t for t, (r, _) in zip(texts, ours(texts), strict=True) if r is None]
     assert out.column("text").to_pylist() == kept
-    out, ctx = run(C4Filter(mode="tag"), texts)
+    out, ctx = run(C4Quality(mode="tag"), texts)
     assert out.column("text").to_pylist() == texts
-    assert out.column("c4_filter_reason").to_pylist()[0] == "too_few_sentences"
+    assert out.column("c4_quality_reason").to_pylist()[0] == "too_few_sentences"
     assert not ctx.stats.dropped
 
 
@@ -123,10 +123,10 @@ def test_pipeline_counts_reasons_and_rewrites(tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": t}
                                                for i, t in enumerate(texts)])
     p = Pipeline("c4", workdir=str(tmp_path / "work"))
-    p.sink(p.source(read([path], source="t")) >> C4Filter(keep_rejects=True),
+    p.sink(p.source(read([path], source="t")) >> C4Quality(keep_rejects=True),
            str(tmp_path / "out"))
     result = p.run("local", progress=False)
-    stats = result.stats["c4_filter"]
+    stats = result.stats["c4_quality"]
     assert stats.dropped == {"lorem_ipsum": 1, "curly_bracket": 1, "too_few_sentences": 1}
     out = pa.concat_tables(pq.read_table(f) for f in sorted((tmp_path / "out").rglob("*.parquet")))
     assert sorted(out.column("text").to_pylist()) == [GOOD, GOOD]
@@ -148,7 +148,7 @@ def test_agreement_with_datatrove(corpora, corpus, tokenizer):
     assert 0 < sum(w[0] is not None for w in want) < len(texts)  # both kinds occur
 
 
-@pytest.mark.parametrize("stage", [C4Filter])
+@pytest.mark.parametrize("stage", [C4Quality])
 @pytest.mark.parametrize("texts", [[], [None, ""], ["a b c."] * 3], ids=["none", "null", "tiny"])
 def test_degenerate_batches(stage, texts):
     """Zero rows, null texts (read as empty) and texts too short for any n-gram or rule."""

@@ -15,7 +15,7 @@ from datatrove.pipeline.filters import (
 )
 from filter_agreement import datatrove_reasons
 
-from curation.filters import C4Filter, FineWebQuality, GopherQuality, GopherRepetition
+from curation.filters import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
 
 PROSE = ("The quick brown fox jumps over the lazy dog and that is what we have to say of it "
          "with some more words. ")
@@ -36,7 +36,7 @@ TEXTS = [
 @pytest.mark.parametrize("ours,theirs", [
     (GopherQuality, GopherQualityFilter),
     (GopherRepetition, GopherRepetitionFilter),
-    (C4Filter, C4QualityFilter),
+    (C4Quality, C4QualityFilter),
     (FineWebQuality, FineWebQualityFilter),
 ], ids=["gopher_quality", "gopher_repetition", "c4", "fineweb"])
 def test_python_whitespace_agrees_with_datatrove(ours, theirs):
@@ -48,7 +48,7 @@ def test_c4_rewritten_text_strips_python_whitespace():
     from datatrove.data import Document
 
     text = "\n".join(f"\x1c{PROSE}Sentence number {i} is here.\x1f" for i in range(6))
-    reasons, rewritten = C4Filter().evaluate(pa.table({"text": [text]}))
+    reasons, rewritten = C4Quality().evaluate(pa.table({"text": [text]}))
     doc = Document(text=text, id="0")
     assert C4QualityFilter().filter(doc) is True and reasons.to_pylist() == [None]
     assert rewritten.to_pylist() == [doc.text]

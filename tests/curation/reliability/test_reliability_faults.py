@@ -20,7 +20,7 @@ from corpora import corpus, write_jsonl
 from curation import MapStage, Pipeline, read
 from curation.core.executors import RayExecutor
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 SHARDS = 4
 
@@ -61,7 +61,7 @@ def build(inputs: str, work: str, out: str, stage: MapStage | None = None) -> Pi
     docs = p.source(read(os.path.join(inputs, "in-*.jsonl"), source="a", batch_rows=20))
     if stage is not None:
         docs = docs >> stage
-    p.sink(docs >> LengthFilter(min_chars=40) >> ExactDedup(partitions=2), out)
+    p.sink(docs >> DocumentLength(min_chars=40) >> ExactDedup(partitions=2), out)
     return p
 
 
@@ -76,7 +76,7 @@ def test_worker_killed_mid_task_is_retried_by_ray(tmp_path, ray_cluster):
 
     killed_pid = int((markers / "killed-1").read_text())
     assert killed_pid != os.getpid()  # a worker died, not the driver
-    record = json.loads((tmp_path / "w" / "_tasks" / "length_filter" /  # the fused map step
+    record = json.loads((tmp_path / "w" / "_tasks" / "document_length" /  # the fused map step
                          "map-00001.json").read_text())
     assert record["ran_on"]["pid"] != killed_pid  # the retry ran in another worker
     assert record["outputs"][0]["rows"] == record["stats"]["kill_worker_once"]["docs_in"] == 50
@@ -94,7 +94,7 @@ RUN = textwrap.dedent("""
     import os, sys
     from curation import MapStage, Pipeline, read
     from curation.core.errors import CurationError
-    from curation.filters import LengthFilter
+    from curation.filters import DocumentLength
 
     class LockAfterFirstShard(MapStage):
         '''Makes the output directory read-only once shard 0 is published (when asked to).'''
@@ -109,7 +109,7 @@ RUN = textwrap.dedent("""
     p = Pipeline("perm", os.path.join(root, sys.argv[2]), seed=5)
     docs = p.source(read(os.path.join(root, "in", "in-*.jsonl"), source="a"))
     out = os.path.join(root, sys.argv[3])
-    p.sink(docs >> LengthFilter(min_chars=40) >> LockAfterFirstShard(out), out)
+    p.sink(docs >> DocumentLength(min_chars=40) >> LockAfterFirstShard(out), out)
     try:
         result = p.run(progress=False)
     except CurationError as e:
@@ -179,7 +179,7 @@ DRIVER = textwrap.dedent("""
     import os, signal
     from curation import Pipeline, read
     from curation.dedup import ExactDedup
-    from curation.filters import LengthFilter
+    from curation.filters import DocumentLength
 
     class KillingDedup(ExactDedup):
         '''ExactDedup whose driver (the local executor runs tasks in it) dies when the phase
@@ -196,7 +196,7 @@ DRIVER = textwrap.dedent("""
     root = os.environ["ROOT"]
     pipeline = Pipeline("phases", os.path.join(root, os.environ["WORK"]), seed=5)
     docs = pipeline.source(read(os.path.join(root, "in", "in-*.jsonl"), source="a"))
-    out = docs >> LengthFilter(min_chars=40) >> KillingDedup(partitions=2)
+    out = docs >> DocumentLength(min_chars=40) >> KillingDedup(partitions=2)
     pipeline.sink(out, os.path.join(root, os.environ["OUT"]))
 """)
 

@@ -20,7 +20,7 @@ from curation.core import fs
 from curation.core.errors import InputError, TaskFailed
 from curation.core.executors import RayExecutor
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 SHARDS = 4
 S3_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
@@ -67,7 +67,7 @@ def build(inputs: str, work: str, out: str, stage: MapStage | None = None) -> Pi
     """JSONL in, length filter, (an optional extra map stage), exact dedup, Parquet out."""
     p = Pipeline("s3", work, seed=3)
     docs = p.source(read(fs.join(inputs, "in-*.jsonl.zst"), source="a", batch_rows=16))
-    docs = docs >> LengthFilter(min_chars=50)
+    docs = docs >> DocumentLength(min_chars=50)
     if stage is not None:
         docs = docs >> stage
     p.sink(docs >> ExactDedup(partitions=3), out)
@@ -108,7 +108,7 @@ def test_pipeline_on_s3_equals_local_run(tmp_path, bucket):
     work = s3_files(f"{bucket}/work")
     assert any(k.startswith("_tasks/exact_dedup/reduce-") for k in work)
     assert any(k.startswith("_global/exact_dedup/scan/") for k in work)
-    assert any(k.startswith("length_filter/part-") for k in work)
+    assert any(k.startswith("document_length/part-") for k in work)
     assert not [k for k in {**work, **remote} if os.path.basename(k).startswith(fs.TMP_PREFIX)]
     # a second run finds every task complete on the store
     again = build(f"{bucket}/raw", f"{bucket}/work", f"{bucket}/out").run(progress=False)

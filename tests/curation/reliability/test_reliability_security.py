@@ -14,7 +14,7 @@ from corpora import write_jsonl
 from curation import MapStage, Pipeline, read
 from curation.core.errors import CurationError, InputError, PipelineValidationError, TaskFailed
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 
 
 class Emit(MapStage):
@@ -37,7 +37,7 @@ def test_node_names_that_are_not_one_safe_path_component_are_rejected(tmp_path, 
         docs = p.source(read(str(tmp_path / "a.jsonl"), source="s"),
                         name=bad if where == "source" else None)
         if where == "stage":
-            docs = p.add(LengthFilter(min_chars=1), inputs=[docs], name=bad)
+            docs = p.add(DocumentLength(min_chars=1), inputs=[docs], name=bad)
         p.sink(docs, str(tmp_path / "o"), name=bad if where == "sink" else None)
         with pytest.raises(PipelineValidationError, match="is not a safe file name") as e:
             p.run(progress=False)
@@ -98,7 +98,7 @@ def test_data_is_never_evaluated_or_unpickled(tmp_path):
     a = p.source(read(str(tmp_path / "in" / "a.jsonl"), source="a"))
     b = p.source(read(str(tmp_path / "in" / "b.parquet"), source="b",
                       columns={"blob": pa.binary()}))
-    p.sink(p.union(a >> LengthFilter(min_chars=1), b) >> ExactDedup(), str(tmp_path / "o"))
+    p.sink(p.union(a >> DocumentLength(min_chars=1), b) >> ExactDedup(), str(tmp_path / "o"))
     p.run(progress=False)
     assert not marker.exists()
     out = pa.concat_tables(pq.read_table(f) for f in sorted((tmp_path / "o").glob("*.parquet")))

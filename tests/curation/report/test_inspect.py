@@ -15,7 +15,7 @@ from curation import Pipeline, read
 from curation.cli import main
 from curation.core.errors import CurationError
 from curation.dedup import ExactDedup
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 from curation.mixing.mix_plan import MixPlan, PlanEntry
 from curation.report import gather
 from curation.tokenize import Tokenize
@@ -28,7 +28,7 @@ def run_dir(tmp_path, tokenizer_path):
     write_jsonl(tmp_path / "in" / "a.jsonl", docs)
     p = Pipeline("inspect", str(tmp_path / "w"))
     src = p.source(read(str(tmp_path / "in" / "a.jsonl"), source="web"))
-    p.sink(src >> LengthFilter(min_chars=20, keep_rejects=True) >> ExactDedup(partitions=2)
+    p.sink(src >> DocumentLength(min_chars=20, keep_rejects=True) >> ExactDedup(partitions=2)
            >> Tokenize(tokenizer_path), str(tmp_path / "o"))
     p.run(progress=False)
     return tmp_path
@@ -45,8 +45,8 @@ def test_work_dir_tables_samples_and_html(run_dir, capsys):
     html = run_dir / "report.html"
     assert main(["inspect", str(run_dir / "w"), "--html", str(html)]) == 0
     out = capsys.readouterr().out
-    assert "length_filter" in out and "too_short=5" in out and "exact_duplicate=" in out
-    assert "length_filter / too_short:" in out and "'tiny'" in out  # a sample document
+    assert "document_length" in out and "too_short=5" in out and "exact_duplicate=" in out
+    assert "document_length / too_short:" in out and "'tiny'" in out  # a sample document
     assert "65 documents" not in out and "documents, " in out  # the sink's dataset summary
     page = html.read_text()
     pictures = images(page)

@@ -14,7 +14,7 @@ from curation import Pipeline, read
 from curation.core.errors import PipelineValidationError
 from curation.core.stage import BatchContext
 from curation.core.stats import StageStats
-from curation.filters import LengthFilter
+from curation.filters import DocumentLength
 from curation.tokenize import (
     Tokenize,
     TokenizedDataset,
@@ -134,8 +134,8 @@ def test_consumer_refuses_another_tokenizer(tokenized, tokenizer_path, other_tok
 def test_stage_after_tokenize_cannot_ask_for_text(tmp_path, tokenizer_path):
     p = Pipeline("bad", str(tmp_path / "w"))
     docs = p.source(read(str(tmp_path / "*.jsonl"), source="s"))
-    p.sink(docs >> Tokenize(tokenizer_path) >> LengthFilter(10), str(tmp_path / "o"))
-    with pytest.raises(PipelineValidationError, match="'length_filter' needs column 'text'"):
+    p.sink(docs >> Tokenize(tokenizer_path) >> DocumentLength(10), str(tmp_path / "o"))
+    with pytest.raises(PipelineValidationError, match="'document_length' needs column 'text'"):
         p.validate()
 
 
