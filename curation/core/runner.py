@@ -125,7 +125,7 @@ class Runner:
                    self.workdir.record_path(step, phase, index), label, **fields)
 
     def _segment_tasks(self, step: MapStep) -> list[Task]:
-        common = {"stages": [(n, s.describe()) for n, s in step.stages], "seed": self.plan.seed,
+        common = {"stages": [(n, s.identity()) for n, s in step.stages], "seed": self.plan.seed,
                   "max": self.plan.max_shard_bytes, "output": step.output}
         if step.reader is not None:
             common["reader"] = step.reader.config()
@@ -146,7 +146,7 @@ class Runner:
         """Scan every shard, reduce every partition, merge if the stage asks, apply to every
         shard."""
         stage, name = step.stage, step.name
-        base = {"stage": stage.describe(), "seed": self.plan.seed}
+        base = {"stage": stage.identity(), "seed": self.plan.seed}
         scratch = self.workdir.scratch_dir
         shards = self.datasets[step.input]
         scan = self._run_phase(name, "scan", [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from abc import ABC, ABCMeta, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -88,12 +89,20 @@ class Stage(metaclass=_StageType):
         """
         return upstream + [c for c in self.output_columns() if c not in upstream]
 
-    def describe(self) -> dict:
+    def identity(self) -> dict:
+        """What a stage's output depends on, fingerprinted for resume: its class, ``version``
+        and ``config()``."""
         return {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "version": self.version,
             "config": self.config(),
         }
+
+    def describe(self) -> dict:
+        """The former name of ``identity()``, deprecated (``Pipeline.describe()`` is text)."""
+        warnings.warn("Stage.describe() is now Stage.identity()", DeprecationWarning,
+                      stacklevel=2)
+        return self.identity()
 
     def setup(self) -> None:
         """Called once per task on the worker before the first batch (load models here)."""

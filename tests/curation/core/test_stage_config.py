@@ -122,7 +122,7 @@ def test_every_stage_has_an_example():
 def test_config_is_json_and_stable(name, artifacts):
     first, second = EXAMPLES[name](artifacts), EXAMPLES[name](artifacts)
     assert type(first).__name__ == name
-    assert fingerprint(first.describe()) == fingerprint(second.describe())
+    assert fingerprint(first.identity()) == fingerprint(second.identity())
 
 
 def test_an_attribute_that_is_not_json_is_refused_at_construction():
@@ -151,4 +151,9 @@ def test_former_filter_names_warn_and_keep_their_identity(old, new, node):
     with pytest.warns(DeprecationWarning, match=f"{old.__name__} is now {new.__name__}"):
         stage = old()
     assert isinstance(stage, new) and stage.default_name() == node
-    assert stage.describe()["class"] == f"{old.__module__}.{old.__name__}"  # same fingerprint
+    assert stage.identity()["class"] == f"{old.__module__}.{old.__name__}"  # same fingerprint
+
+
+def test_describe_is_the_former_name_of_identity():
+    with pytest.warns(DeprecationWarning, match=r"Stage.describe\(\) is now Stage.identity\(\)"):
+        assert DocumentLength().describe() == DocumentLength().identity()

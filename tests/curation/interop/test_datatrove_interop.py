@@ -305,14 +305,14 @@ def test_local_and_ray_outputs_are_byte_identical(tmp_path, ray_cluster):
 
 
 def test_changed_parameter_changes_fingerprint_and_resume_redoes(tmp_path):
-    a = DatatroveStep(GopherQualityFilter(min_doc_words=50)).describe()
-    assert a == DatatroveStep(GopherQualityFilter(min_doc_words=50)).describe()
-    assert a != DatatroveStep(GopherQualityFilter(min_doc_words=40)).describe()
-    assert a != DatatroveStep(GopherQualityFilter(stop_words=["the", "a"])).describe()
+    a = DatatroveStep(GopherQualityFilter(min_doc_words=50)).identity()
+    assert a == DatatroveStep(GopherQualityFilter(min_doc_words=50)).identity()
+    assert a != DatatroveStep(GopherQualityFilter(min_doc_words=40)).identity()
+    assert a != DatatroveStep(GopherQualityFilter(stop_words=["the", "a"])).identity()
     assert a["config"]["params"]["min_doc_words"] == "50"
     assert "stats" not in a["config"]["params"]
-    t = DatatroveStep(Trafilatura(favour_precision=True)).describe()
-    assert t != DatatroveStep(Trafilatura(favour_precision=False)).describe()
+    t = DatatroveStep(Trafilatura(favour_precision=True)).identity()
+    assert t != DatatroveStep(Trafilatura(favour_precision=False)).identity()
 
     inputs = make_warcs(tmp_path / "in")
     work, out = str(tmp_path / "w"), str(tmp_path / "o")
