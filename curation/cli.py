@@ -31,10 +31,29 @@ def _run(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.file)
     options = {}
     if args.executor == "ray":
-        options = {"address": args.address, "num_cpus": args.num_cpus}
+        options = {"address": args.address, "num_cpus": args.num_cpus,
+                   "shared_dirs": tuple(args.shared_dir),
+                   "runtime_env": _runtime_env(args.runtime_env, args.working_dir)}
     result = pipeline.run(executor=args.executor, workdir=args.workdir, **options)
     print(result.summary())
     return 0
+
+
+def _runtime_env(path: str | None, working_dir: str | None) -> dict | None:
+    """Ray's runtime environment from a JSON or YAML file, with ``working_dir`` set if given."""
+    env: dict = {}
+    if path is not None:
+        import yaml
+
+        if not os.path.isfile(path):
+            raise CurationError(f"{path}: no such runtime-env file")
+        with open(path, encoding="utf-8") as f:
+            env = yaml.safe_load(f) or {}  # YAML reads JSON too
+        if not isinstance(env, dict):
+            raise CurationError(f"{path}: a runtime env is a mapping (Ray's runtime_env)")
+    if working_dir is not None:
+        env["working_dir"] = working_dir
+    return env or None
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -123,6 +142,15 @@ def parser() -> argparse.ArgumentParser:
                    help="Ray cluster address, e.g. ray://head:10001 (default: start a local one)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray cluster")
     p.add_argument("--workdir", default=None, help="override the pipeline's work dir")
+    p.add_argument("--shared-dir", action="append", default=[], metavar="DIR",
+                   help="a directory every node of the Ray cluster mounts at the same place "
+                   "(repeatable); on more than one node, local paths outside these are refused")
+    p.add_argument("--runtime-env", default=None, metavar="FILE",
+                   help="Ray runtime environment for the tasks, JSON or YAML (env_vars, pip, "
+                   "py_modules...)")
+    p.add_argument("--working-dir", default=None, metavar="DIR",
+                   help="ship DIR (e.g. the project, with the pipeline's own modules) to every "
+                   "node as the tasks' working directory (Ray's runtime_env working_dir)")
     p.set_defaults(fn=_run)
 
     p = _command(sub, "plan", "print a pipeline's DAG and the steps a run would execute",

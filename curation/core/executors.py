@@ -14,6 +14,7 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+from curation.core import fs
 from curation.core.errors import CurationError, TaskFailed
 from curation.core.tasks import Task, execute
 
@@ -35,6 +36,10 @@ def _failure(task: Task, error: BaseException) -> TaskFailed:
 
 class Executor(ABC):
     name: str
+
+    def check_storage(self, paths: dict[str, str]) -> None:  # noqa: B027 (no check by default)
+        """Raise ``CurationError`` if a worker could not reach one of ``paths`` (what each is,
+        e.g. ``"work dir"`` -> path). A single machine reaches every path it has."""
 
     @abstractmethod
     def run(self, tasks: list[Task], on_done: OnDone) -> list[dict]:
@@ -91,7 +96,10 @@ class RayExecutor(Executor):
     """Ray tasks on a cluster: ``address=None`` starts a local one (``num_cpus`` cores).
 
     ``runtime_env`` is Ray's, for the tasks: e.g. ``{"env_vars": {"AWS_ENDPOINT_URL": ...}}``
-    when workers need settings (object-store endpoint, credentials) they do not inherit.
+    when workers need settings (object-store endpoint, credentials) they do not inherit, or
+    ``{"working_dir": ...}`` to ship code. On a cluster of more than one node, every path a run
+    reads or writes must be an object-store URI (``s3://...``) or lie under one of
+    ``shared_dirs``: directories the user declares mounted at the same place on every node.
     """
 
     name = "ray"
@@ -103,9 +111,12 @@ class RayExecutor(Executor):
         max_in_flight: int | None = None,
         max_retries: int = 3,
         runtime_env: dict | None = None,
+        shared_dirs: tuple[str, ...] = (),
     ):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import ray
+
+        self.shared_dirs = tuple(os.path.abspath(d) for d in shared_dirs)
 
         self._ray = ray
         self._started = False
@@ -124,6 +135,22 @@ class RayExecutor(Executor):
             num_cpus=1, max_retries=max_retries, retry_exceptions=list(TRANSIENT),
             **({"runtime_env": runtime_env} if runtime_env else {}),
         )
+
+    def check_storage(self, paths: dict[str, str]) -> None:
+        nodes = [n for n in self._ray.nodes() if n.get("Alive")]
+        if len(nodes) < 2:
+            return
+        for what, path in paths.items():
+            if not fs.is_local(path):
+                continue
+            local = os.path.abspath(path.removeprefix("file://"))
+            if not any(local == d or local.startswith(d + os.sep) for d in self.shared_dirs):
+                raise CurationError(
+                    f"the {what} {path} is on this machine's disk, which the other "
+                    f"{len(nodes) - 1} node(s) of the Ray cluster cannot see: use an "
+                    "object-store URI (s3://bucket/prefix), or a directory every node mounts "
+                    "at the same place, declared with --shared-dir DIR "
+                    "(RayExecutor(shared_dirs=[DIR]))")
 
     def run(self, tasks: list[Task], on_done: OnDone) -> list[dict]:
         ray = self._ray

@@ -116,6 +116,18 @@ class Plan:
                 "max_shard_bytes": self.max_shard_bytes,
                 "steps": {step.name: _step_entry(step, self.columns) for step in self.steps}}
 
+    def paths(self) -> dict[str, str]:
+        """Every place the run reads or writes, named: the work dir, each sink, each source's
+        input patterns."""
+        out = {"work dir": self.workdir}
+        out |= {f"sink '{name}'": path for name, path in self.sinks.items()}
+        for step in self.steps:
+            if isinstance(step, MapStep) and step.reader is not None:
+                patterns = step.reader.paths
+                for i, path in enumerate([patterns] if isinstance(patterns, str) else patterns):
+                    out[f"input {i} of source '{step.source_node}'"] = path
+        return out
+
     def describe(self) -> list[str]:
         """One line per step."""
         return [f"{i}. {step.summary()}" for i, step in enumerate(self.steps, 1)]

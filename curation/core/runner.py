@@ -236,6 +236,12 @@ def run(
         plan = compile_plan(target, workdir)
     own = not isinstance(executor, Executor)
     ex = make_executor(executor, **executor_options) if own else executor
+    try:
+        ex.check_storage(plan.paths())
+    except BaseException:
+        if own:
+            ex.close()
+        raise
     runner = Runner(plan, ex, progress)
     start = time.perf_counter()
     try:

@@ -116,12 +116,31 @@ def test_pipeline_over_two_nodes_equals_local_run(tmp_path, two_nodes):
     script.write_text(PIPELINE.format(inputs=inputs))
     local = run_cli(script, tmp_path, "local")
     assert local.returncode == 0, local.stderr[-3000:]
-    ray = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address", two_nodes.address)
+    ray = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address", two_nodes.address,
+                  "--shared-dir", str(tmp_path))  # both nodes see this machine's disk
     assert ray.returncode == 0, ray.stderr[-3000:]
     assert output_bytes(str(tmp_path / "o-ray")) == output_bytes(str(tmp_path / "o-local"))
     records = tmp_path / "w-ray" / "_tasks"
     nodes = {json.loads(p.read_text())["ran_on"]["node"] for p in records.rglob("*.json")}
     assert len(nodes) == 2, "tasks must have run on both nodes"
+
+
+@pytest.mark.slow
+def test_a_local_workdir_is_refused_on_two_nodes(tmp_path, two_nodes):
+    inputs = make_inputs(tmp_path / "in", shards=2, docs=50)
+    script = tmp_path / "p.py"
+    script.write_text(PIPELINE.format(inputs=inputs))
+    refused = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address",
+                      two_nodes.address)
+    assert refused.returncode == 1
+    assert f"the work dir {tmp_path / 'w-ray'} is on this machine's disk, which the other 1 " \
+        "node(s) of the Ray cluster cannot see: use an object-store URI" in refused.stderr
+    assert "--shared-dir DIR" in refused.stderr
+    assert not (tmp_path / "w-ray").exists()  # refused before anything ran
+    elsewhere = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address",
+                        two_nodes.address, "--shared-dir", str(tmp_path / "w-ray"))
+    assert elsewhere.returncode == 1
+    assert f"the sink 'sink' {tmp_path / 'o-ray'} is on this machine's disk" in elsewhere.stderr
 
 
 @pytest.mark.slow
@@ -131,7 +150,7 @@ def test_killing_a_node_mid_run_loses_and_duplicates_nothing(tmp_path, two_nodes
     script.write_text(PIPELINE.format(inputs=inputs))
     assert run_cli(script, tmp_path, "local").returncode == 0
     args = [sys.executable, "-m", "curation.cli", "run", str(script), "--executor", "ray",
-            "--address", two_nodes.address]
+            "--address", two_nodes.address, "--shared-dir", str(tmp_path)]
     proc = subprocess.Popen(args, env=cli_env(tmp_path, "ray", slow=1.0),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     records = tmp_path / "w-ray" / "_tasks"
@@ -142,7 +161,7 @@ def test_killing_a_node_mid_run_loses_and_duplicates_nothing(tmp_path, two_nodes
     _, err = proc.communicate(timeout=300)
     if proc.returncode != 0:  # the run may fail for good with the node: a rerun completes it
         rerun = run_cli(script, tmp_path, "ray", "--executor", "ray", "--address",
-                        two_nodes.address)
+                        two_nodes.address, "--shared-dir", str(tmp_path))
         assert rerun.returncode == 0, rerun.stderr[-3000:] + err.decode()[-3000:]
     assert output_bytes(str(tmp_path / "o-ray")) == output_bytes(str(tmp_path / "o-local"))
 
