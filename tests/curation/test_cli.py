@@ -122,3 +122,60 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("curate ")
+
+
+ENV_PIPELINE = textwrap.dedent('''
+    import os
+    import pyarrow as pa
+    from curation import MapStage, Pipeline, read
+
+    class Marked(MapStage):
+        adds = {"mark": pa.string()}
+
+        def process(self, batch, ctx):
+            mark = os.environ.get("CURATE_TEST_MARK", "unset")
+            return batch.append_column("mark", pa.array([mark] * batch.num_rows, pa.string()))
+
+    pipeline = Pipeline("env", workdir=os.environ["WORK"])
+    pipeline.sink(pipeline.source(read(os.environ["INPUTS"], source="s")) >> Marked(),
+                  os.environ["OUT"])
+''')
+
+
+@pytest.mark.ray
+def test_runtime_env_reaches_the_ray_tasks(tmp_path, pipeline_file):
+    import os
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    script = tmp_path / "env.py"
+    script.write_text(ENV_PIPELINE)
+    (tmp_path / "env.yaml").write_text("env_vars:\n  CURATE_TEST_MARK: from-runtime-env\n")
+    done = subprocess.run([sys.executable, "-m", "curation.cli", "run", str(script),
+                           "--executor", "ray", "--num-cpus", "1",
+                           "--runtime-env", str(tmp_path / "env.yaml")],
+                          capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"WORK": str(tmp_path / "we"),
+                                            "INPUTS": str(tmp_path / "in" / "*.jsonl"),
+                                            "OUT": str(tmp_path / "oe")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    marks = {m for f in (tmp_path / "oe").glob("*.parquet")
+             for m in pq.read_table(f).column("mark").to_pylist()}
+    assert marks == {"from-runtime-env"}
+
+
+def test_runtime_env_file_and_working_dir(tmp_path):
+    from curation.cli import _runtime_env
+    from curation.core.errors import CurationError
+
+    (tmp_path / "env.json").write_text('{"env_vars": {"A": "1"}}')
+    assert _runtime_env(str(tmp_path / "env.json"), "proj") == {"env_vars": {"A": "1"},
+                                                                "working_dir": "proj"}
+    assert _runtime_env(None, None) is None
+    (tmp_path / "list.yaml").write_text("- a\n")
+    for bad, message in [(tmp_path / "list.yaml", "a runtime env is a mapping"),
+                         (tmp_path / "missing.yaml", "no such runtime-env file")]:
+        with pytest.raises(CurationError, match=message):
+            _runtime_env(str(bad), None)
