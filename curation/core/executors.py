@@ -14,7 +14,7 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from curation.core import fs
+from curation.core import fs, raywatch
 from curation.core.errors import CurationError, TaskFailed
 from curation.core.tasks import Task, execute
 
@@ -120,6 +120,7 @@ class RayExecutor(Executor):
 
         self._ray = ray
         self._started = False
+        self._watchdog = None
         if not ray.is_initialized():
             ray.init(
                 address=address,
@@ -129,6 +130,8 @@ class RayExecutor(Executor):
                 configure_logging=False,
             )
             self._started = True
+            if address is None and not os.environ.get("RAY_ADDRESS"):  # a cluster of our own
+                self._watchdog = raywatch.start(os.getpid())
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.max_in_flight = max_in_flight or 2 * cpus
         self._remote = ray.remote(execute).options(
@@ -182,6 +185,10 @@ class RayExecutor(Executor):
         if self._started:
             self._ray.shutdown()
             self._started = False
+        if self._watchdog is not None:  # the cluster stopped cleanly: nothing left to watch
+            self._watchdog.terminate()
+            self._watchdog.wait()
+            self._watchdog = None
 
 
 def make_executor(name: str, **options) -> Executor:
