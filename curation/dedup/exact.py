@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from curation.core.hashing import xxh3_128_column
 from curation.core.stage import BatchContext, GlobalStage
+from curation.dedup.shards import batch_decisions, by_partition, partition_frame
 
 DUP_OF = "exact_dup_of"
 
@@ -79,18 +80,12 @@ class ExactDedup(GlobalStage):
                 )
             )
             offset += len(h)
-        if not pieces:
-            return
-        table = pa.concat_tables(pieces)
-        keys = table.column("h_lo").to_numpy() % np.uint64(self.partitions)
-        for p in np.unique(keys).tolist():
-            yield int(p), table.filter(pa.array(keys == p))
+        yield from by_partition(pieces, lambda t: t.column("h_lo").to_numpy(), self.partitions)
 
     def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
-        frames = [pl.from_arrow(t) for t in tables]
-        if not frames:
+        df = partition_frame(tables)
+        if df is None:
             return
-        df = pl.concat(frames)
         order = {
             "newest": (["created", "id"], [True, False]),
             "oldest": (["created", "id"], [False, False]),
@@ -117,15 +112,11 @@ class ExactDedup(GlobalStage):
     ) -> pa.Table:
         n = batch.num_rows
         dup_of = pa.nulls(n, pa.string())
-        if decisions is not None and decisions.num_rows:
-            rows = decisions.column("row").to_numpy()
-            inside = (rows >= offset) & (rows < offset + n)
-            if inside.any():
-                values = np.full(n, None, dtype=object)
-                values[rows[inside] - offset] = decisions.column(DUP_OF).to_numpy(
-                    zero_copy_only=False
-                )[inside]
-                dup_of = pa.array(values, pa.string())
+        at, mine = batch_decisions(decisions, offset, n)
+        if len(at):
+            values = np.full(n, None, dtype=object)
+            values[at] = mine.column(DUP_OF).to_numpy(zero_copy_only=False)
+            dup_of = pa.array(values, pa.string())
         if self.mode == "mark":
             return batch.append_column(DUP_OF, dup_of)
         is_dup = pc.is_valid(dup_of)

@@ -41,6 +41,7 @@ import rensa
 from curation.core.hashing import xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage
 from curation.dedup.exact import SPACE_RUN
+from curation.dedup.shards import batch_decisions, by_partition, partition_frame
 
 CLUSTER = "minhash_cluster"
 DUPLICATE = "minhash_duplicate"
@@ -325,19 +326,15 @@ class MinHashDedup(GlobalStage):
                 columns["shingles"] = unique_per_doc(hashes, offsets).take(pa.array(doc))
             pieces.append(pa.table(columns))
             offset += n
-        if not pieces:
-            return
-        table = pa.concat_tables(pieces)
-        parts = table.column("bucket").to_numpy() % np.uint64(self.partitions)
-        for p in np.unique(parts).tolist():
-            yield int(p), table.filter(pa.array(parts == p))
+        yield from by_partition(pieces, lambda t: t.column("bucket").to_numpy(),
+                                self.partitions)
 
     # -- reduce ------------------------------------------------------------------------------
     def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
-        frames = [pl.from_arrow(t) for t in tables]
-        if not frames:
+        df = partition_frame(tables)
+        if df is None:
             return
-        df = pl.concat(frames).filter(pl.col("bucket").is_duplicated())
+        df = df.filter(pl.col("bucket").is_duplicated())
         if df.height == 0:
             return
         by, descending = _ORDER[self.keep]
@@ -426,13 +423,11 @@ class MinHashDedup(GlobalStage):
         cluster = np.zeros(n, np.int64)
         in_cluster = np.zeros(n, bool)
         duplicate = np.zeros(n, bool)
-        if decisions is not None and decisions.num_rows:
-            rows = decisions.column("row").to_numpy()
-            inside = (rows >= offset) & (rows < offset + n)
-            at = rows[inside] - offset
-            cluster[at] = decisions.column(CLUSTER).to_numpy()[inside]
+        at, mine = batch_decisions(decisions, offset, n)
+        if len(at):
+            cluster[at] = mine.column(CLUSTER).to_numpy()
             in_cluster[at] = True
-            duplicate[at] = decisions.column(DUPLICATE).to_numpy(zero_copy_only=False)[inside]
+            duplicate[at] = mine.column(DUPLICATE).to_numpy(zero_copy_only=False)
         out = batch.append_column(CLUSTER, pa.array(cluster, mask=~in_cluster))
         if self.mode == "mark":
             return out.append_column(DUPLICATE, pa.array(duplicate))

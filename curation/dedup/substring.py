@@ -48,6 +48,7 @@ from pydivsufsort import divsufsort, kasai
 
 from curation.core.hashing import xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage
+from curation.dedup.shards import batch_decisions, by_partition
 
 REMOVED = "substring_removed_bytes"
 EMPTY = "substring_duplicate_empty"
@@ -252,13 +253,8 @@ class SubstringDedup(GlobalStage):
                 "text": batch.column("text").cast(pa.large_string()),
             }))
             offset += n
-        if not pieces:
-            return
-        table = pa.concat_tables(pieces)
-        ids = table.column("id").combine_chunks()
-        keys = xxh3_64_column(ids) % np.uint64(self.partitions)
-        for p in np.unique(keys).tolist():
-            yield int(p), table.filter(pa.array(keys == p))
+        yield from by_partition(pieces, lambda t: xxh3_64_column(t.column("id").combine_chunks()),
+                                self.partitions)
 
     def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
         pieces = [t for t in tables if t.num_rows]
@@ -297,13 +293,10 @@ class SubstringDedup(GlobalStage):
         self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
     ) -> pa.Table:
         n = batch.num_rows
-        doc = start = end = np.zeros(0, np.int64)
-        if decisions is not None and decisions.num_rows:
-            rows = decisions.column("row").to_numpy()
-            inside = (rows >= offset) & (rows < offset + n)
-            doc = rows[inside] - offset
-            start = decisions.column("start").to_numpy()[inside]
-            end = decisions.column("end").to_numpy()[inside]
+        doc, mine = batch_decisions(decisions, offset, n)
+        start = end = np.zeros(0, np.int64)
+        if len(doc):
+            start, end = mine.column("start").to_numpy(), mine.column("end").to_numpy()
         text = batch.column("text").combine_chunks()
         new_text, removed = cut_spans(text, doc, start, end)
         out = batch.set_column(batch.schema.get_field_index("text"), "text", new_text)
