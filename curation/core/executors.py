@@ -100,6 +100,9 @@ class RayExecutor(Executor):
     ``{"working_dir": ...}`` to ship code. On a cluster of more than one node, every path a run
     reads or writes must be an object-store URI (``s3://...``) or lie under one of
     ``shared_dirs``: directories the user declares mounted at the same place on every node.
+    Each task asks Ray for what its stage says it needs (``Stage.resources``: one CPU, and
+    memory where the stage can estimate it); a task needing more than any node has is refused
+    before anything is submitted.
     """
 
     name = "ray"
@@ -134,10 +137,10 @@ class RayExecutor(Executor):
                 self._watchdog = raywatch.start(os.getpid())
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.max_in_flight = max_in_flight or 2 * cpus
-        self._remote = ray.remote(execute).options(
-            num_cpus=1, max_retries=max_retries, retry_exceptions=list(TRANSIENT),
-            **({"runtime_env": runtime_env} if runtime_env else {}),
-        )
+        self._execute = ray.remote(execute)
+        self._options = {"num_cpus": 1, "max_retries": max_retries,
+                         "retry_exceptions": list(TRANSIENT),
+                         **({"runtime_env": runtime_env} if runtime_env else {})}
 
     def check_storage(self, paths: dict[str, str]) -> None:
         nodes = [n for n in self._ray.nodes() if n.get("Alive")]
@@ -155,8 +158,24 @@ class RayExecutor(Executor):
                     "at the same place, declared with --shared-dir DIR "
                     "(RayExecutor(shared_dirs=[DIR]))")
 
+    def _check_fits(self, tasks: list[Task]) -> None:
+        """Refuse, before submitting anything, a task asking more than any node has."""
+        nodes = [n["Resources"] for n in self._ray.nodes() if n.get("Alive")]
+        most = {"num_cpus": max(n.get("CPU", 0) for n in nodes),
+                "memory": max(n.get("memory", 0) for n in nodes)}
+        for task in tasks:
+            for key, need in task.resources.items():
+                if need > most[key]:
+                    raise CurationError(
+                        f"step '{task.step}', {task.phase} task {task.index} ({task.label}) "
+                        f"needs {_amount(key, need)}, more than any node of the cluster has "
+                        f"({_amount(key, most[key])}): use bigger nodes, make the tasks "
+                        "smaller (more partitions, a smaller partition_bytes), or override "
+                        "the estimate with stage.with_resources(...)")
+
     def run(self, tasks: list[Task], on_done: OnDone) -> list[dict]:
         ray = self._ray
+        self._check_fits(tasks)
         _ship_user_code(tasks)
         records: dict[int, dict] = {}
         pending = {}
@@ -165,7 +184,8 @@ class RayExecutor(Executor):
         while queue or pending:
             while queue and failure is None and len(pending) < self.max_in_flight:
                 i, task = queue.pop(0)
-                pending[self._remote.remote(task)] = (i, task)
+                remote = self._execute.options(**(self._options | task.resources))
+                pending[remote.remote(task)] = (i, task)
             if not pending:
                 break
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -189,6 +209,10 @@ class RayExecutor(Executor):
             self._watchdog.terminate()
             self._watchdog.wait()
             self._watchdog = None
+
+
+def _amount(resource: str, value: float) -> str:
+    return f"{value / 1e9:.1f} GB of memory" if resource == "memory" else f"{value:g} CPUs"
 
 
 def make_executor(name: str, **options) -> Executor:

@@ -23,6 +23,7 @@ from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
 from curation.core.manifest import write_manifest
 from curation.core.plan import GlobalStep, MapStep, Plan, UnionStep, compile_plan
+from curation.core.stage import Stage
 from curation.core.stats import StageStats
 from curation.core.tasks import (
     ApplyTask,
@@ -129,8 +130,8 @@ class Runner:
                   "max": self.plan.max_shard_bytes, "output": step.output}
         if step.reader is not None:
             common["reader"] = step.reader.config()
-            inputs = [InputShard(path, fingerprint(fs.file_identity(path)))
-                      for path in step.reader.files()]
+            identities = [fs.file_identity(path) for path in step.reader.files()]
+            inputs = [InputShard(f["path"], fingerprint(f), bytes=f["size"]) for f in identities]
         else:
             inputs = self.datasets[step.input]
         return [
@@ -138,7 +139,8 @@ class Runner:
                        shard.path, input=shard, reader=step.reader,
                        source_node=step.source_node, stages=step.stages,
                        output_dir=step.output, workdir=self.workdir, seed=self.plan.seed,
-                       max_shard_bytes=self.plan.max_shard_bytes)
+                       max_shard_bytes=self.plan.max_shard_bytes,
+                       resources=_needs([s for _, s in step.stages], "map", [shard]))
             for i, shard in enumerate(inputs)
         ]
 
@@ -151,14 +153,16 @@ class Runner:
         shards = self.datasets[step.input]
         scan = self._run_phase(name, "scan", [
             self._task(ScanTask, name, "scan", i, {**base, "scan": s.identity}, s.path,
-                       input=s, stage=stage, output_dir=scratch(name, "scan"))
+                       input=s, stage=stage, output_dir=scratch(name, "scan"),
+                       resources=_needs([stage], "scan", [s]))
             for i, s in enumerate(shards)
         ])
         scan_fp, pieces = fingerprint([r["fingerprint"] for r in scan]), _shards(scan)
         reduce = self._run_phase(name, "reduce", [
             self._task(ReduceTask, name, "reduce", p, {**base, "reduce": p, "in": scan_fp},
-                       f"partition {p}", inputs=[x for x in pieces if x.key == p],
-                       stage=stage, output_dir=scratch(name, "reduce"))
+                       f"partition {p}", inputs=(mine := [x for x in pieces if x.key == p]),
+                       stage=stage, output_dir=scratch(name, "reduce"),
+                       resources=_needs([stage], "reduce", mine))
             for p in range(stage.partitions)
         ])
         reduce_fp, decisions = fingerprint([r["fingerprint"] for r in reduce]), _shards(reduce)
@@ -167,16 +171,18 @@ class Runner:
             merge = self._run_phase(name, "merge", [
                 self._task(MergeTask, name, "merge", 0, {**base, "merge": 0, "in": reduce_fp},
                            "merge", inputs=decisions, stage=stage,
-                           output_dir=scratch(name, "merge"))
+                           output_dir=scratch(name, "merge"),
+                           resources=_needs([stage], "merge", decisions))
             ])
             reduce_fp, decisions = fingerprint([r["fingerprint"] for r in merge]), _shards(merge)
         apply_base = {**base, "decisions": reduce_fp, "max": self.plan.max_shard_bytes,
                       "output": step.output}
         apply = self._run_phase(name, "apply", [
             self._task(ApplyTask, name, "apply", i, {**apply_base, "apply": s.identity}, s.path,
-                       input=s, decisions=[d for d in decisions if d.key == i], stage=stage,
-                       output_dir=step.output, seed=self.plan.seed,
-                       max_shard_bytes=self.plan.max_shard_bytes)
+                       input=s, decisions=(mine := [d for d in decisions if d.key == i]),
+                       stage=stage, output_dir=step.output, seed=self.plan.seed,
+                       max_shard_bytes=self.plan.max_shard_bytes,
+                       resources=_needs([stage], "apply", [s, *mine]))
             for i, s in enumerate(shards)
         ])
         for sub, records in (("scan", scan), ("reduce", reduce), ("merge", merge)):
@@ -196,10 +202,21 @@ class Runner:
         return out
 
 
+def _needs(stages: list[Stage], phase: str, inputs: list[InputShard]) -> dict[str, float]:
+    """What a task running ``stages`` (one, or a fused chain) over ``inputs`` asks of its
+    worker: the most any of them asks, resource by resource."""
+    size = sum(i.bytes or 0 for i in inputs)
+    out: dict[str, float] = {}
+    for stage in stages:
+        for key, value in stage.resources(phase, size).items():
+            out[key] = max(out.get(key, 0), value)
+    return out
+
+
 def _shards(records: list[dict]) -> list[InputShard]:
     """The Parquet outputs of records, in task order (side outputs left out)."""
     return [
-        InputShard(o["path"], o["checksum"], o.get("key"))
+        InputShard(o["path"], o["checksum"], o.get("key"), bytes=o.get("bytes"))
         for r in records
         for o in r["outputs"]
         if "side" not in o

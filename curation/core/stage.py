@@ -78,6 +78,23 @@ class Stage(metaclass=_StageType):
         """Parameters that define the output; fingerprinted for resume."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "name"}
 
+    def resources(self, phase: str, input_bytes: int) -> dict[str, float]:
+        """What one task of ``phase`` needs of its worker, for ``input_bytes`` of input files:
+        Ray's ``num_cpus`` and ``memory`` (bytes). One CPU by default; a stage that can
+        estimate its memory says so; ``with_resources`` overrides both."""
+        return {"num_cpus": 1, **getattr(self, "_resources", {})}
+
+    def with_resources(self, **resources: float) -> Stage:
+        """This stage, its tasks asking for ``resources`` (``num_cpus=``, ``memory=`` bytes)
+        instead of its own estimate. Not part of the fingerprint: resources never change an
+        output."""
+        unknown = set(resources) - {"num_cpus", "memory"}
+        if unknown:
+            raise CurationError(f"{type(self).__name__}: unknown resources {sorted(unknown)}; "
+                                "use num_cpus= and memory= (bytes)")
+        self._resources = dict(resources)
+        return self
+
     def output_columns(self) -> dict[str, pa.DataType]:
         """Columns this stage adds, with their types."""
         return dict(self.adds)

@@ -41,6 +41,7 @@ class InputShard:
     identity: str  # checksum of a produced shard, or size+mtime fingerprint of a source file
     key: int | None = None  # partition or shard number of an intermediate piece
     columns: tuple[str, ...] | None = None  # read only these (a union's shared columns)
+    bytes: int | None = None  # the file's size, where known (not part of its identity)
 
     def batches(self) -> Iterator[pa.Table]:
         """The shard's record batches as tables, projected to ``columns`` when set."""
@@ -55,6 +56,8 @@ class Task(ABC):
     fingerprint: str
     record_path: str
     label: str  # shown in errors: usually the input file
+    # what the task asks of its worker (Ray's num_cpus, memory in bytes); not fingerprinted
+    resources: dict[str, float] = field(default_factory=dict, kw_only=True)
 
     @abstractmethod
     def run(self) -> tuple[list[dict], dict[str, StageStats]]:

@@ -43,6 +43,10 @@ from curation.core.stage import BatchContext, GlobalStage
 from curation.dedup.exact import SPACE_RUN
 from curation.dedup.shards import batch_decisions, by_partition, partition_frame
 
+# merge memory estimate: Parquet stores the sorted int64 edges about 2x compressed; in memory
+# they are 16 B each, plus the union-find arrays and the keys of the documents they touch
+MERGE_BYTES_PER_PARQUET_BYTE = 8
+
 CLUSTER = "minhash_cluster"
 DUPLICATE = "minhash_duplicate"
 SHARD_SHIFT = 40  # doc key = shard << 40 | row: up to 2**40 rows per shard, 2**23 shards
@@ -414,6 +418,15 @@ class MinHashDedup(GlobalStage):
         )
         for shard, group in df.sort("key").group_by("shard", maintain_order=True):
             yield int(shard[0]), group.select("row", CLUSTER, DUPLICATE).to_arrow()
+
+    def resources(self, phase: str, input_bytes: int) -> dict[str, float]:
+        """The merge asks for its memory: every edge (16 bytes in memory, about
+        ``MERGE_BYTES_PER_PARQUET_BYTE`` times the reduce outputs' Parquet bytes with the
+        union-find arrays and the per-document keys)."""
+        needs = super().resources(phase, input_bytes)
+        if phase == "merge" and "memory" not in needs:
+            needs["memory"] = MERGE_BYTES_PER_PARQUET_BYTE * input_bytes
+        return needs
 
     # -- apply -------------------------------------------------------------------------------
     def apply(

@@ -50,6 +50,11 @@ from curation.core.hashing import xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage
 from curation.dedup.shards import batch_decisions, by_partition
 
+# reduce memory estimate: zstd Parquet holds text about 3x compressed (an upper bound for
+# prose); a block costs about 14 bytes of RSS per byte (measured, module docstring)
+TEXT_PER_PARQUET_BYTE = 3
+BYTES_PER_BLOCK_BYTE = 14
+
 REMOVED = "substring_removed_bytes"
 EMPTY = "substring_duplicate_empty"
 SEPARATOR = 0xFF  # never a byte of valid UTF-8
@@ -241,6 +246,16 @@ class SubstringDedup(GlobalStage):
             raise ValueError("fuzziness must lie in (0, 1]")
         self.min_bytes, self.fuzziness, self.min_chars = min_bytes, fuzziness, min_chars
         self.partition_bytes, self.partitions, self.name = partition_bytes, partitions, name
+
+    def resources(self, phase: str, input_bytes: int) -> dict[str, float]:
+        """A reduce asks for its memory (see the module docstring): the partition's texts, at
+        most ``TEXT_PER_PARQUET_BYTE`` times its Parquet bytes, plus ``BYTES_PER_BLOCK_BYTE``
+        for the largest block."""
+        needs = super().resources(phase, input_bytes)
+        if phase == "reduce" and "memory" not in needs:
+            text = TEXT_PER_PARQUET_BYTE * input_bytes
+            needs["memory"] = text + BYTES_PER_BLOCK_BYTE * min(text, self.partition_bytes)
+        return needs
 
     def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
         pieces, offset = [], 0
