@@ -23,6 +23,9 @@ def format_status(workdir: str) -> str:
     run, progress = step_progress(workdir)
     lines = [f"pipeline '{run['pipeline']}': {run['state']}"]
     for step, phases in progress.items():
+        if run["steps"][step].get("kind") == "union":  # shard lists joined: no task to run
+            lines.append(f"  {step:28} union (no tasks)")
+            continue
         if not phases:
             lines.append(f"  {step:28} not started")
             continue

@@ -133,3 +133,17 @@ def test_status_shows_the_phases_not_started_yet(run_dir):
     run_dir.write_run(run)
     assert "min_hash_dedup               scan 1/1  reduce 2/2  merge -  apply -" in format_status(
         run_dir.root)
+
+
+def test_status_shows_a_union_as_a_step_without_tasks(tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(f'{{"id": "{i}", "text": "document {i} with some words"}}\n'
+                            for i in range(5)))
+    p = Pipeline("u", str(tmp_path / "w"))
+    both = p.union(p.source(read(str(docs), source="a"), name="a"),
+                   p.source(read(str(docs), source="b"), name="b"))
+    p.sink(both >> ExactDedup(partitions=1), str(tmp_path / "o"))
+    p.run(progress=False)
+    status = format_status(str(tmp_path / "w"))
+    assert "union                        union (no tasks)" in status
+    assert "not started" not in status
