@@ -10,10 +10,10 @@ the eval sets -> topic and quality tagging -> per-topic quality vigintiles -> to
 quality-aware upsampling -> Parquet shards + manifest.
 
 Parameters users change most (environment variables, defaults in brackets):
-CURATE_WEB_INPUT [a generated synthetic crawl], CURATE_WEB_WARC [unset], CURATE_EVALS [the
-synthetic eval set + HumanEval], CURATE_WORKDIR [runs/web], CURATE_TOKENIZER [a BPE trained on
-the Python docs], CURATE_QUALITY_MODEL / CURATE_TOPIC_MODEL [default classifiers],
-CURATE_UPSAMPLE_RATIO [1.0].
+CURATE_WEB_INPUT [a generated synthetic crawl], CURATE_WEB_WARC [unset], CURATE_EVALS
+[HumanEval, with the synthetic crawl's eval set when it is the input], CURATE_WORKDIR
+[runs/web], CURATE_TOKENIZER [a BPE trained on the Python docs], CURATE_QUALITY_MODEL /
+CURATE_TOPIC_MODEL [default classifiers], CURATE_UPSAMPLE_RATIO [1.0].
 """
 
 import os
@@ -37,9 +37,11 @@ WORKDIR = env("WORKDIR", "runs/web")
 sample = None if os.environ.get("CURATE_WEB_INPUT") or os.environ.get("CURATE_WEB_WARC") \
     else synthetic_web()
 quality_model, topic_model = classifier_models()
-evals = ([load_eval(p) for p in os.environ["CURATE_EVALS"].split(",")]
-         if os.environ.get("CURATE_EVALS")
-         else [load_eval(os.path.join(sample, "evals", "synthetic_qa.jsonl")), humaneval()])
+if os.environ.get("CURATE_EVALS"):
+    evals = [load_eval(p) for p in os.environ["CURATE_EVALS"].split(",")]
+else:  # the synthetic crawl's own eval set with it, and HumanEval (shipped by a package)
+    evals = ([load_eval(os.path.join(sample, "evals", "synthetic_qa.jsonl"))]
+             if sample is not None else []) + [humaneval()]
 
 pipeline = Pipeline("web", workdir=os.path.join(WORKDIR, "work"), seed=0)
 if os.environ.get("CURATE_WEB_WARC"):

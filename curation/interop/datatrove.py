@@ -336,7 +336,10 @@ class DatatroveReader(Reader):
         return files
 
     def _relative_path(self, path: str) -> str:
+        """``path`` relative to the reader's folder ("" when the reader was given one file)."""
         base = str(self.paths).rstrip("/")
+        if path == base:
+            return ""
         return path[len(base) :].lstrip("/") if path.startswith(base + "/") else path
 
     def read(self, path: str, quarantine: Quarantine, drops: Counter) -> Iterator[pa.Table]:

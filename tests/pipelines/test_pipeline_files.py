@@ -42,3 +42,14 @@ def test_midtrain_mix_reaches_its_budget(samples, tmp_path):
     tokens = {d["source"]: d["tokens"] for d in manifest["domains"]}
     assert abs(sum(tokens.values()) - 200_000) < 0.03 * 200_000
     assert abs(tokens["web"] / sum(tokens.values()) - 0.7) < 0.03
+
+
+def test_web_on_warc_without_evals_plans(samples, tmp_path):
+    """CURATE_WEB_WARC without CURATE_EVALS: the eval sets default to HumanEval (it crashed,
+    looking for the synthetic crawl's eval set that WARC mode does not build)."""
+    (tmp_path / "warc").mkdir()
+    run = curate("plan", os.path.join(ROOT, "pipelines", "web.py"),
+                 env=samples | {"CURATE_WORKDIR": str(tmp_path), "CURATE_EVALS": "",
+                                "CURATE_WEB_WARC": str(tmp_path / "warc")})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Decontaminate" in run.stdout

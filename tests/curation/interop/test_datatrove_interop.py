@@ -370,3 +370,18 @@ def test_jsonl_reader_columns_and_batches(tmp_path):
     assert table.column("id").to_pylist() == [r["id"] for r in rows]
     assert table.column("url").to_pylist() == [r["url"] for r in rows]
     assert drops == {"empty_text": 1}
+
+
+def test_a_single_warc_file_reads_like_its_directory(tmp_path):
+    """A reader given one file, not a folder, reads that file (it was quarantined whole, its
+    path doubled)."""
+    from curation.core.quarantine import Quarantine
+
+    root = make_warcs(tmp_path / "in")
+    one = DatatroveReader(WarcReader(os.path.join(root, "a.warc.gz")), source="cc")
+    folder = DatatroveReader(WarcReader(root, glob_pattern="a.warc.gz"), source="cc")
+    (path,) = one.files()
+    assert path == os.path.join(root, "a.warc.gz") and folder.files() == [path]
+    read = [pa.concat_tables(r.read(path, Quarantine("raise", None), Counter()))
+            for r in (one, folder)]
+    assert read[0].num_rows == 3 and read[0].equals(read[1])
