@@ -156,7 +156,7 @@ def _documents(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray, info: T
     if SOURCE not in cols:
         cols[SOURCE] = pa.array([source] * len(starts), pa.string())
     cols[INPUT_IDS] = ids
-    cols[N_TOKENS] = pa.array(lengths.astype(np.int32))
+    cols[N_TOKENS] = pa.array(lengths.astype(np.int64))
     if labels is not None and N_BYTES in labels.column_names:
         cols[N_BYTES] = labels.column(N_BYTES).cast(pa.int64())
     else:

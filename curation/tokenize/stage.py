@@ -2,7 +2,7 @@
 
 Output columns: ``input_ids`` (``list<uint16>`` when the vocabulary fits in 16 bits, else
 ``list<uint32>``; the document's tokens then EOS, after BOS when one is configured),
-``n_tokens`` (int32, the list's length, EOS included), ``n_bytes`` (int64, UTF-8 bytes of the
+``n_tokens`` (int64, the list's length, EOS included; sums of it never wrap), ``n_bytes`` (int64, UTF-8 bytes of the
 text), and the carried columns (``id``, ``source``, ``topic``, ``vigintile`` where present).
 ``text`` is not kept. The schema metadata key ``curation.tokenizer`` holds the tokenizer's
 ``TokenizerInfo`` as JSON, so every shard says which tokenizer made it.
@@ -100,7 +100,7 @@ class Tokenize(MapStage):
     null) texts are dropped (reason ``empty_text``).
     """
 
-    version = 2  # 2: null texts dropped as empty_text
+    version = 3  # 2: null texts dropped as empty_text; 3: n_tokens is int64
 
     requires = (TEXT,)
 
@@ -122,7 +122,7 @@ class Tokenize(MapStage):
     def output_columns(self) -> dict[str, pa.DataType]:
         return {
             INPUT_IDS: pa.list_(token_type(self.tokenizer_info)),
-            N_TOKENS: pa.int32(),
+            N_TOKENS: pa.int64(),
             N_BYTES: pa.int64(),
         }
 
@@ -149,7 +149,7 @@ class Tokenize(MapStage):
         texts = batch.column(TEXT).to_pylist()
         encodings = self._tok.encode_batch_fast(texts, add_special_tokens=False)
         ids = tokens_array([e.ids for e in encodings], info)
-        n_tokens = pc.list_value_length(ids).cast(pa.int32())
+        n_tokens = pc.list_value_length(ids).cast(pa.int64())
         ctx.stats.tokens_out += len(ids.values)
         kept = [c for c in batch.column_names if c in self.carry]
         out = batch.select(kept).append_column(INPUT_IDS, ids)

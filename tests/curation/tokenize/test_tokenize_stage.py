@@ -88,6 +88,7 @@ def test_schema_carries_columns_dtype_and_tokenizer(tokenized, tokenizer_path):
     schema = pq.read_schema(os.path.join(out, "part-00000-000.parquet"))
     assert schema.names == ["id", "source", "topic", "input_ids", "n_tokens", "n_bytes"]
     assert schema.field("input_ids").type == pa.list_(pa.uint16())
+    assert schema.field("n_tokens").type == pa.int64()  # int32 sums wrapped past 2**31 in polars
     info = tokenizer_of(schema)
     assert info.hash == Tokenize(tokenizer_path).tokenizer_info.hash and info.eos_id == 0
     s = result.stats["tokenize"]
@@ -206,3 +207,4 @@ def test_token_batches_past_int32_offsets_are_refused():
     with pytest.raises(CurationError, match="int32 offsets"):
         tokens_array([Huge(), Huge()], info)  # 2^31 + 2 ids with the EOS
     assert tokens_array([[5, 6], []], info).offsets.to_pylist() == [0, 3, 4]
+
