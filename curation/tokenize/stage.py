@@ -2,8 +2,9 @@
 
 Output columns: ``input_ids`` (``list<uint16>`` when the vocabulary fits in 16 bits, else
 ``list<uint32>``; the document's tokens then EOS, after BOS when one is configured),
-``n_tokens`` (int64, the list's length, EOS included; sums of it never wrap), ``n_bytes`` (int64, UTF-8 bytes of the
-text), and the carried columns (``id``, ``source``, ``topic``, ``vigintile`` where present).
+``n_tokens`` (int64, the list's length, EOS included; sums of it never wrap), ``n_bytes``
+(int64, UTF-8 bytes of the text), and the carried columns (``id``, ``source``, ``topic``,
+``vigintile`` where present).
 ``text`` is not kept. The schema metadata key ``curation.tokenizer`` holds the tokenizer's
 ``TokenizerInfo`` as JSON, so every shard says which tokenizer made it.
 
