@@ -2,20 +2,28 @@
 
 Export writes, per shard, ``<stem>.npy``: the documents' token ids concatenated (each ends with
 EOS), as a headerless little-endian array (``np.memmap``, as Dolma writes and OLMo-core reads
-them), and ``<stem>.csv.gz``: the label list, one row per document with its token span
-``start,end`` (end exclusive) and ``id, source, topic, vigintile, n_bytes`` where present.
-``export.json`` records the tokenizer and dtype, which a headerless array cannot.
+them); ``<stem>.csv.gz``: Dolma's metadata, one headerless row ``start,end,id,src,loc`` per
+document (its token span, end exclusive; ``src`` our ``source``; ``loc`` its index in the
+shard); and ``<stem>.labels.csv.gz``: our other labels (``topic, vigintile, n_bytes`` where
+present, with a header, one row per document in the same order). ``export.json`` records the
+tokenizer and dtype, which a headerless array cannot.
 
-Import reads such arrays back into our tokenized shards, with their label lists when present;
-without one, documents are split after each EOS (trailing tokens without an EOS form a last
-document). Every imported document ends with EOS: one is added to a document that lacks it.
+Import reads such arrays back into our tokenized shards, with their metadata when present: our
+own export losslessly, a Dolma pair with its ids (the documents' source is then the ``source``
+argument, as Dolma's ``src`` is a file path), or a label list with a header (``start,end`` and
+any of ``id, source, topic, vigintile, n_bytes``). Without metadata, documents are split after
+each EOS (trailing tokens without an EOS form a last document). Every imported document ends
+with EOS: one is added to a document that lacks it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +39,9 @@ from curation.tokenize.stage import list_offsets, token_type, with_tokenizer_met
 from curation.tokenize.tokenizer import TokenizerInfo, load_tokenizer
 
 EXPORT_META = "export.json"
-LABEL_COLUMNS = (ID, *DOMAIN_COLUMNS, N_BYTES)
+DOLMA_COLUMNS = ("start", "end", ID, "src", "loc")  # Dolma's headerless metadata rows
+EXTRA_LABELS = ("topic", "vigintile", N_BYTES)  # ours, in the .labels.csv.gz beside them
+EXTRA_SUFFIX = ".labels.csv.gz"
 DOCS_PER_BATCH = 8192
 
 
@@ -45,29 +55,46 @@ def export_npy(directory: str, out_dir: str, dtype: str = "uint32") -> dict:
     for i, shard in enumerate(data.shards):
         stem = os.path.basename(shard).removesuffix(".parquet")
         npy, labels = fs.join(out_dir, f"{stem}.npy"), fs.join(out_dir, f"{stem}.csv.gz")
+        extra = fs.join(out_dir, stem + EXTRA_SUFFIX)
         start = docs = 0
-        with (fs.atomic_output(npy) as tokens_out, fs.atomic_output(labels) as raw_labels,
-              gzip.GzipFile(fileobj=raw_labels, mode="wb", mtime=0) as labels_out):
-            writer = None
+        with (fs.atomic_output(npy) as tokens_out, _csv_gz(labels) as dolma_out,
+              _csv_gz(extra) as extra_out):
+            dolma = extras = None
             for batch in data.shard_batches(i):
                 ids = batch.column(INPUT_IDS)
                 tokens_out.write(ids.values.to_numpy(zero_copy_only=False)
                                  .astype(np_dtype, copy=False).tobytes())
                 ends = start + np.cumsum(ids.value_lengths().to_numpy(zero_copy_only=False))
-                cols = {"start": np.concatenate([[start], ends[:-1]]), "end": ends}
-                cols |= {c: batch.column(c) for c in LABEL_COLUMNS if c in batch.schema.names}
-                table = pa.table(cols)
-                if writer is None:
-                    writer = pacsv.CSVWriter(labels_out, table.schema)
-                writer.write_table(table)
-                start, docs = int(ends[-1]) if len(ends) else start, docs + batch.num_rows
-            if writer is not None:
-                writer.close()
+                n = batch.num_rows
+                rows = pa.table({
+                    "start": np.concatenate([[start], ends[:-1]]), "end": ends,
+                    ID: batch.column(ID),
+                    "src": (batch.column(SOURCE) if SOURCE in batch.schema.names
+                            else pa.nulls(n, pa.string())),
+                    "loc": np.arange(docs, docs + n)})
+                more = batch.select([c for c in EXTRA_LABELS if c in batch.schema.names])
+                if dolma is None:
+                    headerless = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+                    dolma = pacsv.CSVWriter(dolma_out, rows.schema, write_options=headerless)
+                    extras = pacsv.CSVWriter(extra_out, more.schema)
+                dolma.write_table(rows)
+                extras.write(more)
+                start, docs = int(ends[-1]) if len(ends) else start, docs + n
+            for writer in (dolma, extras):
+                if writer is not None:
+                    writer.close()
         files.append({"npy": os.path.basename(npy), "labels": os.path.basename(labels),
-                      "tokens": start, "docs": docs})
+                      "extra_labels": os.path.basename(extra), "tokens": start, "docs": docs})
     meta = {"tokenizer": data.info.to_dict(), "dtype": dtype, "files": files}
     fs.write_json(fs.join(out_dir, EXPORT_META), meta)
     return meta
+
+
+@contextlib.contextmanager
+def _csv_gz(path: str) -> Iterator:
+    """A gzip stream written atomically to ``path`` (mtime 0: same bytes on every run)."""
+    with fs.atomic_output(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+        yield out
 
 
 def _read_tokens(path: str, dtype: np.dtype) -> np.ndarray:
@@ -80,12 +107,37 @@ def _read_tokens(path: str, dtype: np.dtype) -> np.ndarray:
     return np.frombuffer(fs.read_bytes(path), dtype=dtype)
 
 
+def _read_csv_gz(path: str, **options) -> pa.Table | None:
+    """A gzipped CSV, or None for an empty file (no rows, not even a header)."""
+    with fs.open_input(path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
+        data = f.read()
+    return pacsv.read_csv(io.BytesIO(data), **options) if data.strip() else None
+
+
 def _read_labels(path: str, n_tokens: int, npy: str) -> pa.Table | None:
+    """The documents' spans (``start``, ``end``) and labels from the metadata beside ``npy``,
+    in any of the three shapes the module docstring lists; None without metadata."""
     if not fs.exists(path):
         return None
     with fs.open_input(path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
-        table = pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(
-            column_types={ID: pa.string(), SOURCE: pa.string(), "topic": pa.string()}))
+        headed = f.read(8).lstrip().startswith((b'"start"', b"start,"))
+    types = {ID: pa.string(), SOURCE: pa.string(), "topic": pa.string(), "src": pa.string()}
+    if headed:
+        table = _read_csv_gz(path, convert_options=pacsv.ConvertOptions(column_types=types))
+    else:
+        table = _read_csv_gz(path, read_options=pacsv.ReadOptions(column_names=DOLMA_COLUMNS),
+                             convert_options=pacsv.ConvertOptions(column_types=types))
+        extra = path.removesuffix(".csv.gz") + EXTRA_SUFFIX
+        if table is not None and fs.exists(extra):  # our export: src is our source
+            table = table.rename_columns(
+                [SOURCE if c == "src" else c for c in table.column_names])
+            more = _read_csv_gz(extra, convert_options=pacsv.ConvertOptions(column_types=types))
+            for column in more.column_names if more is not None else []:
+                table = table.append_column(column, more.column(column))
+        if table is not None:
+            table = table.drop([c for c in ("src", "loc") if c in table.column_names])
+    if table is None:
+        table = pa.table({"start": pa.array([], pa.int64()), "end": pa.array([], pa.int64())})
     starts, ends = (table.column(c).to_numpy() for c in ("start", "end"))
     tiles = len(starts) == 0 or (starts[0] == 0 and (starts[1:] == ends[:-1]).all())
     if not tiles or (len(ends) and ends[-1] != n_tokens) or (len(ends) == 0 and n_tokens):

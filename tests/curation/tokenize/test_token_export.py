@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 
@@ -41,10 +42,12 @@ def test_export_writes_eos_separated_arrays_and_labels(shards, tmp_path):
     assert flat.tolist() == [t for ids in original.column("input_ids").to_pylist() for t in ids]
     assert (flat == 0).sum() == original.num_rows  # one EOS per document
     first = meta["files"][0]
-    with gzip.open(tmp_path / "npy" / first["labels"], "rt") as f:
-        header, row = f.readline().strip(), f.readline().strip().split(",")
-    assert header == '"start","end","id","source","topic","n_bytes"'
-    assert row[:2] == ["0", str(original.column("n_tokens")[0].as_py())]
+    with gzip.open(tmp_path / "npy" / first["labels"], "rt") as f:  # Dolma's: no header
+        row = next(csv.reader(f))
+    doc = original.slice(0, 1).to_pylist()[0]
+    assert row == ["0", str(doc["n_tokens"]), doc["id"], doc["source"], "0"]  # start,end,id,src,loc
+    with gzip.open(tmp_path / "npy" / first["extra_labels"], "rt") as f:
+        assert next(csv.reader(f)) == ["topic", "n_bytes"]
 
 
 @pytest.mark.parametrize("dtype", ["uint32", "uint16"])
@@ -110,3 +113,24 @@ def test_an_empty_array_imports_as_no_documents(tmp_path, tokenizer_path):
     manifest = import_npy([str(tmp_path / "empty.npy"), str(tmp_path / "one.npy")],
                           str(tmp_path / "back"), tokenizer_path)
     assert (manifest["totals"]["docs"], manifest["totals"]["tokens"]) == (1, 2)
+
+
+def test_import_of_a_dolma_pair(tmp_path, tokenizer_path):
+    """A pair as Dolma's tokenizer writes it: a headerless little-endian memmap of uint16 ids and
+    a headerless gzipped CSV of ``start,end,id,src,loc`` rows written by Python's csv module
+    (an id with a comma gets quoted). Ids and spans are kept; the source is the one asked for."""
+    tokens = np.memmap(tmp_path / "part-0-00000.npy", dtype="<u2", mode="w+", shape=(7,))
+    tokens[:] = [5, 6, 0, 7, 0, 8, 0]
+    tokens.flush()
+    rows = [(0, 3, "doc-a", "s3://bucket/documents/cc_en_head-0000.json.gz", 0),
+            (3, 5, "doc,b", "s3://bucket/documents/cc_en_head-0000.json.gz", 1),
+            (5, 7, "doc-c", "s3://bucket/documents/cc_en_head-0001.json.gz", 0)]
+    with gzip.open(tmp_path / "part-0-00000.csv.gz", "wt", newline="") as f:
+        csv.writer(f).writerows(rows)
+    import_npy(str(tmp_path / "part-0-00000.npy"), str(tmp_path / "back"), tokenizer_path,
+               dtype="uint16", source="dolma-cc")
+    t = pq.read_table(tmp_path / "back" / "part-00000-000.parquet")
+    assert t.column("id").to_pylist() == ["doc-a", "doc,b", "doc-c"]
+    assert t.column("input_ids").to_pylist() == [[5, 6, 0], [7, 0], [8, 0]]
+    assert set(t.column("source").to_pylist()) == {"dolma-cc"}
+    assert t.column("n_tokens").type == pa.int64()
