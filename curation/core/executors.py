@@ -165,7 +165,7 @@ class RayExecutor(Executor):
                 "memory": max(n.get("memory", 0) for n in nodes)}
         for task in tasks:
             for key, need in task.resources.items():
-                if need > most[key]:
+                if key in most and need > most[key]:
                     raise CurationError(
                         f"step '{task.step}', {task.phase} task {task.index} ({task.label}) "
                         f"needs {_amount(key, need)}, more than any node of the cluster has "

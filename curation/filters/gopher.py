@@ -132,7 +132,7 @@ def _greedy_duplicates(doc: np.ndarray, pos: np.ndarray, key: np.ndarray, chars:
     (those whose key occurs more than once in their document) sorted by (doc, pos): a window
     seen before counts its characters and skips the next ``n - 1`` windows. Windows that occur
     once never count and never matter to the others, so they are left out. Returns repeated
-    characters per doc. The reference for ``_ngram_groups.greedy_repeats``, and its fallback."""
+    characters per doc. The reference for ``_NgramGroups.greedy_repeats``, and its fallback."""
     out = np.zeros(n_docs, dtype=np.int64)
     current, next_allowed, seen = -1, 0, set()
     for d, p, k, c in zip(doc.tolist(), pos.tolist(), key.tolist(), chars.tolist(), strict=True):

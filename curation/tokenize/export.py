@@ -111,7 +111,12 @@ def _read_csv_gz(path: str, **options) -> pa.Table | None:
     """A gzipped CSV, or None for an empty file (no rows, not even a header)."""
     with fs.open_input(path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
         data = f.read()
-    return pacsv.read_csv(io.BytesIO(data), **options) if data.strip() else None
+    if not data.strip():
+        return None
+    try:
+        return pacsv.read_csv(io.BytesIO(data), **options)
+    except pa.ArrowInvalid as e:  # a row with other columns, a bad number...
+        raise InputError(path, "bad_labels", f"not a label list we read: {e}") from None
 
 
 def _read_labels(path: str, n_tokens: int, npy: str) -> pa.Table | None:

@@ -134,3 +134,11 @@ def test_import_of_a_dolma_pair(tmp_path, tokenizer_path):
     assert t.column("input_ids").to_pylist() == [[5, 6, 0], [7, 0], [8, 0]]
     assert set(t.column("source").to_pylist()) == {"dolma-cc"}
     assert t.column("n_tokens").type == pa.int64()
+
+
+def test_a_malformed_label_list_is_an_error_naming_it(tmp_path, tokenizer_path):
+    np.array([5, 0], "<u4").tofile(tmp_path / "raw.npy")
+    with gzip.open(tmp_path / "raw.csv.gz", "wt") as f:
+        f.write("0,2,doc-a,src,0\n0,1\n")  # a Dolma row, then a short one
+    with pytest.raises(InputError, match=r"raw.csv.gz: not a label list we read"):
+        import_npy(str(tmp_path / "raw.npy"), str(tmp_path / "back"), tokenizer_path)
