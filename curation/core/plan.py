@@ -128,6 +128,12 @@ class Plan:
                     out[f"input {i} of source '{step.source_node}'"] = path
         return out
 
+    def stages(self) -> list[MapStage | GlobalStage]:
+        """Every stage the plan runs, in step order."""
+        return [s for step in self.steps for s in (
+            [stage for _, stage in step.stages] if isinstance(step, MapStep)
+            else [step.stage] if isinstance(step, GlobalStep) else [])]
+
     def describe(self) -> list[str]:
         """One line per step."""
         return [f"{i}. {step.summary()}" for i, step in enumerate(self.steps, 1)]

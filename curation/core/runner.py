@@ -103,6 +103,8 @@ class Runner:
     # -- steps -------------------------------------------------------------------------------
     def run(self) -> None:
         self.status = {**self.plan.to_dict(), "state": "running"}
+        for stage in self.plan.stages():
+            stage.ship(self.workdir.artifacts_dir)
         for step in self.plan.steps:
             if isinstance(step, UnionStep):  # a union reads only the columns all inputs share
                 self.datasets[step.name] = [replace(s, columns=step.columns)

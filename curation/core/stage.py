@@ -29,6 +29,7 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.artifacts import store
 from curation.core.errors import CurationError
 from curation.core.stats import StageStats
 
@@ -123,6 +124,30 @@ class Stage(metaclass=_StageType):
 
     def setup(self) -> None:
         """Called once per task on the worker before the first batch (load models here)."""
+
+    def artifacts(self) -> dict[str, str]:
+        """The files (or directories) this stage's tasks read, by name: their paths on the
+        driver. A run ships each to the workers (core/artifacts.py); a task opens it by the
+        path ``artifact(name)`` gives, never by the driver's path."""
+        return {}
+
+    def artifact(self, name: str) -> str:
+        """Where artifact ``name`` is on this machine: its copy shipped by the run, fetched on
+        first use; the driver's path when the stage runs outside a run."""
+        shipped = getattr(self, "_shipped", {}).get(name)
+        return self.artifacts()[name] if shipped is None else shipped.local_path()
+
+    def ship(self, directory: str) -> None:
+        """Stage every artifact into ``directory`` (a work dir's ``_artifacts``) so that
+        ``artifact`` finds it on any node."""
+        shipped = {}
+        for name, path in self.artifacts().items():
+            try:
+                shipped[name] = store(path, directory)
+            except FileNotFoundError:
+                raise CurationError(f"{type(self).__name__}: its {name} {path} is missing on "
+                                    "this machine") from None
+        self._shipped = shipped
 
 
 @dataclass

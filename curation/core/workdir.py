@@ -14,6 +14,7 @@ No other module names a file or folder of a work dir; they ask a ``WorkDir``. Pa
       _quarantine/<step>/part-<i>.jsonl  bad input rows of map task i, with the reason
       _rejects/<node>/               documents a stage dropped, when it keeps its rejects
       _side/<node>/<output>/         side outputs a stage emits (decontamination matches...)
+      _artifacts/<digest>/           files stages read on workers, by content (core/artifacts.py)
       _stats/<node>.json             stats of one node over the whole run
       stats.json                     the finished run: stats of every node, outputs per sink
       <report>                       what a report command writes here (decon_report.jsonl)
@@ -94,6 +95,10 @@ class WorkDir:
 
     def side_dir(self, node: str, output: str | None = None) -> str:
         return fs.join(self.root, "_side", node, *([output] if output else []))
+
+    @property
+    def artifacts_dir(self) -> str:
+        return fs.join(self.root, "_artifacts")
 
     def report_path(self, name: str) -> str:
         return fs.join(self.root, name)

@@ -12,7 +12,8 @@ points of the text as it came in, end exclusive). ``purify``:
 
 Indexes are built (or found) on the driver when the stage is created, in ``cache_dir`` under a
 name that fingerprints the eval contents and every parameter; that fingerprint is part of the
-stage config, so changed evals redo the stage. Each task memory-maps the same files in
+stage config, so changed evals redo the stage. A run ships the indexes (and the tokenizer
+file) to the workers as artifacts (core/artifacts.py); each task memory-maps its node's copy in
 ``setup``.
 """
 
@@ -116,18 +117,25 @@ class Decontaminate(MapStage):
                        "index": os.path.basename(d)} for s, d in zip(sets, self._dirs,
                                                                      strict=True)]
         self._indexes: list[DeconIndex] | None = None
+        self._tokens: Tokens | None = None
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_indexes": None}
+        return {**self.__dict__, "_indexes": None, "_tokens": None}
+
+    def artifacts(self) -> dict[str, str]:
+        files = {f"index-{i}": d for i, d in enumerate(self._dirs)}
+        return files | ({"tokenizer": self.tokenizer} if self.tokenizer else {})
 
     def setup(self) -> None:
-        self._indexes = [DeconIndex.load(d) for d in self._dirs]
+        self._indexes = [DeconIndex.load(self.artifact(f"index-{i}"))
+                         for i in range(len(self._dirs))]
+        self._tokens = Tokens(self.artifact("tokenizer") if self.tokenizer else None)
 
     def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:
         if self._indexes is None:
             self.setup()
         texts = pl.from_arrow(batch.column("text").combine_chunks()).cast(pl.String)
-        params, tokens = ScanParams(**self.params), Tokens(self.tokenizer)
+        params, tokens = ScanParams(**self.params), self._tokens
         n = batch.num_rows
         score = np.zeros(n, np.float64)
         best_eval: list[str | None] = [None] * n

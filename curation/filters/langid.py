@@ -89,11 +89,15 @@ class LanguageID(Filter):
         self.model = model or default_model()
         self.model_checksum = file_checksum(self.model)
 
+    def artifacts(self) -> dict[str, str]:
+        return {"model": self.model}
+
     def setup(self) -> None:
-        load_cached(self.model)
+        load_cached(self.artifact("model"))
 
     def process(self, batch, ctx):
-        langs, scores = predict(load_cached(self.model), batch.column("text").to_pylist())
+        model = load_cached(self.artifact("model"))
+        langs, scores = predict(model, batch.column("text").to_pylist())
         batch = batch.append_column("lang", pa.array(langs, pa.string()))
         batch = batch.append_column("lang_score", pa.array(scores, pa.float32()))
         return super().process(batch, ctx)

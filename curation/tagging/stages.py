@@ -1,8 +1,9 @@
 """Map stages that tag documents with a fastText model: ``Topic`` and ``Quality``.
 
-Both take the path of a fastText ``.bin``/``.ftz`` model (``classifiers/`` trains them), load it
-in ``setup()`` once per task through ``curation.fasttext``'s per-process cache (so a worker
-that runs many tasks loads each file once), and predict over a batch's texts in chunks of
+Both take the path of a fastText ``.bin``/``.ftz`` model (``classifiers/`` trains them), which a
+run ships to the workers (core/artifacts.py), load the node's copy in ``setup()`` once per task
+through ``curation.fasttext``'s per-process cache (so a worker that runs many tasks loads each
+file once), and predict over a batch's texts in chunks of
 ``batch_size`` documents. The model file's SHA-256 is part of the stage's config: retraining
 the model in place redoes the stage on resume.
 """
@@ -37,8 +38,11 @@ class _FastTextStage(MapStage):
         # the loaded model stays in its process; a worker loads its own in setup()
         return {**self.__dict__, "_model": None}
 
+    def artifacts(self) -> dict[str, str]:
+        return {"model": self.model_path}
+
     def setup(self) -> None:
-        self._model = load_cached(self.model_path)
+        self._model = load_cached(self.artifact("model"))
         self._check(self._model)
 
     def _check(self, model: FastTextModel) -> None:

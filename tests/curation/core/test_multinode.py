@@ -14,8 +14,10 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Iterator
 
 import pytest
+from objectstore import S3_ENV, s3_files, upload
 from test_executors import make_inputs, output_bytes
 
 RAY = os.path.join(os.path.dirname(sys.executable), "ray")
@@ -29,17 +31,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_node(args: list[str], tmp: str) -> subprocess.Popen:
-    """``ray start --block``: the node lives as long as this process; SIGTERM stops it."""
+def start_node(args: list[str], tmp: str, env: dict[str, str] = ENV,
+               prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+    """``ray start --block`` (run by ``prefix``): the node lives as long as this process;
+    SIGTERM stops it."""
     return subprocess.Popen(
-        [RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats",
+        [*prefix, RAY, "start", "--block", "--num-cpus=1", "--disable-usage-stats",
          "--object-store-memory=100000000", *args],
-        env=ENV, stdout=open(os.path.join(tmp, f"node-{len(os.listdir(tmp))}.log"), "w"),
+        env=env, stdout=open(os.path.join(tmp, f"node-{len(os.listdir(tmp))}.log"), "w"),
         stderr=subprocess.STDOUT, start_new_session=True)
 
 
-@pytest.fixture
-def two_nodes(tmp_path):
+@contextlib.contextmanager
+def cluster(tmp_path, env: dict[str, str] = ENV, worker_env: dict[str, str] | None = None,
+            worker_prefix: tuple[str, ...] = ()) -> Iterator[types.SimpleNamespace]:
+    """A head node and a worker node started with ``worker_prefix`` (a command that execs the
+    rest of its arguments) and ``worker_env``; both stopped on exit."""
     logs = tmp_path / "logs"
     logs.mkdir()
     port = free_port()
@@ -48,36 +55,44 @@ def two_nodes(tmp_path):
     ray_tmp = tempfile.mkdtemp(prefix="rmn-", dir="/tmp")
     address = f"127.0.0.1:{port}"
     head = start_node(["--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-                       "--include-dashboard=false", f"--temp-dir={ray_tmp}"], str(logs))
+                       "--include-dashboard=false", f"--temp-dir={ray_tmp}"], str(logs), env)
     time.sleep(4)
-    worker = start_node([f"--address={address}", "--node-ip-address=127.0.0.1"], str(logs))
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    worker = start_node([f"--address={address}", "--node-ip-address=127.0.0.1"], str(logs),
+                        worker_env or env, worker_prefix)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if head.poll() is not None or worker.poll() is not None:
+                break
+            try:
+                probe = subprocess.run(
+                    [sys.executable, "-c", "import ray; ray.init(address='" + address + "', "
+                     "configure_logging=False); print(len([n for n in ray.nodes() if "
+                     "n['Alive']]))"], capture_output=True, text=True, timeout=30, env=env)
+            except subprocess.TimeoutExpired:
+                continue
+            if probe.stdout.strip().endswith("2"):
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("the second Ray node did not join in time")
         if head.poll() is not None or worker.poll() is not None:
-            break
-        try:
-            probe = subprocess.run(
-                [sys.executable, "-c", "import ray; ray.init(address='" + address + "', "
-                 "configure_logging=False); print(len([n for n in ray.nodes() if n['Alive']]))"],
-                capture_output=True, text=True, timeout=30,
-                env=ENV)
-        except subprocess.TimeoutExpired:
-            continue
-        if probe.stdout.strip().endswith("2"):
-            break
-        time.sleep(1)
-    else:
-        pytest.fail("the second Ray node did not join in time")
-    if head.poll() is not None or worker.poll() is not None:
-        pytest.fail("a Ray node exited:\n" + "".join(p.read_text()[-2000:]
-                                                    for p in logs.iterdir()))
-    yield types.SimpleNamespace(address=address, worker=worker)
-    for proc in (worker, head):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in (worker, head):
-        proc.wait(timeout=60)
-    shutil.rmtree(ray_tmp, ignore_errors=True)
+            pytest.fail("a Ray node exited:\n" + "".join(p.read_text()[-2000:]
+                                                        for p in logs.iterdir()))
+        yield types.SimpleNamespace(address=address, worker=worker)
+    finally:
+        for proc in (worker, head):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (worker, head):
+            proc.wait(timeout=60)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def two_nodes(tmp_path):
+    with cluster(tmp_path) as nodes:
+        yield nodes
 
 
 PIPELINE = """
@@ -165,3 +180,75 @@ def test_killing_a_node_mid_run_loses_and_duplicates_nothing(tmp_path, two_nodes
         assert rerun.returncode == 0, rerun.stderr[-3000:] + err.decode()[-3000:]
     assert output_bytes(str(tmp_path / "o-ray")) == output_bytes(str(tmp_path / "o-local"))
 
+
+
+ISOLATED = """
+import os
+from curation import Pipeline, read
+from curation.decon import Decontaminate
+from curation.dedup import ExactDedup
+from curation.filters import LanguageID
+from curation.tagging import Quality
+
+pipeline = Pipeline("isolated", os.environ["WORK"], seed=1)
+docs = pipeline.source(read(os.environ["INPUTS"], source="web"))
+tagged = (docs >> LanguageID(model=os.environ["LID"], min_score=0.0)
+          >> Decontaminate(os.environ["EVALS"], purify="drop", cache_dir=os.environ["DECON"])
+          >> Quality(os.environ["QUALITY"]))
+pipeline.sink(tagged >> ExactDedup(partitions=2), os.environ["OUT"])
+"""
+
+
+def isolated_world(tmp_path) -> dict[str, str]:
+    """What the driver alone has on its disk (under /tmp): a corpus with planted benchmark
+    copies, its eval set, a copy of the language-ID model and a quality model trained here."""
+    from classifiers.fasttext_model import FastTextParams, train
+    from curation.filters.langid import default_model
+    from curation.synthetic import GeneratorConfig, generate
+
+    root = tmp_path / "driver"
+    generate(root / "corpus", GeneratorConfig(docs=600, seed=0, bench_copy=0.1, shard_docs=75))
+    shutil.copy(default_model(), root / "lid.ftz")
+    texts = [f"{w} good clean prose {i}" for i, w in enumerate(["alpha", "beta"] * 20)]
+    train(texts, ["hq", "lq"] * 20, root / "quality.bin", FastTextParams(dim=8, epoch=5))
+    return {"EVALS": str(root / "corpus" / "evals" / "synthetic_qa.jsonl"),
+            "LID": str(root / "lid.ftz"), "QUALITY": str(root / "quality.bin"),
+            "DECON": str(root / "decon"), "CURATION_CACHE": str(root / "cache")}
+
+
+@pytest.mark.slow
+def test_a_node_that_cannot_see_the_drivers_disk_gets_every_artifact(tmp_path, bucket):
+    """The worker node runs in its own mount namespace with a private, empty /tmp: the
+    driver's inputs, models, eval set and decon indexes (all under /tmp) are not there. The
+    run works in and writes to object storage, and gives the bytes of a local run."""
+    from curation.core import fs
+
+    world = isolated_world(tmp_path)
+    corpus = str(tmp_path / "driver" / "corpus" / "docs")
+    upload(corpus, f"{bucket}/in")
+    script = tmp_path / "p.py"
+    script.write_text(ISOLATED)
+    env = ENV | {k: os.environ[k] for k in S3_ENV} | world
+    local = subprocess.run(
+        [sys.executable, "-m", "curation.cli", "run", str(script)], capture_output=True,
+        text=True, timeout=300, env=env | {"WORK": str(tmp_path / "w-local"),
+                                           "OUT": str(tmp_path / "o-local"), "INPUTS": corpus})
+    assert local.returncode == 0, local.stderr[-3000:]
+    private_tmp = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount -t tmpfs tmpfs /tmp && exec "$0" "$@"')
+    worker_env = env | {"CURATION_CACHE": "/tmp/node-cache"}
+    with cluster(tmp_path, env, worker_env, private_tmp) as nodes:
+        ray = subprocess.run(
+            [sys.executable, "-m", "curation.cli", "run", str(script), "--executor", "ray",
+             "--address", nodes.address], capture_output=True, text=True, timeout=300,
+            env=env | {"WORK": f"{bucket}/work", "OUT": f"{bucket}/out",
+                       "INPUTS": f"{bucket}/in"})
+    assert ray.returncode == 0, ray.stderr[-3000:]
+    assert s3_files(f"{bucket}/out") == output_bytes(str(tmp_path / "o-local"))
+    records = [json.loads(fs.read_bytes(f"{bucket}/work/_tasks/{step}/{name}"))
+               for step in fs.list_dir(f"{bucket}/work/_tasks", directories=True)
+               for name in fs.list_dir(f"{bucket}/work/_tasks/{step}")]
+    nodes_used = {r["ran_on"]["node"] for r in records}
+    assert len(nodes_used) == 2, "tasks must have run on both nodes"
+    stats = json.loads(fs.read_bytes(f"{bucket}/work/stats.json"))
+    assert stats["stages"]["decontaminate"]["dropped"].get("contaminated", 0) > 0

@@ -11,9 +11,9 @@ import sys
 import textwrap
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pytest
 from corpora import corpus, write_jsonl
+from objectstore import S3_ENV, s3_files, upload
 
 from curation import MapStage, Pipeline, read
 from curation.core import fs
@@ -23,7 +23,6 @@ from curation.dedup import ExactDedup
 from curation.filters import DocumentLength
 
 SHARDS = 4
-S3_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 
 
 def make_local_inputs(root) -> str:
@@ -34,28 +33,6 @@ def make_local_inputs(root) -> str:
         write_jsonl(os.path.join(root, f"in-{k}.jsonl.zst"), docs[k::SHARDS], "zstd")
     write_jsonl(os.path.join(root, "notes.txt"), [{"text": "not matched by the glob"}])
     return str(root)
-
-
-def upload(local_dir: str, url: str) -> None:
-    """Copy every file of ``local_dir`` to the ``url`` prefix."""
-    filesystem, inner = fs.resolve(url)
-    for name in sorted(os.listdir(local_dir)):
-        with open(os.path.join(local_dir, name), "rb") as src, \
-                filesystem.open_output_stream(f"{inner}/{name}", compression=None) as dst:
-            dst.write(src.read())
-
-
-def s3_files(url: str) -> dict[str, bytes]:
-    """Every object under ``url``, by path relative to it, with its bytes."""
-    filesystem, inner = fs.resolve(url)
-    infos = filesystem.get_file_info(pafs.FileSelector(inner, recursive=True,
-                                                       allow_not_found=True))
-    out = {}
-    for info in infos:
-        if info.type == pafs.FileType.File:
-            with filesystem.open_input_stream(info.path, compression=None) as f:
-                out[info.path[len(inner) + 1:]] = f.read()
-    return out
 
 
 def local_files(directory: str) -> dict[str, bytes]:
