@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from curation.core import fs, raywatch
 from curation.core.errors import CurationError, TaskFailed
+from curation.core.stage import BUILTIN_RESOURCES
 from curation.core.tasks import Task, execute
 
 OnDone = Callable[[dict], None]
@@ -161,15 +162,15 @@ class RayExecutor(Executor):
     def _check_fits(self, tasks: list[Task]) -> None:
         """Refuse, before submitting anything, a task asking more than any node has."""
         nodes = [n["Resources"] for n in self._ray.nodes() if n.get("Alive")]
-        most = {"num_cpus": max(n.get("CPU", 0) for n in nodes),
-                "memory": max(n.get("memory", 0) for n in nodes)}
+        ray_names = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
         for task in tasks:
             for key, need in task.resources.items():
-                if key in most and need > most[key]:
+                most = max(n.get(ray_names.get(key, key), 0) for n in nodes)
+                if need > most:
                     raise CurationError(
                         f"step '{task.step}', {task.phase} task {task.index} ({task.label}) "
                         f"needs {_amount(key, need)}, more than any node of the cluster has "
-                        f"({_amount(key, most[key])}): use bigger nodes, make the tasks "
+                        f"({_amount(key, most)}): use bigger nodes, make the tasks "
                         "smaller (more partitions, a smaller partition_bytes), or override "
                         "the estimate with stage.with_resources(...)")
 
@@ -184,7 +185,7 @@ class RayExecutor(Executor):
         while queue or pending:
             while queue and failure is None and len(pending) < self.max_in_flight:
                 i, task = queue.pop(0)
-                remote = self._execute.options(**(self._options | task.resources))
+                remote = self._execute.options(**(self._options | _ray_options(task)))
                 pending[remote.remote(task)] = (i, task)
             if not pending:
                 break
@@ -211,8 +212,19 @@ class RayExecutor(Executor):
             self._watchdog = None
 
 
+def _ray_options(task: Task) -> dict:
+    """Ray's task options for what ``task`` needs: custom resources go under ``resources``."""
+    options = {k: v for k, v in task.resources.items() if k in BUILTIN_RESOURCES}
+    custom = {k: v for k, v in task.resources.items() if k not in BUILTIN_RESOURCES}
+    return options | ({"resources": custom} if custom else {})
+
+
 def _amount(resource: str, value: float) -> str:
-    return f"{value / 1e9:.1f} GB of memory" if resource == "memory" else f"{value:g} CPUs"
+    if resource == "memory":
+        return f"{value / 1e9:.1f} GB of memory"
+    units = {"num_cpus": "CPUs", "num_gpus": "GPUs"}
+    return f"{value:g} {units[resource]}" if resource in units else \
+        f"{value:g} of resource '{resource}'"
 
 
 def make_executor(name: str, **options) -> Executor:

@@ -33,6 +33,7 @@ from curation.core.artifacts import store
 from curation.core.errors import CurationError
 from curation.core.stats import StageStats
 
+BUILTIN_RESOURCES = ("num_cpus", "num_gpus", "memory")  # Ray's task options of these names
 # node and side-output names become file and directory names in the work dir (see
 # curation.core.workdir): one safe path component, not hidden, not ours (_...)
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -81,19 +82,27 @@ class Stage(metaclass=_StageType):
 
     def resources(self, phase: str, input_bytes: int) -> dict[str, float]:
         """What one task of ``phase`` needs of its worker, for ``input_bytes`` of input files:
-        Ray's ``num_cpus`` and ``memory`` (bytes). One CPU by default; a stage that can
-        estimate its memory says so; ``with_resources`` overrides both."""
+        Ray's ``num_cpus``, ``num_gpus`` and ``memory`` (bytes), and amounts of custom
+        resources by name. One CPU by default; a stage that can estimate its memory says so;
+        ``with_resources`` overrides."""
         return {"num_cpus": 1, **getattr(self, "_resources", {})}
 
-    def with_resources(self, **resources: float) -> Stage:
-        """This stage, its tasks asking for ``resources`` (``num_cpus=``, ``memory=`` bytes)
-        instead of its own estimate. Not part of the fingerprint: resources never change an
-        output."""
-        unknown = set(resources) - {"num_cpus", "memory"}
+    def with_resources(self, resources: dict[str, float] | None = None,
+                       **amounts: float) -> Stage:
+        """This stage, its tasks asking for ``amounts`` (``num_cpus=``, ``num_gpus=``,
+        ``memory=`` bytes) instead of its own estimate, and for the custom Ray ``resources``
+        (``{"highmem": 1}``: only nodes started with ``--resources`` offering them run its
+        tasks). Not part of the fingerprint: resources never change an output."""
+        unknown = set(amounts) - set(BUILTIN_RESOURCES)
         if unknown:
             raise CurationError(f"{type(self).__name__}: unknown resources {sorted(unknown)}; "
-                                "use num_cpus= and memory= (bytes)")
-        self._resources = dict(resources)
+                                "use num_cpus=, num_gpus=, memory= (bytes), or "
+                                "resources={name: amount} for a custom resource")
+        clash = set(resources or {}) & {"CPU", "GPU", "memory", *BUILTIN_RESOURCES}
+        if clash:
+            raise CurationError(f"{type(self).__name__}: {sorted(clash)} are not custom "
+                                "resources; pass num_cpus=, num_gpus= or memory=")
+        self._resources = {**amounts, **(resources or {})}
         return self
 
     def output_columns(self) -> dict[str, pa.DataType]:

@@ -21,6 +21,9 @@ from objectstore import S3_ENV, s3_files, upload
 from test_executors import make_inputs, output_bytes
 
 RAY = os.path.join(os.path.dirname(sys.executable), "ray")
+HOME = os.path.realpath(os.path.expanduser("~"))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))))
 # every process of the two-node cluster and its driver: no usage stats, no token auth
 ENV = os.environ | {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
@@ -44,9 +47,11 @@ def start_node(args: list[str], tmp: str, env: dict[str, str] = ENV,
 
 @contextlib.contextmanager
 def cluster(tmp_path, env: dict[str, str] = ENV, worker_env: dict[str, str] | None = None,
-            worker_prefix: tuple[str, ...] = ()) -> Iterator[types.SimpleNamespace]:
+            worker_prefix: tuple[str, ...] = (), worker_args: tuple[str, ...] = (),
+            ) -> Iterator[types.SimpleNamespace]:
     """A head node and a worker node started with ``worker_prefix`` (a command that execs the
-    rest of its arguments) and ``worker_env``; both stopped on exit."""
+    rest of its arguments), ``worker_env`` and extra ``worker_args`` to ``ray start``; both
+    stopped on exit. Yields the ``address`` and the ``worker`` process and Ray node id."""
     logs = tmp_path / "logs"
     logs.mkdir()
     port = free_port()
@@ -57,8 +62,8 @@ def cluster(tmp_path, env: dict[str, str] = ENV, worker_env: dict[str, str] | No
     head = start_node(["--head", f"--port={port}", "--node-ip-address=127.0.0.1",
                        "--include-dashboard=false", f"--temp-dir={ray_tmp}"], str(logs), env)
     time.sleep(4)
-    worker = start_node([f"--address={address}", "--node-ip-address=127.0.0.1"], str(logs),
-                        worker_env or env, worker_prefix)
+    worker = start_node([f"--address={address}", "--node-ip-address=127.0.0.1", *worker_args],
+                        str(logs), worker_env or env, worker_prefix)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -67,11 +72,13 @@ def cluster(tmp_path, env: dict[str, str] = ENV, worker_env: dict[str, str] | No
             try:
                 probe = subprocess.run(
                     [sys.executable, "-c", "import ray; ray.init(address='" + address + "', "
-                     "configure_logging=False); print(len([n for n in ray.nodes() if "
-                     "n['Alive']]))"], capture_output=True, text=True, timeout=30, env=env)
+                     "configure_logging=False); print(*[n['NodeID'] for n in ray.nodes() if "
+                     "n['Alive'] and 'node:__internal_head__' not in n['Resources']])"],
+                    capture_output=True, text=True, timeout=30, env=env)
             except subprocess.TimeoutExpired:
                 continue
-            if probe.stdout.strip().endswith("2"):
+            if probe.returncode == 0 and probe.stdout.strip():
+                worker_id = probe.stdout.split()[-1]
                 break
             time.sleep(1)
         else:
@@ -79,7 +86,7 @@ def cluster(tmp_path, env: dict[str, str] = ENV, worker_env: dict[str, str] | No
         if head.poll() is not None or worker.poll() is not None:
             pytest.fail("a Ray node exited:\n" + "".join(p.read_text()[-2000:]
                                                         for p in logs.iterdir()))
-        yield types.SimpleNamespace(address=address, worker=worker)
+        yield types.SimpleNamespace(address=address, worker=worker, worker_id=worker_id)
     finally:
         for proc in (worker, head):
             with contextlib.suppress(ProcessLookupError):
@@ -188,42 +195,72 @@ from curation import Pipeline, read
 from curation.decon import Decontaminate
 from curation.dedup import ExactDedup
 from curation.filters import LanguageID
-from curation.tagging import Quality
+from curation.tagging import Quality, Topic
+from curation.tokenize import Tokenize
 
+ELSEWHERE = {"isolated": 1}  # only the worker node offers it: these tasks run there
 pipeline = Pipeline("isolated", os.environ["WORK"], seed=1)
 docs = pipeline.source(read(os.environ["INPUTS"], source="web"))
 tagged = (docs >> LanguageID(model=os.environ["LID"], min_score=0.0)
           >> Decontaminate(os.environ["EVALS"], purify="drop", cache_dir=os.environ["DECON"])
-          >> Quality(os.environ["QUALITY"]))
-pipeline.sink(tagged >> ExactDedup(partitions=2), os.environ["OUT"])
+          .with_resources(resources=ELSEWHERE)
+          >> Topic(os.environ["TOPIC"]) >> Quality(os.environ["QUALITY"]))
+tokens = tagged >> ExactDedup(partitions=2) >> Tokenize(os.environ["TOKENIZER"]).with_resources(
+    resources=ELSEWHERE)
+pipeline.sink(tokens, os.environ["OUT"])
 """
 
 
-def isolated_world(tmp_path) -> dict[str, str]:
+
+def hide_driver_files() -> str:
+    """A shell script for the worker node, run in its own mount namespace before it execs
+    ``ray start``: /tmp (every file of the driver's: inputs, models, eval set, tokenizer,
+    caches) and HOME become empty tmpfs mounts; only the installation (Python, the venv, this
+    checkout) is bound back where it lay under HOME."""
+    keep = sorted({d for d in (sys.base_prefix, sys.prefix, REPO)
+                   if d.startswith(HOME + os.sep)})
+    lines = ["set -e", "mount -t tmpfs tmpfs /tmp"]
+    lines += [f"mkdir -p /tmp/.keep{i} && mount --bind {d} /tmp/.keep{i}"
+              for i, d in enumerate(keep)]
+    lines += [f"mount -t tmpfs tmpfs {HOME}"]
+    lines += [f"mkdir -p {d} && mount --move /tmp/.keep{i} {d}" for i, d in enumerate(keep)]
+    return "\n".join([*lines, 'exec "$0" "$@"'])
+
+
+def isolated_world(tmp_path, tokenizer: str) -> dict[str, str]:
     """What the driver alone has on its disk (under /tmp): a corpus with planted benchmark
-    copies, its eval set, a copy of the language-ID model and a quality model trained here."""
+    copies, its eval set, a copy of the language-ID model, topic and quality models trained
+    here and a tokenizer."""
     from classifiers.fasttext_model import FastTextParams, train
     from curation.filters.langid import default_model
     from curation.synthetic import GeneratorConfig, generate
+    from curation.tagging import TOPICS
 
     root = tmp_path / "driver"
     generate(root / "corpus", GeneratorConfig(docs=600, seed=0, bench_copy=0.1, shard_docs=75))
     shutil.copy(default_model(), root / "lid.ftz")
+    shutil.copy(tokenizer, root / "tokenizer.json")
     texts = [f"{w} good clean prose {i}" for i, w in enumerate(["alpha", "beta"] * 20)]
-    train(texts, ["hq", "lq"] * 20, root / "quality.bin", FastTextParams(dim=8, epoch=5))
+    params = FastTextParams(dim=8, epoch=5)
+    train(texts, ["hq", "lq"] * 20, root / "quality.bin", params)
+    train(texts, list(TOPICS.ids[:2]) * 20, root / "topic.bin", params)
     return {"EVALS": str(root / "corpus" / "evals" / "synthetic_qa.jsonl"),
             "LID": str(root / "lid.ftz"), "QUALITY": str(root / "quality.bin"),
+            "TOPIC": str(root / "topic.bin"), "TOKENIZER": str(root / "tokenizer.json"),
             "DECON": str(root / "decon"), "CURATION_CACHE": str(root / "cache")}
 
 
 @pytest.mark.slow
-def test_a_node_that_cannot_see_the_drivers_disk_gets_every_artifact(tmp_path, bucket):
-    """The worker node runs in its own mount namespace with a private, empty /tmp: the
-    driver's inputs, models, eval set and decon indexes (all under /tmp) are not there. The
-    run works in and writes to object storage, and gives the bytes of a local run."""
+def test_a_node_that_cannot_see_the_drivers_disk_gets_every_artifact(tmp_path, bucket,
+                                                                      tokenizer_path):
+    """The worker node cannot see the driver's /tmp or HOME; decontamination and tokenization
+    ask for a resource only it has. The run works in and writes to object storage, and gives
+    the bytes of a local run."""
     from curation.core import fs
 
-    world = isolated_world(tmp_path)
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to give the worker node its own mounts")
+    world = isolated_world(tmp_path, tokenizer_path)
     corpus = str(tmp_path / "driver" / "corpus" / "docs")
     upload(corpus, f"{bucket}/in")
     script = tmp_path / "p.py"
@@ -234,21 +271,23 @@ def test_a_node_that_cannot_see_the_drivers_disk_gets_every_artifact(tmp_path, b
         text=True, timeout=300, env=env | {"WORK": str(tmp_path / "w-local"),
                                            "OUT": str(tmp_path / "o-local"), "INPUTS": corpus})
     assert local.returncode == 0, local.stderr[-3000:]
-    private_tmp = ("unshare", "--mount", "--propagation", "private", "sh", "-c",
-                   'mount -t tmpfs tmpfs /tmp && exec "$0" "$@"')
     worker_env = env | {"CURATION_CACHE": "/tmp/node-cache"}
-    with cluster(tmp_path, env, worker_env, private_tmp) as nodes:
+    hide = ("unshare", "--mount", "--propagation", "private", "sh", "-c", hide_driver_files())
+    with cluster(tmp_path, env, worker_env, hide, ('--resources={"isolated": 1}',)) as nodes:
         ray = subprocess.run(
             [sys.executable, "-m", "curation.cli", "run", str(script), "--executor", "ray",
              "--address", nodes.address], capture_output=True, text=True, timeout=300,
             env=env | {"WORK": f"{bucket}/work", "OUT": f"{bucket}/out",
                        "INPUTS": f"{bucket}/in"})
+        worker_id = nodes.worker_id
     assert ray.returncode == 0, ray.stderr[-3000:]
     assert s3_files(f"{bucket}/out") == output_bytes(str(tmp_path / "o-local"))
-    records = [json.loads(fs.read_bytes(f"{bucket}/work/_tasks/{step}/{name}"))
-               for step in fs.list_dir(f"{bucket}/work/_tasks", directories=True)
-               for name in fs.list_dir(f"{bucket}/work/_tasks/{step}")]
-    nodes_used = {r["ran_on"]["node"] for r in records}
-    assert len(nodes_used) == 2, "tasks must have run on both nodes"
+    ran_on = {}
+    for step in fs.list_dir(f"{bucket}/work/_tasks", directories=True):
+        for name in fs.list_dir(f"{bucket}/work/_tasks/{step}"):
+            record = json.loads(fs.read_bytes(f"{bucket}/work/_tasks/{step}/{name}"))
+            ran_on.setdefault(step, set()).add(record["ran_on"]["node"])
+    assert ran_on["quality"] == ran_on["tokenize"] == {worker_id}
+    assert len(set().union(*ran_on.values())) == 2, "tasks must have run on both nodes"
     stats = json.loads(fs.read_bytes(f"{bucket}/work/stats.json"))
     assert stats["stages"]["decontaminate"]["dropped"].get("contaminated", 0) > 0

@@ -29,6 +29,10 @@ def test_estimates_and_overrides():
     assert pinned.identity() == SubstringDedup().identity()  # resources are not fingerprinted
     with pytest.raises(CurationError, match=r"unknown resources \['gpus'\]"):
         DocumentLength().with_resources(gpus=1)
+    custom = DocumentLength().with_resources(num_gpus=1, resources={"highmem": 2})
+    assert custom.resources("map", 1) == {"num_cpus": 1, "num_gpus": 1, "highmem": 2}
+    with pytest.raises(CurationError, match=r"\['CPU'\] are not custom resources"):
+        DocumentLength().with_resources(resources={"CPU": 4})
 
 
 def _pipeline(tmp_path, name: str, dedup) -> Pipeline:
@@ -53,3 +57,8 @@ def test_ray_gets_the_resources_and_refuses_what_fits_no_node(tmp_path, ray_clus
                                             r"1000000\.0 GB of memory, more than any node"):
         huge.run(executor, progress=False)
     assert not (tmp_path / "w-huge" / "_tasks" / "exact_dedup").exists()
+    nowhere = _pipeline(tmp_path, "nowhere", ExactDedup(partitions=2).with_resources(
+        resources={"highmem": 1}))
+    with pytest.raises(CurationError, match=r"scan task 0 .* needs 1 of resource 'highmem', "
+                                            r"more than any node of the cluster has \(0 of"):
+        nowhere.run(executor, progress=False)
