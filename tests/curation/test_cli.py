@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -122,6 +123,15 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("curate ")
+
+
+def test_a_command_whose_extra_is_missing_says_which_to_install(monkeypatch, capsys):
+    for name in [m for m in sys.modules if m == "train" or m.startswith("train.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails as if absent
+    assert main(["train", "train/configs/tiny.yaml"]) == 1
+    assert "this command needs the 'train' extra (torch is not installed): pip install " \
+        "'curation[train]'" in capsys.readouterr().err
 
 
 ENV_PIPELINE = textwrap.dedent('''
