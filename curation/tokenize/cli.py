@@ -3,7 +3,8 @@
     curate tokens train  INPUT... --vocab-size N --out tokenizer.json [--max-docs N] [--bos T]
     curate tokens stats  INPUT... --tokenizer tokenizer.json [--max-docs N]
     curate tokens verify DIR --tokenizer tokenizer.json [--checksums]
-    curate tokens export DIR OUT [--dtype uint32]
+    curate tokens export DIR OUT [--dtype uint32]                       .npy + label lists
+    curate tokens export DIR OUT --format megatron [--dtype uint16|int32]  .bin + .idx
     curate tokens import NPY... OUT --tokenizer tokenizer.json [--dtype uint32] [--source S]
 
 INPUT is any dataset our readers take: JSONL(.gz/.zst) or Parquet files, globs, directories.
@@ -21,6 +22,7 @@ from curation.core.quarantine import Quarantine
 from curation.core.readers import read
 from curation.tokenize.dataset import TokenizedDataset
 from curation.tokenize.export import export_npy, import_npy
+from curation.tokenize.megatron import export_megatron
 from curation.tokenize.tokenizer import fertility, load_tokenizer, train_bpe
 
 
@@ -50,10 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--checksums", action="store_true")
-    p = sub.add_parser("export", help="tokenized shards to .npy + .csv.gz label lists")
+    p = sub.add_parser("export", help="tokenized shards to .npy + .csv.gz label lists "
+                       "(OLMo-core, Dolma) or to Megatron's .bin + .idx")
     p.add_argument("dir")
     p.add_argument("out")
-    p.add_argument("--dtype", default="uint32", choices=["uint16", "uint32"])
+    p.add_argument("--format", default="npy", choices=["npy", "megatron"])
+    p.add_argument("--dtype", default=None,
+                   help="npy: uint32 (default) or uint16; megatron: uint16 below 65,500 "
+                        "tokens of vocabulary, else int32 (default), or another of its dtypes")
     p = sub.add_parser("import", help=".npy token arrays to tokenized shards")
     p.add_argument("npy", nargs="+")
     p.add_argument("out")
@@ -74,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         data.check_shards()
         print(f"{args.dir}: {len(data.shards)} shards, {data.n_docs:,} documents, "
               f"{data.n_tokens:,} tokens, tokenizer {data.info.name} ({data.info.hash[:12]}) ok")
+    elif args.command == "export" and args.format == "megatron":
+        meta = export_megatron(args.dir, args.out, args.dtype)
+        print(f"wrote {len(meta['files'])} .bin/.idx pairs ({meta['dtype']}) to {args.out}")
     elif args.command == "export":
-        meta = export_npy(args.dir, args.out, args.dtype)
+        if args.dtype not in (None, "uint16", "uint32"):
+            parser.error("--dtype of an npy export: uint16 or uint32")
+        meta = export_npy(args.dir, args.out, args.dtype or "uint32")
         print(f"wrote {len(meta['files'])} .npy files to {args.out}")
     else:
         manifest = import_npy(args.npy, args.out, args.tokenizer, args.dtype, args.source)

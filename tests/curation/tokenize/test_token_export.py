@@ -10,21 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_tokenize_stage import make_inputs, tokenize_pipeline
 
 from curation.core.errors import InputError
 from curation.tokenize import TokenizedDataset, export_npy, import_npy, read_manifest
 from curation.tokenize.export import read_export_meta
 
 COLUMNS = ["id", "source", "topic", "input_ids", "n_tokens", "n_bytes"]
-
-
-@pytest.fixture
-def shards(tmp_path, tokenizer_path) -> str:
-    out = str(tmp_path / "o")
-    tokenize_pipeline(make_inputs(tmp_path / "in"), str(tmp_path / "w"), out,
-                      tokenizer_path).run(progress=False)
-    return out
 
 
 def table_of(directory: str) -> pa.Table:
