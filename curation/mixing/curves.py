@@ -38,6 +38,17 @@ family can reach it. The ratio ``g = top-bucket mean / integral`` grows with bot
 is ``p = p_max`` kept and ``lam`` solved from ``g(p_max, lam) = M / R``; if even
 ``lam_max`` cannot reach the cap (a tiny ratio), ``(p_max, lam_max)`` is used and the cap does
 not bind. ``R = M (1 - a)`` gives the flat curve ``p = lam = 0``.
+
+**Preset ``dolma3``.** Dolma 3's solver searches a grid instead: ``p`` over ``DOLMA3_P`` (200
+evenly spaced values in ``[0.01, 2]``) and ``lam`` over ``DOLMA3_LAM`` (201 in ``[0, 2]``); a
+pair is feasible when, with ``C`` from the integral, the top-bucket mean is at most ``M``; it
+takes the largest feasible ``p`` and, for that ``p``, the largest feasible ``lam``. It differs
+from the default in two ways: the grid caps ``p`` and ``lam`` at 2, so at large ratios, where
+the default's ``p`` would exceed 2 to make the cap bind, the grid keeps ``p = 2`` and spends
+less of the budget on the best bucket (a flatter curve, more mid-quality repetition); and its
+``p`` is a grid value (steps of 0.01) rather than the root of ``g = M / R``. The default finds
+the exact curve on which the cap binds, which is the point of the cap; the preset reproduces
+the published mixes.
 """
 
 from __future__ import annotations
@@ -54,6 +65,9 @@ from curation.core.errors import CurationError
 
 DEFAULT_CUT = 0.4
 DEFAULT_MAX_REPEAT = 7.0
+PRESETS = (None, "dolma3")
+DOLMA3_P = np.linspace(0.01, 2.0, 200)
+DOLMA3_LAM = np.linspace(0.0, 2.0, 201)
 
 
 class InfeasibleTarget(CurationError):
@@ -144,12 +158,15 @@ def max_ratio(tokens: Sequence[float], cut: float = DEFAULT_CUT,
 
 def fit_curve(tokens: Sequence[float], ratio: float, cut: float = DEFAULT_CUT,
               max_repeat: float = DEFAULT_MAX_REPEAT, p_max: float = 16.0,
-              lam_max: float = 64.0, topic: str = "") -> Curve:
+              lam_max: float = 64.0, topic: str = "", preset: str | None = None) -> Curve:
     """The curve of a topic whose buckets hold ``tokens`` (lowest quality first) for the target
-    ``ratio`` = tokens wanted / tokens available; see the module doc for the choice of curve.
+    ``ratio`` = tokens wanted / tokens available; see the module doc for the choice of curve
+    (``preset="dolma3"``: Dolma 3's grid search; ``p_max`` and ``lam_max`` are then unused).
 
     Raises ``InfeasibleTarget`` naming the largest feasible ratio when ``ratio`` exceeds it.
     """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, not {preset!r}")
     edges = bucket_edges(tokens)
     a = snap_cut(edges, cut)
     if ratio <= 0:
@@ -167,6 +184,8 @@ def fit_curve(tokens: Sequence[float], ratio: float, cut: float = DEFAULT_CUT,
             f"target ratio {ratio:.6g} is infeasible for {name}: with the cut at {a:.4g} and at "
             f"most {max_repeat:g} repetitions in the top bucket, the largest feasible ratio is "
             f"{limit:.6g}")
+    if preset == "dolma3":
+        return _dolma3_curve(edges, a, w, ratio, max_repeat, name)
     want = max_repeat / ratio  # the top-bucket mean over the integral that makes the cap bind
 
     def g(p: float, lam: float) -> float:
@@ -189,6 +208,27 @@ def fit_curve(tokens: Sequence[float], ratio: float, cut: float = DEFAULT_CUT,
                  max_repeat)
 
 
+def _dolma3_curve(edges: np.ndarray, a: float, w: float, ratio: float, max_repeat: float,
+                  name: str) -> Curve:
+    """Dolma 3's choice on the ``DOLMA3_P x DOLMA3_LAM`` grid (see the module doc): the largest
+    feasible ``p``, then the largest feasible ``lam``."""
+    length = 1.0 - a
+    p, lam = np.meshgrid(DOLMA3_P, DOLMA3_LAM, indexing="ij")
+    whole = shape_integral(length, p, lam)
+    top_mean = ratio * (whole - shape_integral(length - w, p, lam)) / whole / w
+    feasible = top_mean <= max_repeat * (1 + 1e-12)
+    rows = np.flatnonzero(feasible.any(axis=1))
+    if not len(rows):
+        raise InfeasibleTarget(
+            f"target ratio {ratio:.6g} is infeasible for {name} on Dolma 3's grid: even "
+            f"p = {DOLMA3_P[0]:g}, lam = 0 puts more than {max_repeat:g} repetitions in the top "
+            "bucket")
+    i = int(rows[-1])
+    j = int(np.flatnonzero(feasible[i])[-1])
+    return Curve(a, float(DOLMA3_P[i]), float(DOLMA3_LAM[j]), ratio / float(whole[i, j]),
+                 tuple(float(e) for e in edges), ratio, max_repeat)
+
+
 @dataclass(frozen=True)
 class TopicUpsampling:
     """One topic's buckets, curve, rates and yields (tokens)."""
@@ -208,13 +248,14 @@ class TopicUpsampling:
 
 def upsample_topics(buckets: dict[str, Sequence[float]], targets: dict[str, float],
                     cut: float = DEFAULT_CUT, max_repeat: float = DEFAULT_MAX_REPEAT,
-                    ) -> dict[str, TopicUpsampling]:
+                    preset: str | None = None) -> dict[str, TopicUpsampling]:
     """Fit one curve per topic: ``buckets[topic]`` = tokens per quality bucket (lowest first),
     ``targets[topic]`` = tokens wanted from it."""
     out = {}
     for topic in sorted(buckets):
         tokens = tuple(float(t) for t in buckets[topic])
-        curve = fit_curve(tokens, targets[topic] / sum(tokens), cut, max_repeat, topic=topic)
+        curve = fit_curve(tokens, targets[topic] / sum(tokens), cut, max_repeat, topic=topic,
+                          preset=preset)
         out[topic] = TopicUpsampling(topic, tokens, curve)
     return out
 

@@ -31,6 +31,7 @@ from curation.core.stage import BatchContext, GlobalStage
 from curation.mixing.curves import (
     DEFAULT_CUT,
     DEFAULT_MAX_REPEAT,
+    PRESETS,
     Curve,
     TopicUpsampling,
     bucket_edges,
@@ -50,7 +51,8 @@ class Upsample(GlobalStage):
     ``ratio``: tokens wanted / tokens available, one number for every topic or a dict per topic
     (topics missing from the dict keep rate 1). ``cut`` (a, fraction of the topic's tokens
     below which nothing is kept) and ``max_repeat`` (M, the cap on the top bucket's mean rate)
-    as OLMo 3: 0.4 and 7.
+    as OLMo 3: 0.4 and 7. ``preset="dolma3"``: Dolma 3's grid search for the curve
+    (``curation.mixing.curves``) instead of the exact root.
     """
 
     requires = ("id", "topic", "vigintile")
@@ -59,8 +61,10 @@ class Upsample(GlobalStage):
 
     def __init__(self, ratio: float | dict[str, float], cut: float = DEFAULT_CUT,
                  max_repeat: float = DEFAULT_MAX_REPEAT, seed: int = 0, partitions: int = 24,
-                 name: str | None = None):
-        self.ratio, self.cut, self.max_repeat = ratio, cut, max_repeat
+                 name: str | None = None, preset: str | None = None):
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, not {preset!r}")
+        self.ratio, self.cut, self.max_repeat, self.preset = ratio, cut, max_repeat, preset
         self.seed, self.partitions, self.name = seed, partitions, name
 
     def _ratio(self, topic: str) -> float | None:
@@ -95,7 +99,8 @@ class Upsample(GlobalStage):
             tokens = np.zeros(BUCKETS)
             np.add.at(tokens, rows["vigintile"].to_numpy().astype(int),
                       rows["tokens_sum"].to_numpy())
-            curve = fit_curve(tokens, ratio, self.cut, self.max_repeat, topic=topic)
+            curve = fit_curve(tokens, ratio, self.cut, self.max_repeat, topic=topic,
+                              preset=self.preset)
             rates.append(decision_table(topic, tokens, curve))
         if not rates:
             return

@@ -98,3 +98,45 @@ def test_plot_is_written(tmp_path):
     path = plot_curves(topics, str(tmp_path / "curves.png"))
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def dolma3_reference(tokens, ratio, cut=0.4, max_repeat=7.0) -> np.ndarray:
+    """Bucket rates of Dolma 3's solver, by brute force with numerical quadrature: p over 200
+    evenly spaced values in [0.01, 2], lam over 201 in [0, 2]; the largest p with a feasible
+    lam (top-bucket mean at most max_repeat once the integral is the ratio), then its largest
+    feasible lam."""
+    edges = np.concatenate([[0.0], np.cumsum(tokens) / np.sum(tokens)])
+    a = max(e for e in edges if e <= cut + 1e-12)
+    top = edges[-2]
+
+    def shape(p, lam):
+        return lambda x: (x - a) ** p * np.exp(lam * (x - a)) if x >= a else 0.0
+
+    for p in np.linspace(0.01, 2.0, 200)[::-1]:
+        for lam in np.linspace(0.0, 2.0, 201)[::-1]:
+            f = shape(p, lam)
+            scale = ratio / quad(f, a, 1.0, epsabs=1e-13, epsrel=1e-12)[0]
+            top_mean = scale * quad(f, max(top, a), 1.0, epsabs=1e-13)[0] / (1.0 - max(top, a))
+            if top_mean <= max_repeat * (1 + 1e-12):
+                buckets = zip(edges[:-1], edges[1:], strict=True)
+                return np.array([scale * quad(f, max(lo, a), hi, epsabs=1e-13)[0] / (hi - lo)
+                                 if hi > a else 0.0 for lo, hi in buckets])
+    raise AssertionError("nothing feasible on the grid")
+
+
+@pytest.mark.parametrize("ratio", [0.6, 1.0, 1.5, 3.0])  # 1.5 and 3.0: inside the grid
+def test_the_dolma3_preset_matches_a_brute_force_search_of_its_grid(ratio):
+    tokens = [1.0] * 20
+    curve = fit_curve(tokens, ratio, preset="dolma3")
+    assert np.abs(curve.rates() - dolma3_reference(tokens, ratio)).max() < 1e-3
+    assert 0.01 <= curve.p <= 2 and 0 <= curve.lam <= 2
+    assert curve.integral(0.0, 1.0) == pytest.approx(ratio, rel=1e-9)
+    assert curve.top_mean() <= 7 * (1 + 1e-9)
+
+
+def test_the_dolma3_grid_caps_p_where_the_default_would_not():
+    default, grid = fit_curve([1.0] * 20, 0.6), fit_curve([1.0] * 20, 0.6, preset="dolma3")
+    assert default.p > 2 and default.top_mean() == pytest.approx(7)  # the cap binds
+    assert grid.p == 2 and grid.top_mean() < 7  # flatter: less budget on the best bucket
+    with pytest.raises(ValueError, match="preset must be one of"):
+        fit_curve([1.0] * 20, 0.6, preset="dolma2")

@@ -39,8 +39,9 @@ def words(table: pa.Table, topic: str) -> int:
     return sum(len(x.split()) for x in t["text"].to_pylist())
 
 
-def test_rates_follow_the_fitted_curve(tmp_path):
-    out = run(tmp_path, "one", 2, ratio=1.5)
+@pytest.mark.parametrize("preset", [None, "dolma3"])
+def test_rates_follow_the_fitted_curve(tmp_path, preset):
+    out = run(tmp_path, "one", 2, ratio=1.5, preset=preset)
     assert min(out["vigintile"].to_pylist()) >= 8  # a = 0.4: the lower 8 vigintiles go
     docs = tagged_docs(2000)
     for topic in ("art", "health"):
@@ -48,7 +49,7 @@ def test_rates_follow_the_fitted_curve(tmp_path):
         for d in docs:
             if d["topic"] == topic:
                 tokens[d["vigintile"]] += len(d["text"].split())
-        expected = fit_curve(tokens, 1.5).rates()
+        expected = fit_curve(tokens, 1.5, preset=preset).rates()
         got = {(r["vigintile"], r["mix_rate"]) for r in out.to_pylist() if r["topic"] == topic}
         assert all(rate == pytest.approx(expected[v]) for v, rate in got)
         assert words(out, topic) == pytest.approx(1.5 * tokens.sum(), rel=0.1)
@@ -69,3 +70,8 @@ def test_infeasible_ratio_names_the_topic_and_the_maximum(tmp_path):
 
     with pytest.raises(TaskFailed, match=r"topic 'art'.*largest feasible ratio is 4\.2"):
         run(tmp_path, "bad", 1, ratio={"art": 5.0})
+
+
+def test_an_unknown_preset_is_refused():
+    with pytest.raises(ValueError, match="preset must be one of"):
+        Upsample(1.0, preset="olmo2")
