@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from curation.core.errors import CurationError
 from curation.core.stage import BatchContext, MapStage
 from curation.decon.evals import MODES, EvalSet, load_eval
 from curation.decon.index import DeconIndex, IndexParams, cached_index
@@ -65,17 +66,23 @@ def cut_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
-def _eval_sets(evals: EvalSet | str | list, mode: str) -> list[EvalSet]:
-    """``EvalSet`` objects as given; a path or glob of JSONL/Parquet files, or a ``(path, mode)``
-    pair, loaded with ``load_eval``."""
+def _eval_sets(evals: EvalSet | str | list, mode: str | None) -> list[EvalSet]:
+    """``EvalSet`` objects as given (a ``mode`` other than theirs is an error); a path or glob
+    of JSONL/Parquet files, or a ``(path, mode)`` pair, loaded with ``load_eval`` in ``mode``
+    (``simple`` when None)."""
     entries = evals if isinstance(evals, list | tuple) and not (
         len(evals) == 2 and isinstance(evals[1], str) and evals[1] in MODES) else [evals]
     sets = []
     for entry in entries:
         if isinstance(entry, EvalSet):
+            if mode is not None and entry.mode != mode:
+                raise CurationError(
+                    f"Decontaminate(mode={mode!r}) contradicts eval set {entry.name!r}, built "
+                    f"in mode {entry.mode!r}: an EvalSet keeps the mode it was loaded with "
+                    f"(load_eval(path, mode={mode!r})), so leave mode= unset or load it again")
             sets.append(entry)
             continue
-        path, entry_mode = entry if isinstance(entry, tuple | list) else (entry, mode)
+        path, entry_mode = entry if isinstance(entry, tuple | list) else (entry, mode or "simple")
         paths = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
         if not paths:
             raise ValueError(f"no eval files match {path!r}")
@@ -85,8 +92,9 @@ def _eval_sets(evals: EvalSet | str | list, mode: str) -> list[EvalSet]:
 
 class Decontaminate(MapStage):
     """Decontamination against eval sets: ``EvalSet`` objects (each with its own mode), paths or
-    globs of JSONL/Parquet files (loaded with ``load_eval(path, mode=mode)``), or
-    ``(path, mode)`` pairs; one of these or a list of them.
+    globs of JSONL/Parquet files (loaded with ``load_eval(path, mode=mode)``, ``simple`` when
+    ``mode`` is unset), or ``(path, mode)`` pairs; one of these or a list of them. A ``mode``
+    that contradicts an ``EvalSet``'s is refused rather than ignored.
 
     ``n``: n-gram size of the ``simple`` mode (``ngram8`` uses 8); ``tokenizer``: a
     tokenizer.json path (None: words); the other keywords are ``ScanParams`` fields.
@@ -97,12 +105,12 @@ class Decontaminate(MapStage):
     requires = ("id", "text")
     adds = {"decon_score": pa.float64(), "decon_eval": pa.string()}
 
-    def __init__(self, evals: EvalSet | str | list, purify: str = "tag", mode: str = "simple",
+    def __init__(self, evals: EvalSet | str | list, purify: str = "tag", mode: str | None = None,
                  n: int = 5, tokenizer: str | None = None, cache_dir: str | None = None,
                  name: str | None = None, **scan_params):
         if purify not in PURIFY:
             raise ValueError(f"purify must be one of {PURIFY}, not {purify!r}")
-        if mode not in MODES:
+        if mode is not None and mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         sets = _eval_sets(evals, mode)
         names = [s.name for s in sets]

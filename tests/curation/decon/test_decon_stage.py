@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from decon_texts import ANSWER, ITEM, QUESTION, filler
 
+from curation.core.errors import CurationError
 from curation.core.pipeline import Pipeline
 from curation.core.readers import read
 from curation.core.stage import BatchContext
@@ -75,6 +76,11 @@ def test_bad_arguments(tmp_path):
         Decontaminate(_evals(), purify="erase", cache_dir=str(tmp_path))
     with pytest.raises(ValueError, match="unique"):
         Decontaminate(_evals()[:1] * 2, cache_dir=str(tmp_path))
+    with pytest.raises(CurationError, match="Decontaminate\\(mode='simple'\\) contradicts eval "
+                                          "set 'farm_8', built in mode 'ngram8'"):
+        Decontaminate(_evals(), mode="simple", cache_dir=str(tmp_path))
+    agreeing = Decontaminate(_evals()[1:], mode="ngram8", cache_dir=str(tmp_path))
+    assert [e["mode"] for e in agreeing.evals] == ["ngram8"]
 
 
 def test_config_follows_eval_contents(tmp_path):
