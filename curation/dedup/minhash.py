@@ -43,9 +43,11 @@ from curation.core.stage import BatchContext, GlobalStage
 from curation.dedup.exact import SPACE_RUN
 from curation.dedup.shards import batch_decisions, by_partition, partition_frame
 
-# merge memory estimate: Parquet stores the sorted int64 edges about 2x compressed; in memory
-# they are 16 B each, plus the union-find arrays and the keys of the documents they touch
-MERGE_BYTES_PER_PARQUET_BYTE = 8
+# merge memory estimate: in memory an edge is 16 B, plus the union-find arrays and the keys and
+# ids of the documents the edges touch; the 3M-document rehearsal's merge
+# (curation/reliability/rehearsal.py) held 10.9x its input's Parquet bytes above the worker's
+# baseline (379 MB for 34.8 MB), rounded up here
+MERGE_BYTES_PER_PARQUET_BYTE = 12
 
 CLUSTER = "minhash_cluster"
 DUPLICATE = "minhash_duplicate"

@@ -24,7 +24,7 @@ apply:  cut the spans out of the texts; the column ``substring_removed_bytes`` (
         The stage's ``bytes_in - bytes_out`` is the text removed, dropped documents included.
 
 Duplicates are found within a block only: a corpus larger than ``partition_bytes`` is
-deduplicated block by block (a larger budget finds more, at about 14 bytes of RAM per
+deduplicated block by block (a larger budget finds more, at about 15 bytes of RAM per
 block byte).
 
 Memory, per reduce task: the partition's texts (1 byte per input byte, plus Arrow's 8-byte
@@ -50,10 +50,12 @@ from curation.core.hashing import xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage
 from curation.dedup.shards import batch_decisions, by_partition
 
-# reduce memory estimate: zstd Parquet holds text about 3x compressed (an upper bound for
-# prose); a block costs about 14 bytes of RSS per byte (measured, module docstring)
-TEXT_PER_PARQUET_BYTE = 3
-BYTES_PER_BLOCK_BYTE = 14
+# reduce memory estimate: zstd Parquet holds text up to about 3.5x compressed, and a block
+# costs about 15 bytes of RSS per byte (both measured by the 3M-document rehearsal,
+# curation/reliability/rehearsal.py: a 258 MB block peaked 4.2 GB above the worker's
+# baseline); rounded up, so that the estimate stays above what a task holds
+TEXT_PER_PARQUET_BYTE = 4
+BYTES_PER_BLOCK_BYTE = 16
 
 REMOVED = "substring_removed_bytes"
 EMPTY = "substring_duplicate_empty"
