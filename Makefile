@@ -7,9 +7,9 @@ export RAY_USAGE_STATS_ENABLED := 0
 
 .PHONY: demo test lint clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml requirements-tested.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -c requirements-tested.txt -e '.[dev]'
 	$(VENV)/bin/python -c "from curation.filters.langid import install; print(install())"
 	$(VENV)/bin/python -c "import curation, torch, ray, datatrove, fasttext"
 	touch $(STAMP)

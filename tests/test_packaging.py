@@ -1,5 +1,6 @@
 """``pip install .`` without extras gives the curation toolkit alone: it installs in a new venv
-from the tested set (constraints.txt), without torch, and runs a filter-and-dedup pipeline."""
+from the tested set (requirements-tested.txt as constraints), without torch, with the package's
+data files, and runs a filter-and-dedup pipeline."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_the_toolkit_alone_installs_and_runs_without_torch(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     install = subprocess.run(
         [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-         "-c", os.path.join(REPO, "constraints.txt"), str(source)],
+         "-c", os.path.join(REPO, "requirements-tested.txt"), str(source)],
         capture_output=True, text=True, timeout=900)
     assert install.returncode == 0, install.stderr[-3000:]
     (tmp_path / "p.py").write_text(PIPELINE)
