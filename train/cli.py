@@ -4,6 +4,7 @@ CONFIG``): DDP, or FSDP2 with ``parallel: fsdp``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -20,12 +21,16 @@ def main(argv: list[str] | None = None) -> int:
         "curate train", __doc__, "curate train train/configs/tiny.yaml\n"
         "torchrun --nproc-per-node 8 -m train.cli train/configs/proxy-30m.yaml")
     parser.add_argument("config", help="a TrainConfig as YAML (.yaml, .yml) or JSON")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines (metrics.jsonl and the final JSON line stay)")
     args = parser.parse_args(argv)
     try:
         cfg = TrainConfig.from_file(args.config)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.quiet:
+        cfg = dataclasses.replace(cfg, progress_every=0)
     record = Trainer(cfg).fit()
     print(json.dumps({k: v for k, v in record.items() if not isinstance(v, list)}))
     parallel.leave()

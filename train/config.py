@@ -67,6 +67,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     cache_dir: str = "runs/cache/npy"
     log_every: int = 1
+    progress_every: int = 10  # steps between console lines (train/progress.py); 0: quiet
     tokenizer_path: str | None = None  # tokenizer.json, for the PAD id of best-fit rows
     parallel: Parallel = "ddp"  # with WORLD_SIZE > 1: "ddp" (replicas) or "fsdp" (FSDP2 shards)
 

@@ -11,7 +11,8 @@ loop:
   clipping, the LR of the stage's schedule (a multiplier on the optimiser's base LRs), an
   optimiser step, the MoE balancing-bias update;
 - writes ``metrics.jsonl`` (loss, ce, z-loss, MoE aux, grad norm, LR, tokens/s, MFU from
-  ``flops_per_token``; eval BPB per domain at intervals);
+  ``flops_per_token``; eval BPB per domain at intervals) and prints a progress line every
+  ``progress_every`` steps on rank 0 (``train.progress``);
 - checkpoints (`train.checkpoint`): model, optimiser, step. The schedule and the loader are
   pure functions of the step (the loader's state is recorded for inspection). A rerun with the
   same config resumes from the latest checkpoint and reaches bitwise the same weights as an
@@ -45,6 +46,7 @@ from train.evaluate import EvalSet
 from train.model import RopeScaling, Transformer, flops_per_token
 from train.optim import build_optimizer, set_lr_scale
 from train.parallel import World, clip_gradients, no_sync, parallelize, reshard
+from train.progress import Progress
 from train.schedule import lr_multiplier
 
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s
@@ -187,6 +189,7 @@ class Trainer:
         tokens = batch["input_ids"].numel() * world_size
         record = {"step": self.step, "stage": stage.name, **totals,
                   "grad_norm": float(grad_norm), "lr_scale": scale,
+                  "lr": self.optimizer.param_groups[0]["lr"],
                   "tokens_per_s": tokens / seconds, "mfu": self._mfu(tokens / seconds,
                                                                      stage.seq_len)}
         if loads:
@@ -216,11 +219,14 @@ class Trainer:
         self.resume()
         record: dict = {}
         total = self.cfg.total_steps
+        every = self.cfg.progress_every if self.world.rank == 0 else 0
+        progress = Progress(total, every, start_step=self.step)
         while self.step < total:
             record = self.train_step()
             last = self.step == total
             if self.cfg.eval_every and (self.step % self.cfg.eval_every == 0 or last):
                 record["eval_bpb"] = self.evaluate()
+            progress.update(record)
             if last or self.step % self.cfg.log_every == 0:
                 self._log(record)
             if last or (self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0):
