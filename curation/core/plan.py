@@ -4,7 +4,8 @@ in the work dir's run file.
 
 - a ``MapStep`` fuses a chain of map stages (from a source, or from a materialised dataset)
   into one task per input shard, so a filter chain reads and writes each shard once;
-- a ``GlobalStep`` runs a global stage's scan, reduce and apply phases;
+- a ``GlobalStep`` runs a global stage's scan, reduce, own (``GlobalStage.next_phase``) and
+  apply phases;
 - a ``UnionStep`` concatenates the shard lists of its inputs (no task, no copy).
 
 A node's output is materialised (written as Parquet shards) where it feeds a global stage, a
@@ -60,14 +61,12 @@ class GlobalStep:
         return [self.name]
 
     def phases(self) -> list[str]:
-        return ["scan", "reduce", *(["merge"] if self.stage.merges else []), "apply"]
+        return ["scan", "reduce", *self.stage.planned_phases(), "apply"]
 
     def summary(self) -> str:
-        return (
-            f"{self.name}: {type(self.stage).__name__} over {self.input} "
-            f"(scan -> reduce x{self.stage.partitions}{' -> merge' if self.stage.merges else ''}"
-            f" -> apply)  => {self.output}"
-        )
+        own = "".join(f" -> {p}" for p in self.stage.planned_phases())
+        return (f"{self.name}: {type(self.stage).__name__} over {self.input} "
+                f"(scan -> reduce x{self.stage.partitions}{own} -> apply)  => {self.output}")
 
 
 @dataclass

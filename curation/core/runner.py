@@ -12,6 +12,7 @@ import contextlib
 import re
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
@@ -23,12 +24,12 @@ from curation.core.executors import Executor, make_executor
 from curation.core.hashing import fingerprint
 from curation.core.manifest import write_manifest
 from curation.core.plan import GlobalStep, MapStep, Plan, UnionStep, compile_plan
-from curation.core.stage import Stage
+from curation.core.stage import PhaseSummary, Stage
 from curation.core.stats import StageStats
 from curation.core.tasks import (
     ApplyTask,
     InputShard,
-    MergeTask,
+    PhaseTask,
     ReduceTask,
     ScanTask,
     SegmentTask,
@@ -37,7 +38,7 @@ from curation.core.tasks import (
 )
 from curation.core.workdir import WorkDir
 
-OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|[pm]\d{4}-s\d{5})-\d{3}\.parquet$")
+OUTPUT_NAME = re.compile(r"^(part-\d{5}|s\d{5}-p\d{4}|p\d{4}-s\d{5}|t\d{4}-k\d{5})-\d{3}\.parquet$")
 
 
 @dataclass
@@ -167,17 +168,8 @@ class Runner:
                        resources=_needs([stage], "reduce", mine))
             for p in range(stage.partitions)
         ])
-        reduce_fp, decisions = fingerprint([r["fingerprint"] for r in reduce]), _shards(reduce)
-        merge: list[dict] = []
-        if stage.merges:
-            merge = self._run_phase(name, "merge", [
-                self._task(MergeTask, name, "merge", 0, {**base, "merge": 0, "in": reduce_fp},
-                           "merge", inputs=decisions, stage=stage,
-                           output_dir=scratch(name, "merge"),
-                           resources=_needs([stage], "merge", decisions))
-            ])
-            reduce_fp, decisions = fingerprint([r["fingerprint"] for r in merge]), _shards(merge)
-        apply_base = {**base, "decisions": reduce_fp, "max": self.plan.max_shard_bytes,
+        decisions_fp, decisions = self._run_own_phases(step, base, reduce)
+        apply_base = {**base, "decisions": decisions_fp, "max": self.plan.max_shard_bytes,
                       "output": step.output}
         apply = self._run_phase(name, "apply", [
             self._task(ApplyTask, name, "apply", i, {**apply_base, "apply": s.identity}, s.path,
@@ -187,9 +179,41 @@ class Runner:
                        resources=_needs([stage], "apply", [s, *mine]))
             for i, s in enumerate(shards)
         ])
-        for sub, records in (("scan", scan), ("reduce", reduce), ("merge", merge)):
+        for sub, records in (("scan", scan), ("reduce", reduce)):
             _remove_stale(scratch(name, sub), records)
         return apply
+
+    def _run_own_phases(self, step: GlobalStep, base: dict,
+                        reduce: list[dict]) -> tuple[str, list[InputShard]]:
+        """Run the phases the stage asks for after reduce (``GlobalStage.next_phase``), each
+        fingerprinted on the phases it reads; the fingerprint and pieces of the last one (or of
+        reduce), which are the per-shard decisions."""
+        stage, name = step.stage, step.name
+        ran = {"reduce": reduce}
+        summaries = {"reduce": _summary(reduce)}
+        done = "reduce"
+        while (phase := stage.next_phase(done, summaries)) is not None:
+            if phase.name in ran or not set(phase.reads) <= set(ran):
+                raise CurationError(f"{name}: phase {phase.name!r} after {done!r} runs twice or "
+                                    f"reads a phase not run yet ({list(phase.reads)})")
+            self.status["steps"][name]["planned_phases"] = ["scan", *ran, phase.name, "apply"]
+            reads = {p: fingerprint([r["fingerprint"] for r in ran[p]]) for p in phase.reads}
+            pieces = [(p, piece) for p in phase.reads for piece in _shards(ran[p])]
+            groups = ([pieces] if phase.gather else
+                      [[x for x in pieces if x[1].key % stage.partitions == i]
+                       for i in range(stage.partitions)])
+            output_dir = self.workdir.scratch_dir(name, phase.name)
+            ran[phase.name] = self._run_phase(name, phase.name, [
+                self._task(PhaseTask, name, phase.name, i,
+                           {**base, "phase": phase.name, "task": i, "in": reads},
+                           f"{phase.name} {i}", inputs=mine, stage=stage, output_dir=output_dir,
+                           resources=_needs([stage], phase.name, [x for _, x in mine]))
+                for i, mine in enumerate(groups)
+            ])
+            _remove_stale(output_dir, ran[phase.name])
+            done = phase.name
+            summaries[done] = _summary(ran[done])
+        return fingerprint([r["fingerprint"] for r in ran[done]]), _shards(ran[done])
 
     # -- results -----------------------------------------------------------------------------
     def stats(self) -> dict[str, StageStats]:
@@ -213,6 +237,14 @@ def _needs(stages: list[Stage], phase: str, inputs: list[InputShard]) -> dict[st
         for key, value in stage.resources(phase, size).items():
             out[key] = max(out.get(key, 0), value)
     return out
+
+
+def _summary(records: list[dict]) -> PhaseSummary:
+    """What a phase's tasks wrote (bytes, side outputs left out) and counted."""
+    counts: Counter = Counter()
+    for r in records:
+        counts.update(r.get("counts", {}))
+    return PhaseSummary(len(records), sum(s.bytes or 0 for s in _shards(records)), dict(counts))
 
 
 def _shards(records: list[dict]) -> list[InputShard]:

@@ -5,7 +5,8 @@
   rows (``mode="filter"``) or only tags them (``mode="tag"``, adds ``<name>_reason``).
 - ``GlobalStage``: sees the whole dataset in three phases, each a set of independent tasks:
   ``scan`` each shard into keyed partitions, ``reduce`` each partition into per-shard
-  decisions, ``apply`` the decisions to each shard.
+  decisions, ``apply`` the decisions to each shard; a stage may run phases of its own between
+  reduce and apply (a merge, rounds of an iterative algorithm).
 
 Every stage declares the columns it ``requires`` and the typed columns it ``adds``; the DAG is
 validated against them before anything runs. A stage's ``config()`` (by default its public
@@ -22,6 +23,7 @@ import json
 import re
 import warnings
 from abc import ABC, ABCMeta, abstractmethod
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -37,6 +39,7 @@ BUILTIN_RESOURCES = ("num_cpus", "num_gpus", "memory")  # Ray's task options of 
 # node and side-output names become file and directory names in the work dir (see
 # curation.core.workdir): one safe path component, not hidden, not ours (_...)
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+PHASE_NAME = re.compile(r"[a-z][a-z0-9-]{0,63}")
 
 
 def snake_case(name: str) -> str:
@@ -243,6 +246,31 @@ class Filter(MapStage):
         return kept.filter(pc.invert(dropped))
 
 
+@dataclass(frozen=True)
+class Phase:
+    """A phase a global stage runs after reduce: ``name`` (lower case, digits and ``-``; names
+    its task records and scratch directory), the earlier phases whose pieces it reads
+    (``"reduce"`` or the stage's own), and how: task ``i`` of ``partitions`` tasks reads the
+    pieces whose key mod ``partitions`` is ``i``; with ``gather``, one task reads them all."""
+
+    name: str
+    reads: tuple[str, ...]
+    gather: bool = False
+
+    def __post_init__(self):
+        if not PHASE_NAME.fullmatch(self.name) or self.name in ("scan", "reduce", "apply"):
+            raise CurationError(f"bad phase name {self.name!r}")
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """What the tasks of a finished phase wrote and counted, summed."""
+
+    tasks: int
+    bytes: int  # of their output files
+    counts: dict[str, int]
+
+
 class GlobalStage(Stage, ABC):
     """A stage over the whole dataset, in three phases of independent tasks.
 
@@ -258,10 +286,38 @@ class GlobalStage(Stage, ABC):
     gets every reduce output as ``(key, table)`` in partition then key order, and yields the
     per-shard decisions instead. It holds all of the reduce output, so that must stay small
     (integer edges, not texts); the stage documents its size.
+
+    A stage whose answer takes more shuffles than one reduce (rounds of an iterative
+    algorithm) overrides ``next_phase`` and ``run_phase``: after reduce and after each of its
+    own phases the runner asks ``next_phase`` what to run next, given what the phase's tasks
+    wrote and counted, and runs it; the last phase's pieces are keyed by shard and go to apply.
     """
 
     partitions: int = 16
     merges: ClassVar[bool] = False
+
+    def planned_phases(self) -> list[str]:
+        """The phases between reduce and apply, as far as they are known before the run
+        (``curate plan``, ``curate status``); the runner records the ones it really runs."""
+        return ["merge"] if self.merges else []
+
+    def next_phase(self, done: str, summaries: dict[str, PhaseSummary]) -> Phase | None:
+        """The phase to run after phase ``done`` (``"reduce"`` or one of this stage's), given
+        the ``summaries`` of the phases run so far, by name; None when the decisions are ready
+        for apply. By default the ``merge`` task after reduce when ``merges``."""
+        if done == "reduce" and self.merges:
+            return Phase("merge", reads=("reduce",), gather=True)
+        return None
+
+    def run_phase(self, phase: str, index: int, pieces: Iterator[tuple[str, int, pa.Table]],
+                  counts: Counter) -> Iterator[tuple[int, pa.Table]]:
+        """Task ``index`` of one of this stage's own phases: its input ``pieces`` as
+        ``(phase that wrote it, key, table)``, its output ``(key, table)`` pieces (keyed by
+        partition for a next phase, by shard for apply); it may add to ``counts``, which
+        ``next_phase`` sees summed over the phase's tasks."""
+        if phase != "merge":
+            raise NotImplementedError(f"{type(self).__name__} has no phase {phase!r}")
+        yield from self.merge((key, table) for _, key, table in pieces)
 
     @abstractmethod
     def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:

@@ -63,6 +63,10 @@ class Task(ABC):
     def run(self) -> tuple[list[dict], dict[str, StageStats]]:
         """Write the outputs; return their descriptions and the stats per node."""
 
+    def counts(self) -> dict[str, int]:
+        """What the last ``run`` counted for the driver to decide on (a record's ``counts``)."""
+        return {}
+
 
 def is_complete(task: Task) -> dict | None:
     """The task's record if it is done with this fingerprint and its outputs are all there."""
@@ -104,6 +108,7 @@ def execute(task: Task) -> dict:
         "input": task.label,
         "outputs": outputs,
         "stats": {name: s.to_dict() for name, s in stats.items()},
+        "counts": task.counts(),
         "seconds": round(time.perf_counter() - start, 6),
         "started": round(started, 3),
         "finished": round(time.time(), 3),
@@ -269,18 +274,26 @@ class ReduceTask(Task):
 
 
 @dataclass
-class MergeTask(Task):
-    """Global stage, optional phase between reduce and apply: every reduce output, in partition
-    then key order, into per-shard decisions; one task (see ``GlobalStage.merges``)."""
+class PhaseTask(Task):
+    """Global stage, one of its own phases between reduce and apply (``GlobalStage.next_phase``):
+    pieces of earlier phases, each tagged with the phase that wrote it, into keyed pieces; the
+    counts the stage reports go into the record (``counts``)."""
 
-    inputs: list[InputShard] = field(default_factory=list)
+    inputs: list[tuple[str, InputShard]] = field(default_factory=list)
     stage: GlobalStage = None
     output_dir: str = ""
+    _counts: Counter = field(default_factory=Counter, repr=False)
 
     def run(self) -> tuple[list[dict], dict[str, StageStats]]:
-        pieces = self.stage.merge((i.key, _read_whole(i.path)) for i in self.inputs)
-        return _write_keyed(pieces, self.output_dir, lambda s: f"m{self.index:04d}-s{s:05d}",
+        self._counts.clear()
+        pieces = self.stage.run_phase(
+            self.phase, self.index,
+            ((phase, i.key, _read_whole(i.path)) for phase, i in self.inputs), self._counts)
+        return _write_keyed(pieces, self.output_dir, lambda k: f"t{self.index:04d}-k{k:05d}",
                             self.step)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
 
 
 @dataclass

@@ -10,7 +10,8 @@ No other module names a file or folder of a work dir; they ask a ``WorkDir``. Pa
       _tasks/<step>/<phase>-<i>.json completion record of task i of a phase (tasks.execute):
                                      fingerprint, input, outputs with checksums, stats per node
       <step>/part-<shard>-<k>.parquet  a step's output dataset (unless it writes into a sink)
-      _global/<step>/<phase>/        partial results of a global stage (scan, reduce, merge)
+      _global/<step>/<phase>/        partial results of a global stage (scan, reduce and the
+                                     stage's own phases: merge, component rounds...)
       _quarantine/<step>/part-<i>.jsonl  bad input rows of map task i, with the reason
       _rejects/<node>/               documents a stage dropped, when it keeps its rejects
       _side/<node>/<output>/         side outputs a stage emits (decontamination matches...)

@@ -1,4 +1,4 @@
-"""Near-duplicate removal by MinHash LSH, as a global stage with a merge phase.
+"""Near-duplicate removal by MinHash LSH, as a global stage with connected components.
 
 scan:   normalise each text (lowercase, non-alphanumerics to spaces, whitespace collapsed; the
         first two configurable), hash its word n-gram shingles (xxh3-64 of each word, mixed
@@ -9,13 +9,25 @@ scan:   normalise each text (lowercase, non-alphanumerics to spaces, whitespace 
 reduce: per partition, the buckets holding two or more documents; in each, every member is
         linked to the bucket's best-ranked member (the keep policy's order), optionally only if
         their true shingle Jaccard reaches ``verify_threshold`` (members that fail are linked
-        among themselves the same way). Yields the edges (int64 pairs) and the ranking columns
-        of the documents they touch.
-merge:  one task: union-find over every edge (numpy, no Python object per edge); in each
-        component the keeper is the newest ``created`` (missing dates count as oldest), ties to
-        the smallest ``id`` (``keep="oldest"`` and ``keep="smallest_id"`` are the
-        alternatives). Memory: 16 bytes per edge plus, per document in an edge, its key,
-        ``created`` and ``id``; no text.
+        among themselves the same way). Yields the edges (int64 pairs, keyed by the partition
+        of their larger end) and the ranking columns of the documents they touch (keyed
+        ``partitions`` + the partition of the document).
+components (``curation.dedup.components``), then the keeper of each: in each component the
+        keeper is the newest ``created`` (missing dates count as oldest), ties to the smallest
+        ``id`` (``keep="oldest"`` and ``keep="smallest_id"`` are the alternatives), then the
+        smallest doc key. Two ways, with the same result (tested):
+        - ``merge``, one task: union-find over every edge (numpy, no Python object per edge).
+          Memory: 16 bytes per edge plus, per document in an edge, its key, ``created`` and
+          ``id``; no text.
+        - star rounds, ``partitions`` tasks each: ``small-NN`` and ``large-NN`` alternate until
+          a pair changes nothing (about log2 of the longest chain: 11 pairs for a chain of
+          4,096 documents in random order), then ``label`` joins each document to its component and
+          ``keeper`` picks the keepers, one task per partition of components. A task holds its
+          partition's edges only, so memory per task falls as ``partitions`` grows (a
+          component's edges stay in one task: the largest cluster bounds it from below).
+        ``components="auto"`` (default) takes the merge while the reduce output is at most
+        ``merge_max_bytes`` of Parquet (1 GiB: about 12 GiB for the merge task), the rounds
+        above it; ``"single"`` and ``"distributed"`` force one.
 apply:  ``minhash_cluster`` (int64: xxh3-64 of the keeper's id, top bit cleared; null outside
         any cluster); the other members are dropped (reason ``minhash_duplicate``) or, with
         ``mode="mark"``, kept with ``minhash_duplicate`` = true.
@@ -29,6 +41,7 @@ Scratch space of the scan: ``bands`` rows of about 40 bytes per document (more w
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
@@ -39,7 +52,18 @@ import pyarrow.compute as pc
 import rensa
 
 from curation.core.hashing import xxh3_64_column
-from curation.core.stage import BatchContext, GlobalStage
+from curation.core.stage import BatchContext, GlobalStage, Phase, PhaseSummary
+from curation.dedup.components import (
+    A,
+    B,
+    both_ways,
+    by_node_partition,
+    large_star,
+    node_partition,
+    small_star,
+    smaller_first,
+    union_find,
+)
 from curation.dedup.exact import SPACE_RUN
 from curation.dedup.shards import batch_decisions, by_partition, partition_frame
 
@@ -52,7 +76,6 @@ MERGE_BYTES_PER_PARQUET_BYTE = 12
 CLUSTER = "minhash_cluster"
 DUPLICATE = "minhash_duplicate"
 SHARD_SHIFT = 40  # doc key = shard << 40 | row: up to 2**40 rows per shard, 2**23 shards
-_EDGES, _NODES = 0, 1  # reduce output keys
 _MASK63 = np.uint64((1 << 63) - 1)
 
 
@@ -211,33 +234,6 @@ def band_buckets(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return h
 
 
-# --- union-find -----------------------------------------------------------------------------
-
-
-def connected_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Component label (its smallest node) of each of nodes ``0..n-1`` under edges ``u-v``.
-
-    Hook-and-compress: each round hooks the larger root of every edge whose ends differ onto
-    the smaller (so a parent is never larger than its child: no cycles) and then jumps pointers
-    until every node points at its root; about log(n) rounds, all numpy.
-    """
-    parent = np.arange(n, dtype=np.int64)
-    u, v = np.asarray(u, np.int64), np.asarray(v, np.int64)
-    while len(u):
-        ru, rv = parent[u], parent[v]
-        differ = ru != rv
-        u, v, ru, rv = u[differ], v[differ], ru[differ], rv[differ]
-        if not len(u):
-            break
-        np.minimum.at(parent, np.maximum(ru, rv), np.minimum(ru, rv))
-        while True:
-            grand = parent[parent]
-            if np.array_equal(grand, parent):
-                break
-            parent = grand
-    return parent
-
-
 def jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
     """|a & b| / |a | b| of two sorted arrays of distinct values; 1.0 for two empty ones."""
     if not len(a) and not len(b):
@@ -277,6 +273,8 @@ class MinHashDedup(GlobalStage):
         keep: Literal["newest", "oldest", "smallest_id"] = "newest",
         mode: Literal["drop", "mark"] = "drop",
         partitions: int = 16,
+        components: Literal["auto", "single", "distributed"] = "auto",
+        merge_max_bytes: int = 1 << 30,
         name: str | None = None,
     ):
         if preset is not None:
@@ -295,11 +293,15 @@ class MinHashDedup(GlobalStage):
             raise ValueError("verify_threshold must lie in (0, 1]")
         if max_cluster_size is not None and max_cluster_size < 2:
             raise ValueError("max_cluster_size must be >= 2")
+        if components not in ("auto", "single", "distributed"):
+            raise ValueError("components must be 'auto', 'single' or 'distributed', "
+                             f"not {components!r}")
         self.bands, self.rows, self.ngram = bands, rows, ngram
         self.lowercase, self.punctuation = lowercase, punctuation
         self.seed, self.engine = seed, engine
         self.verify_threshold, self.max_cluster_size = verify_threshold, max_cluster_size
         self.keep, self.mode, self.partitions, self.name = keep, mode, partitions, name
+        self.components, self.merge_max_bytes = components, merge_max_bytes
 
     def output_columns(self) -> dict[str, pa.DataType]:
         cols = {CLUSTER: pa.int64()}
@@ -351,12 +353,16 @@ class MinHashDedup(GlobalStage):
                               .alias("v")).filter(pl.col("u") != pl.col("v"))
         else:
             edges = self._verified_edges(df)
-        edges = edges.unique().sort(["u", "v"])
-        touched = pl.concat([edges["u"], edges["v"]]).unique()
+        edges = smaller_first(edges["u"], edges["v"]).sort(A, B)
+        touched = pl.concat([edges[A], edges[B]]).unique()
         nodes = (df.filter(pl.col("key").is_in(touched.implode()))
                  .select("key", "created", "id").unique("key").sort("key"))
-        yield _EDGES, edges.to_arrow()
-        yield _NODES, nodes.to_arrow()
+        P = self.partitions  # noqa: N806
+        for p, part in by_node_partition(edges, P):
+            yield p, part.to_arrow()
+        node_part = node_partition(nodes["key"], P)
+        for p in node_part.unique().sort().to_list():
+            yield P + p, nodes.filter(node_part == p).to_arrow()
 
     def _verified_edges(self, df: pl.DataFrame) -> pl.DataFrame:
         """Star edges within each bucket, kept only where the true Jaccard reaches the threshold;
@@ -387,23 +393,65 @@ class MinHashDedup(GlobalStage):
                 remaining = rest
         return pl.DataFrame({"u": np.array(us, np.int64), "v": np.array(vs, np.int64)})
 
-    # -- merge -------------------------------------------------------------------------------
-    def merge(self, pieces: Iterator[tuple[int, pa.Table]]) -> Iterator[tuple[int, pa.Table]]:
-        edges, nodes = [], []
-        for key, table in pieces:
-            (edges if key == _EDGES else nodes).append(pl.from_arrow(table))
-        if not nodes:
-            return
-        nodes_df = pl.concat(nodes).unique("key").sort("key")
-        edges_df = pl.concat(edges)
-        keys = nodes_df["key"].to_numpy()
-        u = np.searchsorted(keys, edges_df["u"].to_numpy())
-        v = np.searchsorted(keys, edges_df["v"].to_numpy())
-        label = connected_components(len(keys), u, v)
+    # -- components ----------------------------------------------------------------------
+    def planned_phases(self) -> list[str]:
+        if self.components == "single":
+            return ["merge"]
+        if self.components == "distributed":
+            return ["small-01", "large-01", "label", "keeper"]
+        return ["merge"]  # "auto" (the distributed rounds when reduce wrote too much)
+
+    def next_phase(self, done: str, summaries: dict[str, PhaseSummary]) -> Phase | None:
+        """After reduce, the single merge or the first star round (``components``); rounds
+        alternate small-star and large-star until a pair changes nothing; then each node gets
+        its component (``label``) and each component its keeper (``keeper``)."""
+        if done == "reduce":
+            single = (self.components == "single" or self.components == "auto"
+                      and summaries["reduce"].bytes <= self.merge_max_bytes)
+            return (Phase("merge", ("reduce",), gather=True) if single
+                    else Phase("small-01", ("reduce",)))
+        kind, _, number = done.partition("-")
+        if kind == "small":
+            return Phase(f"large-{number}", (done,))
+        if kind == "large":
+            if not any(summaries[f"{k}-{number}"].counts.get("changes", 0)
+                       for k in ("small", "large")):
+                return Phase("label", (done, "reduce"))
+            return Phase(f"small-{int(number) + 1:02d}", (done,))
+        return Phase("keeper", ("label",)) if done == "label" else None
+
+    def run_phase(self, phase: str, index: int, pieces: Iterator[tuple[str, int, pa.Table]],
+                  counts: Counter) -> Iterator[tuple[int, pa.Table]]:
+        kind = phase.partition("-")[0]
+        P = self.partitions  # noqa: N806
+        tables = [(src, key, pl.from_arrow(t)) for src, key, t in pieces]
+        nodes = [t for _, key, t in tables if key >= P]  # reduce's, keyed P + partition
+        edges = _edges([t for src, key, t in tables  # label reads reduce for its nodes only
+                        if key < P and not (kind == "label" and src == "reduce")])
+        if kind == "merge":
+            if nodes:
+                yield from self._decide(_union_find_labels(edges, pl.concat(nodes)))
+        elif kind == "small":
+            out, counts["changes"] = small_star(edges)
+            yield from _arrow(by_node_partition(both_ways(out), P))
+        elif kind == "large":
+            out, counts["changes"] = large_star(edges)
+            yield from _arrow(by_node_partition(out, P))
+        elif kind == "label":  # converged stars (leaf, centre) beside this partition's nodes
+            if nodes:
+                labelled = (pl.concat(nodes).join(edges, left_on="key", right_on=A, how="left")
+                            .with_columns(pl.coalesce(B, "key").alias("component")).drop(B))
+                yield from _arrow(by_node_partition(labelled, P, "component"))
+        elif tables:  # keeper: whole components, each in one task
+            yield from self._decide(pl.concat([t for _, _, t in tables]))
+
+    def _decide(self, df: pl.DataFrame) -> Iterator[tuple[int, pa.Table]]:
+        """Per-shard decisions ``(row, cluster, duplicate)`` from whole components (columns
+        ``component``, ``key``, ``created``, ``id``): the first member in the keep policy's
+        order (then by key) is kept."""
         by, descending = _ORDER[self.keep]
-        df = nodes_df.with_columns(pl.Series("component", label)).sort(
-            ["component", *by], descending=[False, *descending], nulls_last=True,
-            maintain_order=True)
+        df = df.sort(["component", *by, "key"], descending=[False, *descending, False],
+                     nulls_last=True)
         df = df.with_columns(
             pl.col("id").first().over("component").alias("keeper"),
             pl.len().over("component").alias("size"),
@@ -421,12 +469,18 @@ class MinHashDedup(GlobalStage):
         for shard, group in df.sort("key").group_by("shard", maintain_order=True):
             yield int(shard[0]), group.select("row", CLUSTER, DUPLICATE).to_arrow()
 
+    def config(self) -> dict:
+        """The fingerprinted parameters; ``components`` and ``merge_max_bytes`` choose how the
+        components are found, never which, so they are left out."""
+        return {k: v for k, v in super().config().items()
+                if k not in ("components", "merge_max_bytes")}
+
     def resources(self, phase: str, input_bytes: int) -> dict[str, float]:
-        """The merge asks for its memory: every edge (16 bytes in memory, about
-        ``MERGE_BYTES_PER_PARQUET_BYTE`` times the reduce outputs' Parquet bytes with the
-        union-find arrays and the per-document keys)."""
+        """The merge and the component rounds ask for their memory: the edges they read (16
+        bytes each in memory, about ``MERGE_BYTES_PER_PARQUET_BYTE`` times their Parquet bytes
+        with the union-find arrays or the rounds' joins, and the per-document keys)."""
         needs = super().resources(phase, input_bytes)
-        if phase == "merge" and "memory" not in needs:
+        if phase not in ("scan", "reduce", "apply") and "memory" not in needs:
             needs["memory"] = MERGE_BYTES_PER_PARQUET_BYTE * input_bytes
         return needs
 
@@ -449,3 +503,22 @@ class MinHashDedup(GlobalStage):
         if duplicate.any():
             ctx.drop("minhash_duplicate", out.filter(pa.array(duplicate)))
         return out.filter(pa.array(~duplicate))
+
+
+def _edges(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Edge pieces ``(a, b)`` as one frame (empty with the right columns when none)."""
+    return pl.concat(frames) if frames else pl.DataFrame(schema={A: pl.Int64, B: pl.Int64})
+
+
+def _arrow(parts: Iterator[tuple[int, pl.DataFrame]]) -> Iterator[tuple[int, pa.Table]]:
+    return ((p, df.to_arrow()) for p, df in parts)
+
+
+def _union_find_labels(edges: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
+    """``nodes`` (``key``, ``created``, ``id``; each key once or more) once each, with the
+    ``component`` union-find gives them under ``edges``."""
+    nodes = nodes.unique("key").sort("key")
+    keys = nodes["key"].to_numpy()
+    u = np.searchsorted(keys, edges[A].to_numpy())
+    v = np.searchsorted(keys, edges[B].to_numpy())
+    return nodes.with_columns(pl.Series("component", union_find(len(keys), u, v)))

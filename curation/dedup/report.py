@@ -42,7 +42,8 @@ def _dedup_steps(wd: WorkDir) -> list[tuple[str, str]]:
 def _decisions(wd: WorkDir, step: str) -> list[tuple[int, str]]:
     """The step's decision files (its last phase before apply) with the shard each is for;
     none where the step removed nothing."""
-    phase = "merge" if "merge" in wd.steps()[step]["phases"] else "reduce"
+    phases = list(wd.steps()[step]["phases"])  # in the order they ran
+    phase = phases[phases.index("apply") - 1]
     return sorted((o["key"], o["path"]) for r in wd.records(step, phase) for o in r["outputs"])
 
 

@@ -82,9 +82,10 @@ def minhash_edges(workdir: str) -> dict:
     """Edges and touched documents the MinHash reduce handed to the merge, and their bytes."""
     wd = WorkDir(workdir)
     (step,) = [s for s, _ in wd.stages_of(_minhash_class())]
+    partitions = wd.steps()[step]["phases"]["reduce"]  # edges keyed below, nodes above
     outs = [o for r in wd.records(step, "reduce") for o in r["outputs"]]
-    return {"edges": sum(o["rows"] for o in outs if o.get("key") == 0),
-            "nodes": sum(o["rows"] for o in outs if o.get("key") == 1),
+    return {"edges": sum(o["rows"] for o in outs if o.get("key") < partitions),
+            "nodes": sum(o["rows"] for o in outs if o.get("key") >= partitions),
             "parquet_bytes": sum(o["bytes"] for o in outs)}
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
 
 import numpy as np
 import polars as pl
@@ -17,11 +16,11 @@ from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.core.executors import RayExecutor
+from curation.core.workdir import WorkDir
 from curation.dedup import MinHashDedup, collision_probability
 from curation.dedup.minhash import (
     band_buckets,
     collision_curve,
-    connected_components,
     jaccard_sorted,
     normalise,
     shingle_hashes,
@@ -166,33 +165,6 @@ def test_collision_rate_matches_the_curve_on_random_sets(sign):
         assert abs(rate - expected) < 4 * math.sqrt(expected * (1 - expected) / pairs) + 0.01
 
 
-def bfs_components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    adjacency = [[] for _ in range(n)]
-    for a, b in zip(u.tolist(), v.tolist(), strict=True):
-        adjacency[a].append(b)
-        adjacency[b].append(a)
-    label = [-1] * n
-    for start in range(n):  # the smallest node of a component is reached first
-        if label[start] >= 0:
-            continue
-        label[start], queue = start, deque([start])
-        while queue:
-            for nb in adjacency[queue.popleft()]:
-                if label[nb] < 0:
-                    label[nb] = start
-                    queue.append(nb)
-    return np.array(label)
-
-
-def test_union_find_matches_bfs():
-    rng = np.random.default_rng(3)
-    for n, m in ((1, 0), (10, 0), (50, 30), (300, 250), (2000, 1900), (500, 3000)):
-        u, v = rng.integers(0, n, m), rng.integers(0, n, m)
-        assert np.array_equal(connected_components(n, u, v), bfs_components(n, u, v))
-    order = rng.permutation(999)  # the path 0-1-...-999, its edges shuffled
-    assert (connected_components(1000, order + 1, order) == 0).all()
-
-
 def test_giant_components_are_kept_whole(tmp_path):
     base = " ".join(f"w{k}" for k in range(200))
     docs = [{"id": f"d{i}", "text": base + f" tail{i}"} for i in range(6)]
@@ -257,9 +229,64 @@ def test_local_and_ray_give_the_same_bytes(planted, tmp_path, ray_cluster):
     inputs = write_shards(tmp_path / "in", small_corpus(planted), [0, 1, 2])
     local = run_dedup(inputs, str(tmp_path / "local"), partitions=3)
     ray = run_dedup(inputs, str(tmp_path / "ray"), RayExecutor(), partitions=3)
-    assert local.height < 400 and local.equals(ray)
+    distributed = run_dedup(inputs, str(tmp_path / "ray-d"), RayExecutor(), partitions=3,
+                            components="distributed")
+    assert local.height < 400 and local.equals(ray) and local.equals(distributed)
     names = sorted(os.listdir(tmp_path / "local" / "o"))
     assert names == sorted(os.listdir(tmp_path / "ray" / "o"))
     for name in names:
         assert (tmp_path / "local" / "o" / name).read_bytes() == (
-            tmp_path / "ray" / "o" / name).read_bytes()
+            tmp_path / "ray" / "o" / name).read_bytes() == (
+            tmp_path / "ray-d" / "o" / name).read_bytes()
+
+
+def phases_run(workdir: str) -> list[str]:
+    return list(WorkDir(workdir).steps()["min_hash_dedup"]["phases"])
+
+
+@pytest.mark.parametrize("keep", ["newest", "oldest"])
+def test_distributed_components_equal_the_single_merge(planted, tmp_path, keep):
+    """Same clusters and keepers (so the same output bytes) on the whole synthetic corpus,
+    whatever the number of partitions; the rounds ran instead of the merge."""
+    single = run_dedup(planted + "/docs", str(tmp_path / "single"), mode="mark", keep=keep,
+                       partitions=4, components="single")
+    assert single["minhash_duplicate"].sum() > 200
+    for partitions in (1, 4, 7):
+        work = str(tmp_path / f"d{partitions}")
+        distributed = run_dedup(planted + "/docs", work, mode="mark", keep=keep,
+                                partitions=partitions, components="distributed")
+        assert distributed.equals(single) if partitions == 4 else \
+            decisions(distributed) == decisions(single)
+        ran = phases_run(os.path.join(work, "w"))
+        assert "merge" not in ran and ran[2] == "small-01" and ran[-3:] == ["label", "keeper",
+                                                                              "apply"]
+
+
+def test_auto_takes_the_rounds_above_merge_max_bytes(planted, tmp_path):
+    inputs = write_shards(tmp_path / "in", small_corpus(planted), [0, 1, 2])
+    small = run_dedup(inputs, str(tmp_path / "small"), partitions=2)
+    large = run_dedup(inputs, str(tmp_path / "large"), partitions=2, merge_max_bytes=0)
+    assert "merge" in phases_run(str(tmp_path / "small" / "w"))
+    assert "label" in phases_run(str(tmp_path / "large" / "w")) and large.equals(small)
+    plan = Pipeline("t", str(tmp_path / "p"))
+    plan.sink(plan.source(read(inputs, source="s")) >> MinHashDedup(components="distributed"),
+              str(tmp_path / "o"))
+    assert "small-01 -> large-01 -> label -> keeper" in plan.describe()
+
+
+def test_distributed_rounds_resume(planted, tmp_path):
+    """Every round task has a completion record: a rerun runs nothing; a run killed after
+    some rounds redoes only what is missing."""
+    inputs = write_shards(tmp_path / "in", small_corpus(planted), [0, 1, 2])
+    p = Pipeline("t", str(tmp_path / "w"))
+    p.sink(p.source(read(inputs, source="s")) >> MinHashDedup(
+        partitions=2, components="distributed"), str(tmp_path / "o"))
+    first = p.run(progress=False)
+    again = p.run(progress=False)
+    assert again.ran == 0 and again.skipped == first.ran and again.outputs == first.outputs
+    wd = WorkDir(str(tmp_path / "w"))
+    for phase in ("keeper", "label", "large-02"):
+        for index in wd.task_indices("min_hash_dedup", phase):
+            os.remove(wd.record_path("min_hash_dedup", phase, index))
+    third = p.run(progress=False)
+    assert third.outputs == first.outputs and 0 < third.ran < first.ran

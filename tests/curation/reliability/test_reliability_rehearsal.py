@@ -25,7 +25,8 @@ def test_rehearsal_smoke(tmp_path, ray_cluster, capsys):
     for p in phases.values():
         assert p["tasks"] >= 1 and p["wall_s"] >= 0 and p["peak_rss_max_mib"] > 50
     assert phases[("exact_dedup", "apply")]["rows_written"] < 3000  # duplicates went
-    assert report["minhash"]["edges"] > 0 and report["driver_bytes_per_output"] > 0
+    assert report["minhash"]["edges"] > 0 and report["minhash"]["nodes"] > 0
+    assert report["driver_bytes_per_output"] > 0
     out = capsys.readouterr().out
     assert f"| | {SCALES[0]:,} docs |" in out
     assert "MinHash merge task at 1 edge/doc" in out
