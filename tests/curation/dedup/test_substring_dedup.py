@@ -23,9 +23,8 @@ from curation.dedup.substring import REMOVED, cut_spans, fuzzy_merge, removed_sp
 from curation.synthetic import GeneratorConfig, generate
 
 
-def brute_force_mask(texts: list[str], min_bytes: int) -> list[np.ndarray]:
-    """Per text, the bytes inside some window that occurred earlier (in text then byte order),
-    each run of them shrunk to whole UTF-8 characters."""
+def brute_force_later(texts: list[str], min_bytes: int) -> list[np.ndarray]:
+    """Per text, the bytes inside some window that occurred earlier (in text then byte order)."""
     seen: set[bytes] = set()
     masks = []
     for text in texts:
@@ -36,24 +35,33 @@ def brute_force_mask(texts: list[str], min_bytes: int) -> list[np.ndarray]:
             if window in seen:
                 mask[s:s + min_bytes] = True
             seen.add(window)
-        snapped = np.zeros(len(b), bool)
-        i = 0
-        while i < len(b):
-            if not mask[i]:
-                i += 1
-                continue
-            j = i
-            while j < len(b) and mask[j]:
-                j += 1
-            lo, hi = i, j
-            while lo < hi and b[lo] & 0xC0 == 0x80:
-                lo += 1
-            while hi > lo and hi < len(b) and b[hi] & 0xC0 == 0x80:
-                hi -= 1
-            snapped[lo:hi] = True
-            i = j
-        masks.append(snapped)
+        masks.append(mask)
     return masks
+
+
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The maximal runs ``[lo, hi)`` of True in ``mask``."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.view(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def snapped(b: bytes, spans: list[tuple[int, int]]) -> np.ndarray:
+    """The mask of ``spans`` of ``b``, each shrunk to whole UTF-8 characters."""
+    mask = np.zeros(len(b), bool)
+    for lo, hi in spans:
+        while lo < hi and b[lo] & 0xC0 == 0x80:
+            lo += 1
+        while hi > lo and hi < len(b) and b[hi] & 0xC0 == 0x80:
+            hi -= 1
+        mask[lo:hi] = True
+    return mask
+
+
+def brute_force_mask(texts: list[str], min_bytes: int) -> list[np.ndarray]:
+    """Per text, the bytes inside some window that occurred earlier (in text then byte order),
+    each run of them shrunk to whole UTF-8 characters."""
+    return [snapped(t.encode(), runs_of(m))
+            for t, m in zip(texts, brute_force_later(texts, min_bytes), strict=True)]
 
 
 def span_mask(texts: list[str], doc, start, end) -> list[np.ndarray]:
@@ -148,6 +156,95 @@ def test_fuzzy_merge_in_the_stage_spans():
     assert (doc.tolist(), start.tolist(), end.tolist()) == ([1], [0], [107])
     doc, start, end = removed_spans(pa.array(texts, pa.large_string()), 20, fuzziness=1.0)
     assert (doc.tolist(), start.tolist(), end.tolist()) == ([1, 1], [0, 55], [52, 107])
+
+
+def brute_force_first(texts: list[str], min_bytes: int) -> list[np.ndarray]:
+    """Per text, the bytes inside the first occurrence (in text then byte order) of some window
+    that occurs again later, by plain substring search."""
+    data = [t.encode() for t in texts]
+    masks = []
+    for i, b in enumerate(data):
+        mask = np.zeros(len(b), bool)
+        for s in range(len(b) - min_bytes + 1):
+            w = b[s:s + min_bytes]
+            first = b.find(w) == s and not any(w in e for e in data[:i])
+            if first and (b.find(w, s + 1) >= 0 or any(w in e for e in data[i + 1:])):
+                mask[s:s + min_bytes] = True
+        masks.append(mask)
+    return masks
+
+
+def naive_protected(texts: list[str], min_bytes: int, fuzziness: float) -> list[np.ndarray]:
+    """``protect_first`` spelled out: the runs of later windows are merged by ``naive_fuzzy``
+    within stretches whose gaps hold no first-occurrence byte, then shrunk to characters."""
+    masks = []
+    for text, later, first in zip(texts, brute_force_later(texts, min_bytes),
+                                  brute_force_first(texts, min_bytes), strict=True):
+        stretches: list[list[tuple[int, int]]] = []
+        for lo, hi in runs_of(later):
+            if stretches and not first[stretches[-1][-1][1]:lo].any():
+                stretches[-1].append((lo, hi))
+            else:
+                stretches.append([(lo, hi)])
+        spans = [span for runs in stretches for span in naive_fuzzy(runs, fuzziness)]
+        masks.append(snapped(text.encode(), spans))
+    return masks
+
+
+def planted_corpus(rng: random.Random) -> tuple[list[str], int]:
+    """A few texts of unique filler with passages from a small pool planted at random (several
+    times each), and a ``min_bytes`` below the passages' length."""
+    alphabet = rng.choice(["abcdefghijklmnopqrstuvwxyz", "abcdé日🙂xyz"])
+    pool = ["".join(rng.choice(alphabet) for _ in range(rng.randint(8, 30))) for _ in range(5)]
+    texts = ["".join(rng.choice(pool) if rng.random() < 0.7
+                     else "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+                     for _ in range(rng.randint(1, 10))) for _ in range(rng.randint(2, 6))]
+    return texts, rng.randint(4, 8)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_protect_first_never_bridges_a_first_occurrence(seed):
+    """With ``protect_first``, the spans equal the plain reference; no byte of a first
+    occurrence goes unless the exact search (``fuzziness=1``) removes it too (a window can
+    overlap its own repeat), and every byte the exact search removes still goes. The default
+    merge, on the same corpora, does remove first-occurrence bytes."""
+    rng = random.Random(seed)
+    default_took = protected_merged = 0
+    for _ in range(40):
+        texts, min_bytes = planted_corpus(rng)
+        fuzziness = rng.choice([0.5, 0.7, 0.9])
+        arr = pa.array(texts, pa.large_string())
+        got = span_mask(texts, *removed_spans(arr, min_bytes, fuzziness, protect_first=True))
+        default = span_mask(texts, *removed_spans(arr, min_bytes, fuzziness))
+        exact = brute_force_mask(texts, min_bytes)
+        first = brute_force_first(texts, min_bytes)
+        for g, e, n, f, d in zip(got, exact, naive_protected(texts, min_bytes, fuzziness),
+                                 first, default, strict=True):
+            assert np.array_equal(g, n)
+            assert not (g & f & ~e).any()  # no first-occurrence byte beyond the exact search
+            assert not (e & ~g).any()  # the exact search's bytes all go
+            default_took += int((d & f & ~e).sum())
+            protected_merged += int((g & ~e).sum())
+    assert default_took > 0 and protected_merged > 0
+
+
+def test_default_fuzzy_merge_can_remove_a_first_occurrence():
+    """The default merge bridges a gap whatever it holds: here the only surviving copy of a
+    passage (its later copy is removed as a repeat) lies between two repeated runs and goes
+    with them, so the passage disappears from the corpus; ``protect_first`` keeps it."""
+    shared_a = "".join(f"a{i:02d}" for i in range(34))  # 102 bytes, no inner repeat
+    shared_b = "".join(f"b{i:02d}" for i in range(34))
+    passage = "a passage of 21 bytes"
+    texts = [shared_a + shared_b, shared_a + passage + shared_b, "x " + passage]
+    arr = pa.array(texts, pa.large_string())
+    doc, start, end = removed_spans(arr, 20, fuzziness=0.9)
+    assert (doc.tolist(), start.tolist(), end.tolist()) == ([1, 2], [0, 2], [225, 23])
+    doc, start, end = removed_spans(arr, 20, fuzziness=0.9, protect_first=True)
+    assert (doc.tolist(), start.tolist(), end.tolist()) == ([1, 1, 2], [0, 123, 2],
+                                                           [102, 225, 23])
+    stage = SubstringDedup(min_bytes=20, protect_first=True)
+    [(_, spans)] = _reduce(stage, pa.table({"id": ["a", "b", "c"], "text": texts}))
+    assert spans == {"row": [1, 1, 2], "start": [0, 123, 2], "end": [102, 225, 23]}
 
 
 # --- the stage in a pipeline ------------------------------------------------------------------
