@@ -25,6 +25,7 @@ from train.model import ModelConfig, RopeScaling
 from train.optim import OptimConfig
 
 Parallel = Literal["ddp", "fsdp"]
+LoggerName = Literal["tensorboard", "wandb"]  # besides metrics.jsonl (see train.loggers)
 
 
 @dataclass
@@ -70,6 +71,16 @@ class TrainConfig:
     progress_every: int = 10  # steps between console lines (train/progress.py); 0: quiet
     tokenizer_path: str | None = None  # tokenizer.json, for the PAD id of best-fit rows
     parallel: Parallel = "ddp"  # with WORLD_SIZE > 1: "ddp" (replicas) or "fsdp" (FSDP2 shards)
+    loggers: list[LoggerName] = field(default_factory=list)
+    wandb_project: str = "curation"
+    wandb_mode: Literal["offline", "online"] = "offline"  # offline: `wandb sync` uploads later
+
+    def __post_init__(self) -> None:
+        known = typing.get_args(LoggerName)
+        for name in self.loggers:
+            if name not in known:
+                raise ValueError(f"loggers: unknown logger {name!r} "
+                                 f"(known: {', '.join(known)})")
 
     @property
     def total_steps(self) -> int:

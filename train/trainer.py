@@ -11,7 +11,8 @@ loop:
   clipping, the LR of the stage's schedule (a multiplier on the optimiser's base LRs), an
   optimiser step, the MoE balancing-bias update;
 - writes ``metrics.jsonl`` (loss, ce, z-loss, MoE aux, grad norm, LR, tokens/s, MFU from
-  ``flops_per_token``; eval BPB per domain at intervals) and prints a progress line every
+  ``flops_per_token``; eval BPB per domain at intervals) and the same records to TensorBoard
+  or W&B where ``loggers`` names them (``train.loggers``); prints a progress line every
   ``progress_every`` steps on rank 0 (``train.progress``);
 - checkpoints (`train.checkpoint`): model, optimiser, step. The schedule and the loader are
   pure functions of the step (the loader's state is recorded for inspection). A rerun with the
@@ -43,6 +44,7 @@ from train import checkpoint
 from train.config import TrainConfig
 from train.data import IGNORE, MixtureLoader, pad_id_of
 from train.evaluate import EvalSet
+from train.loggers import Loggers
 from train.model import RopeScaling, Transformer, flops_per_token
 from train.optim import build_optimizer, set_lr_scale
 from train.parallel import World, clip_gradients, no_sync, parallelize, reshard
@@ -138,12 +140,6 @@ class Trainer:
         return True
 
     # -- the loop -----------------------------------------------------------------------------
-    def _log(self, record: dict) -> None:
-        if self.world.rank == 0:
-            os.makedirs(self.cfg.out_dir, exist_ok=True)
-            with open(os.path.join(self.cfg.out_dir, "metrics.jsonl"), "a") as f:
-                f.write(json.dumps(record) + "\n")
-
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.world.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -221,17 +217,22 @@ class Trainer:
         total = self.cfg.total_steps
         every = self.cfg.progress_every if self.world.rank == 0 else 0
         progress = Progress(total, every, start_step=self.step)
-        while self.step < total:
-            record = self.train_step()
-            last = self.step == total
-            if self.cfg.eval_every and (self.step % self.cfg.eval_every == 0 or last):
+        loggers = Loggers(self.cfg, self.step) if self.world.rank == 0 else Loggers()
+        try:
+            while self.step < total:
+                record = self.train_step()
+                last = self.step == total
+                if self.cfg.eval_every and (self.step % self.cfg.eval_every == 0 or last):
+                    record["eval_bpb"] = self.evaluate()
+                progress.update(record)
+                if last or self.step % self.cfg.log_every == 0:
+                    loggers.log(record)
+                if last or (self.cfg.checkpoint_every
+                            and self.step % self.cfg.checkpoint_every == 0):
+                    self.save()
+            if self.evals is not None and "eval_bpb" not in record:
                 record["eval_bpb"] = self.evaluate()
-            progress.update(record)
-            if last or self.step % self.cfg.log_every == 0:
-                self._log(record)
-            if last or (self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0):
-                self.save()
-        if self.evals is not None and "eval_bpb" not in record:
-            record["eval_bpb"] = self.evaluate()
-            self._log({"step": self.step, "eval_bpb": record["eval_bpb"]})
+                loggers.log({"step": self.step, "eval_bpb": record["eval_bpb"]})
+        finally:
+            loggers.close()
         return record
