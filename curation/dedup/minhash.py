@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import rensa
 
-from curation.core.hashing import xxh3_64_column
+from curation.core.hashing import fmix64, xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage, Phase, PhaseSummary
 from curation.dedup.components import (
     A,
@@ -114,15 +114,6 @@ def collision_curve(bands: int, rows: int, points: int = 11) -> str:
     return "\n".join(lines)
 
 
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser (a bijection that spreads every input bit)."""
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> np.uint64(33))
-    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> np.uint64(33))
-
-
 # --- text to shingle hashes ----------------------------------------------------------------
 
 
@@ -169,7 +160,7 @@ def shingle_hashes(text: pa.Array, n: int, seed: int = 0) -> tuple[np.ndarray, n
         if short:
             w = np.where(start + j <= last, w, np.uint64(0))
         h = h * np.uint64(0x9E3779B97F4A7C15) + w
-    h = _fmix64(h)
+    h = fmix64(h)
     return h, offsets
 
 
@@ -227,10 +218,10 @@ def band_buckets(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """``(docs, bands)`` uint64 bucket hashes; band k hashes values ``k*rows:(k+1)*rows`` and
     its index, so that equal values in different bands never share a bucket."""
     sig = signatures[:, : bands * rows].reshape(len(signatures), bands, rows).astype(np.uint64)
-    h = _fmix64(np.arange(bands, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    h = fmix64(np.arange(bands, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
     h = np.broadcast_to(h, (len(signatures), bands))
     for j in range(rows):
-        h = _fmix64((h ^ sig[:, :, j]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(j))
+        h = fmix64((h ^ sig[:, :, j]) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(j))
     return h
 
 

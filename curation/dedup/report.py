@@ -98,6 +98,8 @@ def _substrings(files: list[tuple[int, str]], texts: _Texts, top: int) -> list[d
     for shard, path in files:
         with fs.open_input(path) as f:
             t = pq.read_table(f)
+        if "first" in t.column_names:  # scope="corpus": runs of first copies are kept
+            t = t.filter(pc.invert(t["first"]))
         for row, start, end in zip(t["row"].to_pylist(), t["start"].to_pylist(),
                                    t["end"].to_pylist(), strict=True):
             span = texts.get(shard, row).encode("utf-8")[start:end]

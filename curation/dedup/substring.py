@@ -43,6 +43,30 @@ Duplicates are found within a block only: a corpus larger than ``partition_bytes
 deduplicated block by block (a larger budget finds more, at about 15 bytes of RAM per
 block byte).
 
+``scope="corpus"`` finds repeats across the whole corpus instead, with tasks whose memory
+does not grow with it (``curation.dedup.winnow`` states the guarantee this rests on):
+
+scan:   per text, its winnowing anchors (k-grams whose hash is the smallest of some run of
+        ``min_bytes - k + 1`` k-grams) and the window ``[p - (min_bytes - k), p + min_bytes)``
+        around each; every copy of a repeat of ``min_bytes`` or more lies inside a window of an
+        anchor with the same hash. Windows are routed by ``anchor hash mod partitions`` (those
+        of one text in one partition merged) as ``(shard, row, id, start, segment bytes)``.
+reduce: per partition, the segments in corpus order (id, shard, row, start), each followed by
+        the separator, in one suffix array: every ``min_bytes`` window of a segment that occurs
+        earlier here occurs earlier in the corpus, and every copy of it is here. Yields the
+        runs of removed bytes and of first copies, ``(row, start, end, first)`` per shard.
+apply:  a text's runs from every partition are joined, then the fuzzy merge (``protect_first``
+        as above) and UTF-8 snapping run as in the block scope.
+
+The result is what the block scope gives when the whole corpus is one block (tested against
+brute force and against that): every byte inside a window of ``min_bytes`` that occurs earlier
+anywhere (documents in id order) is removed, and no other byte but the fuzzy merge's gaps.
+``partition_bytes`` is unused. Cost: the windows hold about 4 times the text (anchors are
+about ``2 / (min_bytes - k + 2)`` of the positions, windows ``2 * min_bytes - k`` bytes), so
+the scan writes about 4 bytes per text byte, and a reduce holds its partition's segments in one
+suffix array (about 16 bytes of RAM per segment byte): choose ``partitions`` so that 4 times
+the corpus divided by ``partitions`` fits a task.
+
 Memory, per reduce task: the partition's texts (1 byte per input byte, plus Arrow's 8-byte
 offset per document) and, for one block at a time, the separated bytes (1 B/byte), the suffix
 array and the LCP array (int32 below 2 GiB, int64 above: 8 or 16 B/byte), kasai's temporary rank
@@ -56,8 +80,10 @@ second copy of its texts. Scratch space: the scan writes every text once more.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydivsufsort import divsufsort, kasai
@@ -65,6 +91,7 @@ from pydivsufsort import divsufsort, kasai
 from curation.core.hashing import xxh3_64_column
 from curation.core.stage import BatchContext, GlobalStage
 from curation.dedup.shards import batch_decisions, by_partition
+from curation.dedup.winnow import anchors, windows
 
 # reduce memory estimate: zstd Parquet holds text up to about 3.5x compressed, and a block
 # costs about 15 bytes of RSS per byte (both measured by the 3M-document rehearsal,
@@ -76,6 +103,7 @@ BYTES_PER_BLOCK_BYTE = 16
 REMOVED = "substring_removed_bytes"
 EMPTY = "substring_duplicate_empty"
 SEPARATOR = 0xFF  # never a byte of valid UTF-8
+SCAN_CHUNK_BYTES = 4 << 20  # scope="corpus": texts hashed at a time (about 60 B of RAM each)
 
 
 # --- repeats in one block ----------------------------------------------------------------
@@ -197,12 +225,21 @@ def removed_spans(texts: pa.Array, min_bytes: int, fuzziness: float = 1.0,
     it removes no such byte that the exact search (``fuzziness=1``) keeps."""
     block, starts, lengths = separated(texts)
     later, firsts = repeat_windows(block, starts, lengths, min_bytes)
-    lo, hi = repeated_runs(later, min_bytes)
+    return merged_spans(block, starts, repeated_runs(later, min_bytes),
+                        repeated_runs(firsts, min_bytes), fuzziness, protect_first)
+
+
+def merged_spans(block: np.ndarray, starts: np.ndarray, runs: tuple[np.ndarray, np.ndarray],
+                 first_runs: tuple[np.ndarray, np.ndarray], fuzziness: float,
+                 protect_first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``removed_spans`` from the block's removed runs and first-occurrence runs (disjoint,
+    sorted ``(lo, hi)`` block positions): the fuzzy merge, then UTF-8 snapping."""
+    lo, hi = runs
     doc = np.searchsorted(starts, lo, side="right") - 1
     if fuzziness < 1.0 and len(lo):
         split = np.diff(doc) != 0  # split[k]: no merge of run k with run k + 1
         if protect_first:
-            split |= gaps_touch(hi[:-1], lo[1:], *repeated_runs(firsts, min_bytes))
+            split |= gaps_touch(hi[:-1], lo[1:], *first_runs)
         merged_doc, merged_lo, merged_hi = [], [], []
         bounds = np.flatnonzero(split) + 1
         for d, d_lo, d_hi in zip(doc[np.concatenate([[0], bounds])].tolist(), np.split(lo, bounds),
@@ -216,6 +253,20 @@ def removed_spans(texts: pa.Array, min_bytes: int, fuzziness: float = 1.0,
     lo, hi = snap_to_characters(block, lo, hi)
     doc = np.searchsorted(starts, lo, side="right") - 1
     return doc.astype(np.int64), lo - starts[doc], hi - starts[doc]
+
+
+def union_runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges ``[lo, hi)`` (any order, overlapping) as disjoint sorted runs; touching ranges
+    join."""
+    if not len(lo):
+        return lo, hi
+    order = np.argsort(lo, kind="stable")
+    lo, hi = lo[order], hi[order]
+    reach = np.maximum.accumulate(hi)
+    begins = np.ones(len(lo), bool)
+    begins[1:] = lo[1:] > reach[:-1]
+    first = np.flatnonzero(begins)
+    return lo[first], np.maximum.reduceat(hi, first)
 
 
 def _offsets_and_data(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -251,6 +302,23 @@ def cut_spans(texts: pa.Array, doc: np.ndarray, start: np.ndarray, end: np.ndarr
     return out.cast(texts.type), removed
 
 
+def _chunks(texts: pa.Array, budget: int) -> Iterator[tuple[int, int]]:
+    """``[lo, hi)`` row ranges of ``texts`` of about ``budget`` bytes each (whole texts)."""
+    sizes = pc.fill_null(pc.binary_length(texts), 0).to_numpy()
+    chunk = np.cumsum(sizes) // budget
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(chunk)) + 1, [len(sizes)]])
+    yield from zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+
+
+def _gather(block: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
+    """``block[lo[i]:hi[i]]`` for every ``i``, as one large_binary array."""
+    lengths = hi - lo
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    index = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - lo, lengths)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(lo), [
+        None, pa.py_buffer(offsets), pa.py_buffer(block[index].tobytes())])
+
+
 # --- the stage ------------------------------------------------------------------------------
 
 
@@ -266,7 +334,9 @@ class SubstringDedup(GlobalStage):
     holding a byte of the first occurrence of a repeated ``min_bytes`` window, so it removes
     no first-occurrence byte that ``fuzziness=1`` keeps (False, the default, bridges any gap:
     on real text 0.45% of those bytes went, and with them the passage's only copy; see the
-    module docstring).
+    module docstring). ``scope``: ``"block"`` (the default) finds repeats within each block of
+    each partition; ``"corpus"`` finds them across the whole corpus, whatever the partitions
+    (see the module docstring).
     """
 
     requires = ("id", "text")
@@ -281,15 +351,18 @@ class SubstringDedup(GlobalStage):
         partition_bytes: int = 256 << 20,
         partitions: int = 1,
         protect_first: bool = False,
+        scope: Literal["block", "corpus"] = "block",
         name: str | None = None,
     ):
         if min_bytes < 1 or partition_bytes < 1 or partitions < 1:
             raise ValueError("min_bytes, partition_bytes and partitions must be >= 1")
+        if scope not in ("block", "corpus"):
+            raise ValueError(f"scope must be 'block' or 'corpus', not {scope!r}")
         if not 0 < fuzziness <= 1:
             raise ValueError("fuzziness must lie in (0, 1]")
         self.min_bytes, self.fuzziness, self.min_chars = min_bytes, fuzziness, min_chars
         self.partition_bytes, self.partitions, self.name = partition_bytes, partitions, name
-        self.protect_first = protect_first
+        self.protect_first, self.scope = protect_first, scope
 
     def resources(self, phase: str, input_bytes: int) -> dict[str, float]:
         """A reduce asks for its memory (see the module docstring): the partition's texts, at
@@ -298,10 +371,14 @@ class SubstringDedup(GlobalStage):
         needs = super().resources(phase, input_bytes)
         if phase == "reduce" and "memory" not in needs:
             text = TEXT_PER_PARQUET_BYTE * input_bytes
-            needs["memory"] = text + BYTES_PER_BLOCK_BYTE * min(text, self.partition_bytes)
+            block = text if self.scope == "corpus" else min(text, self.partition_bytes)
+            needs["memory"] = text + BYTES_PER_BLOCK_BYTE * block
         return needs
 
     def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        if self.scope == "corpus":
+            yield from self._scan_windows(shard, batches)
+            return
         pieces, offset = [], 0
         for batch in batches:
             n = batch.num_rows
@@ -316,6 +393,9 @@ class SubstringDedup(GlobalStage):
                                 self.partitions)
 
     def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        if self.scope == "corpus":
+            yield from self._reduce_windows(tables)
+            return
         pieces = [t for t in tables if t.num_rows]
         if not pieces:
             return
@@ -349,15 +429,94 @@ class SubstringDedup(GlobalStage):
             yield int(shard[lo]), pa.table({"row": row[lo:hi], "start": start[lo:hi],
                                             "end": end[lo:hi]})
 
+    # -- scope="corpus" ----------------------------------------------------------------------
+    def _scan_windows(self, shard: int, batches: Iterator[pa.Table]
+                      ) -> Iterator[tuple[int, pa.Table]]:
+        """The windows around each text's anchors (``curation.dedup.winnow``), those of one
+        text routed to one partition merged, as rows ``(shard, row, id, start, segment)``
+        routed by anchor hash."""
+        pieces, offset = [], 0
+        for batch in batches:
+            texts = batch.column("text").cast(pa.large_string()).combine_chunks()
+            for lo, hi in _chunks(texts, SCAN_CHUNK_BYTES):
+                part = texts.slice(lo, hi - lo)
+                table = self._windows(part)
+                pieces.append(pa.table({
+                    "shard": pa.array(np.full(table.num_rows, shard, np.int32)),
+                    "row": pa.array(offset + lo + table.column("text").to_numpy()),
+                    "id": batch.column("id").take(pa.array(lo + table.column("text").to_numpy())),
+                    "start": table.column("start"),
+                    "segment": table.column("segment"),
+                    "partition": table.column("partition"),
+                }))
+            offset += batch.num_rows
+        yield from by_partition(pieces, lambda t: t.column("partition").to_numpy(),
+                                self.partitions)
+
+    def _windows(self, texts: pa.Array) -> pa.Table:
+        """``(text, start, segment, partition)`` of the merged anchor windows of ``texts``."""
+        block, starts, lengths = separated(texts)
+        positions, hashes = anchors(block, starts, lengths, self.min_bytes)
+        lo, hi = windows(positions, starts, lengths, self.min_bytes)
+        size = len(block) + 1  # windows of different partitions, shifted apart, never join
+        shift = (hashes % np.uint64(self.partitions)).astype(np.int64) * size
+        lo, hi = union_runs(lo + shift, hi + shift)
+        part = lo // size
+        lo, hi = lo - part * size, hi - part * size
+        text = np.searchsorted(starts, lo, side="right") - 1
+        return pa.table({"text": text, "start": lo - starts[text],
+                         "segment": _gather(block, lo, hi),
+                         "partition": part.astype(np.uint64)})
+
+    def _reduce_windows(self, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
+        """Every copy of a repeat of ``min_bytes`` holding an anchor routed here lies inside a
+        segment here: one suffix array over the partition's segments in corpus order (id,
+        shard, row, start) finds which bytes repeat earlier, and which are first copies."""
+        pieces = [t for t in tables if t.num_rows]
+        if not pieces:
+            return
+        table = pa.concat_tables(pieces)
+        del pieces
+        table = table.take(pc.sort_indices(table, [(c, "ascending") for c in
+                                                   ("id", "shard", "row", "start")]))
+        block, starts, lengths = separated(table.column("segment").combine_chunks())
+        later, firsts = repeat_windows(block, starts, lengths, self.min_bytes)
+        out = []
+        for first, positions in ((False, later), (True, firsts)):
+            lo, hi = repeated_runs(positions, self.min_bytes)
+            seg = np.searchsorted(starts, lo, side="right") - 1
+            begin = table.column("start").to_numpy()[seg] - starts[seg]
+            out.append(pa.table({"shard": table.column("shard").to_numpy()[seg],
+                                 "row": table.column("row").to_numpy()[seg],
+                                 "start": begin + lo, "end": begin + hi,
+                                 "first": np.full(len(lo), first)}))
+        runs = pl.from_arrow(pa.concat_tables(out)).sort("shard", "row", "start")
+        for (shard,), group in runs.group_by("shard", maintain_order=True):
+            yield int(shard), group.drop("shard").to_arrow()
+
+    def _spans(self, texts: pa.Array, doc: np.ndarray, runs: pa.Table
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The spans to cut from ``texts`` given the runs every partition found in them
+        (text ``doc``; later copies and first copies, overlapping across partitions)."""
+        block, starts, _ = separated(texts)
+        at = starts[doc]
+        lo, hi = at + runs.column("start").to_numpy(), at + runs.column("end").to_numpy()
+        first = runs.column("first").to_numpy(zero_copy_only=False)
+        return merged_spans(block, starts, union_runs(lo[~first], hi[~first]),
+                            union_runs(lo[first], hi[first]), self.fuzziness,
+                            self.protect_first)
+
     def apply(
         self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
     ) -> pa.Table:
         n = batch.num_rows
         doc, mine = batch_decisions(decisions, offset, n)
         start = end = np.zeros(0, np.int64)
-        if len(doc):
-            start, end = mine.column("start").to_numpy(), mine.column("end").to_numpy()
         text = batch.column("text").combine_chunks()
+        if len(doc) and self.scope == "corpus":
+            doc, start, end = self._spans(text, doc, mine)
+        elif len(doc):
+            start, end = mine.column("start").to_numpy(), mine.column("end").to_numpy()
         new_text, removed = cut_spans(text, doc, start, end)
         out = batch.set_column(batch.schema.get_field_index("text"), "text", new_text)
         out = out.append_column(REMOVED, pa.array(removed, pa.int64()))

@@ -339,16 +339,84 @@ def test_any_shard_order_gives_the_same_documents(tmp_path):
 
 
 @pytest.mark.ray
-def test_local_and_ray_give_the_same_bytes(tmp_path, ray_cluster):
+@pytest.mark.parametrize("scope", ["block", "corpus"])
+def test_local_and_ray_give_the_same_bytes(tmp_path, ray_cluster, scope):
     inputs = write_shards(tmp_path / "in", small_docs(3), [0, 1, 2])
-    local = run_stage(inputs, tmp_path / "local", min_bytes=40, partitions=2)
-    ray = run_stage(inputs, tmp_path / "ray", RayExecutor(), min_bytes=40, partitions=2)
+    local = run_stage(inputs, tmp_path / "local", min_bytes=40, partitions=2, scope=scope)
+    ray = run_stage(inputs, tmp_path / "ray", RayExecutor(), min_bytes=40, partitions=2,
+                    scope=scope)
     assert local.num_rows < 60 and local.equals(ray)
     names = sorted(os.listdir(tmp_path / "local" / "o"))
     assert names == sorted(os.listdir(tmp_path / "ray" / "o"))
     for name in names:
         assert (tmp_path / "local" / "o" / name).read_bytes() == (
             tmp_path / "ray" / "o" / name).read_bytes()
+
+
+# --- scope="corpus" -----------------------------------------------------------------------------
+
+
+def corpus_docs(seed: int) -> list[dict]:
+    """``small_docs`` plus passages of 40-90 bytes (accented) planted at random offsets of
+    random documents: repeats that land in any shard, partition and block."""
+    rng = random.Random(seed)
+    passages = ["".join(rng.choice("abcdé ") for _ in range(rng.randint(40, 90)))
+                for _ in range(8)]
+    docs = small_docs(seed, n=90)
+    for d in docs:
+        for _ in range(rng.randint(0, 2)):
+            cut = rng.randint(0, len(d["text"]))
+            d["text"] = d["text"][:cut] + rng.choice(passages) + d["text"][cut:]
+    return docs
+
+
+def whole_corpus_brute_force(docs: list[dict], min_bytes: int) -> tuple[dict, dict]:
+    """``({id: text left}, {id: bytes removed})``: every byte inside a window that occurred
+    earlier anywhere in the corpus (documents in id order) removed."""
+    ordered = sorted(docs, key=lambda d: d["id"])
+    texts = [d["text"] for d in ordered]
+    left, removed = {}, {}
+    for d, text, mask in zip(ordered, texts, brute_force_mask(texts, min_bytes), strict=True):
+        left[d["id"]] = np.frombuffer(text.encode(), np.uint8)[~mask].tobytes().decode()
+        removed[d["id"]] = int(mask.sum())
+    return left, removed
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_corpus_scope_finds_repeats_across_shards_partitions_and_blocks(tmp_path, seed):
+    """Recall 1.0 and nothing removed that does not repeat: equal to brute force over the
+    whole corpus, for any number of partitions and any shard order, even with blocks so small
+    that the block scope misses most repeats."""
+    docs = corpus_docs(seed)
+    left, removed = whole_corpus_brute_force(docs, 40)
+    kept = sorted(i for i, t in left.items() if t.strip())
+    outputs = []
+    for partitions, order in ((1, [0, 1, 2, 3, 4]), (3, [4, 2, 0, 1, 3]), (8, [1, 0, 3, 2, 4])):
+        inputs = write_shards(tmp_path / f"in{partitions}", docs, order, shards=5)
+        out = run_stage(inputs, tmp_path / f"p{partitions}", min_bytes=40, fuzziness=1.0,
+                        partitions=partitions, partition_bytes=500, scope="corpus")
+        assert out.column("id").to_pylist() == kept
+        assert out.column("text").to_pylist() == [left[i] for i in kept]
+        assert out.column(REMOVED).to_pylist() == [removed[i] for i in kept]
+        outputs.append(out.select(["id", "text", REMOVED]))
+    assert all(o.equals(outputs[0]) for o in outputs)
+    blockwise = run_stage(write_shards(tmp_path / "b", docs, [0, 1, 2, 3, 4], shards=5),
+                          tmp_path / "b", min_bytes=40, fuzziness=1.0, partitions=3,
+                          partition_bytes=500)
+    assert sum(blockwise.column(REMOVED).to_pylist()) < 0.7 * sum(removed.values())
+
+
+@pytest.mark.parametrize(("fuzziness", "protect_first"), [(0.9, False), (0.7, True)])
+def test_corpus_scope_merges_and_snaps_like_one_block(tmp_path, fuzziness, protect_first):
+    """The fuzzy merge, protect_first and UTF-8 snapping on top of the corpus-wide runs give
+    what the block scope gives when the whole corpus is one block."""
+    docs = corpus_docs(7)
+    inputs = write_shards(tmp_path / "in", docs, [0, 1, 2, 3, 4], shards=5)
+    options = {"min_bytes": 40, "fuzziness": fuzziness, "protect_first": protect_first}
+    corpus = run_stage(inputs, tmp_path / "c", partitions=4, scope="corpus", **options)
+    block = run_stage(inputs, tmp_path / "b", partitions=1, **options)
+    assert corpus.select(["id", "text", REMOVED]).equals(block.select(["id", "text", REMOVED]))
+    assert sum(corpus.column(REMOVED).to_pylist()) > 0
 
 
 # --- planted boilerplate ------------------------------------------------------------------------
