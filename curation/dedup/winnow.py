@@ -66,11 +66,11 @@ def sliding(values: np.ndarray, w: int, op: np.ufunc) -> np.ndarray:
     blocks = -(-n // w)
     padded = np.full(blocks * w, fill, values.dtype)
     padded[:n] = values
-    padded = padded.reshape(blocks, w)
-    forward = op.accumulate(padded, axis=1).reshape(-1)
-    backward = op.accumulate(padded[:, ::-1], axis=1)[:, ::-1].reshape(-1)
-    j = np.arange(n - w + 1)
-    return op(backward[j], forward[j + w - 1])
+    # one column per block: the running op goes down the rows, a whole row per numpy step
+    columns = np.ascontiguousarray(padded.reshape(blocks, w).T)
+    forward = op.accumulate(columns, axis=0).T.reshape(-1)
+    backward = op.accumulate(columns[::-1], axis=0)[::-1].T.reshape(-1)
+    return op(backward[:n - w + 1], forward[w - 1:n])
 
 
 def anchors(block: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
