@@ -16,6 +16,7 @@ from corpora import write_jsonl
 
 from curation import Pipeline, read
 from curation.core.executors import RayExecutor
+from curation.core.status import format_status
 from curation.core.workdir import WorkDir
 from curation.dedup import MinHashDedup, collision_probability
 from curation.dedup.minhash import (
@@ -290,3 +291,5 @@ def test_distributed_rounds_resume(planted, tmp_path):
             os.remove(wd.record_path("min_hash_dedup", phase, index))
     third = p.run(progress=False)
     assert third.outputs == first.outputs and 0 < third.ran < first.ran
+    status = format_status(str(tmp_path / "w"))  # every phase that ran, none left pending
+    assert "small-01 2/2" in status and "keeper 2/2" in status and " -" not in status
