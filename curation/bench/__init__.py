@@ -40,6 +40,8 @@ BENCHMARKS = {
     "filters": ("curation.bench.filters", "Gopher, C4, FineWeb filter chain vs datatrove's"),
     "substring": ("curation.bench.substring",
                   "suffix-array substring dedup MB/s and memory vs a Python window-hash set"),
+    "components": ("curation.bench.components",
+                   "MinHash components at 10M edges: star rounds vs the single merge"),
     "chain": ("curation.bench.chain",
               "issue 16's whole chain: local, Ray 1 vs 2 CPUs, start-up in/out, identical"),
 }
