@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 import curation
+from curation.bench.components import EdgeListDedup
 from curation.core.errors import CurationError
 from curation.core.hashing import fingerprint
 from curation.core.stage import Stage
@@ -93,6 +94,7 @@ EXAMPLES: dict[str, Callable[[dict[str, str]], Stage]] = {
     "Compressibility": lambda a: Compressibility(),
     "DatatroveStep": lambda a: DatatroveStep(_datatrove_step()),
     "Decontaminate": lambda a: Decontaminate(_evals(), cache_dir=a["root"]),
+    "EdgeListDedup": lambda a: EdgeListDedup("edges"),  # curate bench components' stage
     "ExactDedup": lambda a: ExactDedup(),
     "FineWebQuality": lambda a: FineWebQuality(),
     "GopherQuality": lambda a: GopherQuality(),
