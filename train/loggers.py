@@ -49,17 +49,18 @@ def _missing(package: str) -> ImportError:
 
 
 class JsonlLogger:
-    """Appends each record to ``path`` as one JSON line."""
+    """Appends each record to ``path`` as one JSON line, flushed at once (a killed run keeps
+    every line logged)."""
 
     def __init__(self, path: str):
-        self.path = path
+        self.file = open(path, "a")  # noqa: SIM115 (closed by close())
 
     def log(self, record: dict) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
 
     def close(self) -> None:
-        pass
+        self.file.close()
 
 
 class TensorBoardLogger:

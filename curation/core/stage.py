@@ -316,7 +316,7 @@ class GlobalStage(Stage, ABC):
         partition for a next phase, by shard for apply); it may add to ``counts``, which
         ``next_phase`` sees summed over the phase's tasks."""
         if phase != "merge":
-            raise NotImplementedError(f"{type(self).__name__} has no phase {phase!r}")
+            raise CurationError(f"{type(self).__name__} has no phase {phase!r}")
         yield from self.merge((key, table) for _, key, table in pieces)
 
     @abstractmethod

@@ -29,13 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 ATOL = 1e-4  # max |logits_ours - logits_transformers|, float32
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes run fastest, and steadiest on a shared machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/train/conftest.py
 
 
 def tiny(**kw) -> ModelConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import typing
 
 import pytest
@@ -53,6 +54,11 @@ def test_wandb_writes_an_offline_run_with_the_config(tmp_path, web, monkeypatch)
     [run] = (tmp_path / "run" / "wandb").glob("offline-run-*")
     [log] = run.glob("run-*.wandb")  # what `wandb sync` uploads: config items and history
     records = log.read_bytes()
+    for _ in range(100):  # wandb's service may still be appending to it after finish()
+        if b"tokens_per_s" in records:
+            break
+        time.sleep(0.1)
+        records = log.read_bytes()
     assert b"wandb_project" in records and b'"tests"' in records and b"tokens_per_s" in records
     assert len(metrics(tmp_path / "run")) == 2
 

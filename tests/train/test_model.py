@@ -23,14 +23,7 @@ from train.model import (
 from train.moe import MoEConfig
 from train.optim import OptimConfig, build_optimizer, clip_grad_norm
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes run fastest, and steadiest on a shared machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/train/conftest.py
 
 
 def tiny(**kw) -> ModelConfig:

@@ -10,14 +10,7 @@ import torch.nn.functional as F
 import train
 from train.moe import MoE, MoEConfig, moe_experts_torch
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny shapes run fastest, and steadiest on a shared machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/train/conftest.py
 
 
 def _per_token_reference(moe: MoE, x: torch.Tensor) -> torch.Tensor:
