@@ -1,11 +1,10 @@
 """``curate inspect`` on a work dir whose pipeline ran ``Upsample``: the fitted curve of each
 topic (parameters, target and realised tokens, multiplier per vigintile) in the text view,
-checked against ``curation.mixing.curves`` on the persisted parameters, and the figure of
-the multipliers in the HTML page."""
+checked against ``curation.mixing.curves`` on the persisted parameters, and the same tables
+(as HTML tables) and the figure of the multipliers in the HTML page."""
 
 from __future__ import annotations
 
-import re
 from itertools import takewhile
 
 import numpy as np
@@ -13,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from corpora import write_jsonl
-from test_inspect import images
+from test_inspect import check_page, images
 
 from curation import Pipeline, read
 from curation.cli import main
@@ -129,12 +128,28 @@ def test_text_view_lists_each_topics_fitted_curve(upsampled, capsys):
 def test_html_has_the_multiplier_figure_and_the_tables(upsampled, tmp_path, capsys):
     html = tmp_path / "report.html"
     assert main(["inspect", str(upsampled / "w"), "--html", str(html)]) == 0
-    capsys.readouterr()
+    text = capsys.readouterr().out
     page = html.read_text()
-    assert "fitted upsampling curve per topic" in page and "max_repeat" in page  # the tables
+    parsed = check_page(page)
+    # the tables hold the numbers of the text view's, a null multiplier as a blank cell
+    for heading, caption in [
+            ("upsample: fitted upsampling curve per topic", "upsample: fitted upsampling curve"),
+            ("upsample: repetitions per token by", "upsample: repetitions per token by")]:
+        shown, table = table_after(text, heading), parsed.table(caption)
+        assert table.column("topic") == sorted(RATIO)
+        for topic in RATIO:
+            row = table.row(topic)
+            assert list(row) == list(shown[topic])
+            for name, cell in row.items():
+                if name != "topic" and shown[topic][name] == "null":
+                    assert cell == ""
+                elif name != "topic":
+                    assert number(cell) == pytest.approx(number(shown[topic][name]), rel=1e-4)
+    assert parsed.table("upsample: fitted").header[1:7] == [
+        "cut", "p", "lam", "scale", "ratio", "max_repeat"]
     title = "upsample: upsampling multiplier per vigintile (fitted curves)"
     pictures = images(page)
-    titles = re.findall(r"<h2>(.*?)</h2>", page)
+    titles = [f.caption for f in parsed.figures]
     assert len(titles) == len(pictures) and title in titles
     figure = pictures[titles.index(title)][..., :3]
     for colour in ("#1f77b4", "#ff7f0e"):  # one line per topic, in matplotlib's first colours
