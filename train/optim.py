@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+from torch.distributed.tensor import DTensor, Replicate
+from torch.optim.adamw import adamw
 
 # Quintic Newton-Schulz coefficients from Keller Jordan's Muon: they push every singular value
 # of a normalised matrix into roughly [0.7, 1.2] in 5 steps (fast, not exactly 1).
@@ -98,6 +100,12 @@ class Muon(torch.optim.Optimizer):
     Muon group keys: lr, momentum, nesterov, ns_steps, weight_decay. AdamW group keys: lr,
     betas, eps, weight_decay. Weight decay is decoupled: ``p *= 1 - lr * weight_decay``.
     The Muon update of a (rows, cols) matrix is scaled by ``sqrt(max(1, rows / cols))``.
+
+    The AdamW groups are stepped by torch's own AdamW (`torch.optim.adamw.adamw`, foreach),
+    with `torch.optim.AdamW`'s state (``step`` a scalar tensor, ``exp_avg``, ``exp_avg_sq``).
+    Parameters sharded by FSDP2 (DTensors) keep their momentum sharded; Newton-Schulz needs
+    the whole matrix, so each rank gathers the update, orthogonalises it, and applies its
+    own shard of the result.
     """
 
     def __init__(self, param_groups: list[dict]) -> None:
@@ -105,6 +113,13 @@ class Muon(torch.optim.Optimizer):
             if "use_muon" not in group:
                 raise ValueError("every Muon param group needs use_muon=True/False")
         super().__init__(param_groups, defaults={})
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        # checkpoints from before the foreach AdamW kept an AdamW ``step`` as a Python int
+        for s in self.state.values():
+            if isinstance(s.get("step"), int):
+                s["step"] = torch.tensor(float(s["step"]))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -130,29 +145,32 @@ class Muon(torch.optim.Optimizer):
             buf = state["momentum_buffer"]
             buf.lerp_(p.grad, 1 - mom)
             update = p.grad.lerp(buf, mom) if group["nesterov"] else buf
-            update = newton_schulz(update, group["ns_steps"])
+            if isinstance(update, DTensor):  # a shard: orthogonalise the whole matrix
+                full = newton_schulz(update.full_tensor(), group["ns_steps"])
+                replicated = [Replicate()] * update.device_mesh.ndim
+                update = DTensor.from_local(full, update.device_mesh, replicated,
+                                            run_check=False).redistribute(
+                                                update.device_mesh, update.placements)
+            else:
+                update = newton_schulz(update, group["ns_steps"])
             update *= math.sqrt(max(1.0, p.shape[-2] / p.shape[-1]))
             p.mul_(1 - lr * group["weight_decay"])
             p.add_(update, alpha=-lr)
 
     def _adamw_step(self, group: dict) -> None:
-        lr, (beta1, beta2) = group["lr"], group["betas"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
+        params = [p for p in group["params"] if p.grad is not None]
+        for p in params:
             state = self.state[p]
-            if not state:
-                state["step"] = 0
-                state["exp_avg"] = torch.zeros_like(p)
-                state["exp_avg_sq"] = torch.zeros_like(p)
-            state["step"] += 1
-            state["exp_avg"].lerp_(p.grad, 1 - beta1)
-            state["exp_avg_sq"].lerp_(p.grad.square(), 1 - beta2)
-            bias1 = 1 - beta1 ** state["step"]
-            bias2 = 1 - beta2 ** state["step"]
-            denom = (state["exp_avg_sq"] / bias2).sqrt_().add_(group["eps"])
-            p.mul_(1 - lr * group["weight_decay"])
-            p.addcdiv_(state["exp_avg"], denom, value=-lr / bias1)
+            if not state:  # as torch.optim.AdamW makes it (a CPU step for foreach)
+                state["step"] = torch.tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        states = [self.state[p] for p in params]
+        beta1, beta2 = group["betas"]
+        adamw(params, [p.grad for p in params], [s["exp_avg"] for s in states],
+              [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states],
+              foreach=True, amsgrad=False, beta1=beta1, beta2=beta2, lr=group["lr"],
+              weight_decay=group["weight_decay"], eps=group["eps"], maximize=False)
 
 
 def build_optimizer(model: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:

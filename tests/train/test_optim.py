@@ -3,6 +3,7 @@ learning-rate scaling and gradient clipping."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import pytest
@@ -116,30 +117,54 @@ def test_muon_step_is_orthogonalised_gradient():
     torch.testing.assert_close(w.detach(), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_muon_adamw_part_matches_torch_adamw():
+def test_muon_adamw_part_is_torch_foreach_adamw(monkeypatch):
+    """Muon's AdamW groups are stepped by torch's foreach AdamW, one call per group: bitwise
+    torch.optim.AdamW(foreach=True), with its state (so a checkpoint has its layout)."""
+    adam_module = importlib.import_module("torch.optim.adam")  # torch.optim hides the name
+    calls = []
+    multi_tensor = adam_module._multi_tensor_adam
+    monkeypatch.setattr(adam_module, "_multi_tensor_adam",
+                        lambda params, *a, **kw: calls.append(len(params))
+                        or multi_tensor(params, *a, **kw))
     torch.manual_seed(0)
-    a = torch.nn.Parameter(torch.randn(10))
-    b = torch.nn.Parameter(a.detach().clone())
-    ours = Muon(
-        [
-            {
-                "params": [a],
-                "use_muon": False,
-                "lr": 0.01,
-                "betas": (0.9, 0.95),
-                "eps": 1e-8,
-                "weight_decay": 0.1,
-            }
-        ]
-    )
-    ref = torch.optim.AdamW([b], lr=0.01, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    ours = [torch.nn.Parameter(torch.randn(*shape)) for shape in [(10,), (4, 6), (3,)]]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    adam = {"lr": 0.01, "betas": (0.9, 0.95), "eps": 1e-8}
+    opt = Muon([{"params": ours[:2], "use_muon": False, "weight_decay": 0.1, **adam},
+                {"params": ours[2:], "use_muon": False, "weight_decay": 0.0, **adam}])
+    ref = torch.optim.AdamW([{"params": theirs[:2], "weight_decay": 0.1},
+                             {"params": theirs[2:], "weight_decay": 0.0}], foreach=True, **adam)
     for step in range(5):
-        grad = torch.randn(10, generator=torch.Generator().manual_seed(step))
-        a.grad, b.grad = grad.clone(), grad.clone()
-        ours.step()
+        gen = torch.Generator().manual_seed(step)
+        for a, b in zip(ours, theirs, strict=True):
+            a.grad = torch.randn(a.shape, generator=gen)
+            b.grad = a.grad.clone()
+        calls.clear()
+        opt.step()
+        assert calls == [2, 1]  # one foreach call per group
         ref.step()
-    torch.testing.assert_close(a.detach(), b.detach())
-    assert ours.state_dict()["state"]  # one optimiser, one checkpointable state
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    got, want = opt.state_dict()["state"], ref.state_dict()["state"]
+    assert set(got) == set(want)
+    for i in want:
+        assert set(got[i]) == set(want[i])
+        assert all(torch.equal(got[i][k], want[i][k]) for k in want[i])
+
+
+def test_muon_loads_an_integer_adamw_step():
+    """A checkpoint from before the foreach AdamW (``step`` an int) resumes where it left off."""
+    p = torch.nn.Parameter(torch.ones(3))
+    adam = {"params": [p], "use_muon": False, "lr": 0.01, "betas": (0.9, 0.95), "eps": 1e-8,
+            "weight_decay": 0.0}
+    opt = Muon([adam])
+    p.grad = torch.ones(3)
+    opt.step()
+    old = opt.state_dict()
+    old["state"][0]["step"] = 1
+    fresh = Muon([adam])
+    fresh.load_state_dict(old)
+    fresh.step()
+    assert fresh.state[p]["step"].item() == 2.0
 
 
 def test_set_lr_scale():

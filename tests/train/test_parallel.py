@@ -6,6 +6,8 @@ loader's rank slicing), and the loss is the token mean over the global batch, so
 agree up to float summation order: gradient all-reduce (or FSDP's reduce-scatter) adds in
 another order than one process does, and AdamW can amplify such differences where a gradient
 is near zero, so equality is checked within ``ATOL`` (absolute, on every weight), not bitwise.
+Each test runs with AdamW and with Muon (whose Newton-Schulz step needs whole matrices: under
+FSDP it gathers the sharded update).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import yaml
 from test_data import tokenized_source
 from test_trainer import config, metrics
 
-from train.config import StageConfig
+from train.config import StageConfig, TrainConfig
+from train.optim import OptimConfig
 from train.trainer import Trainer
 
-ATOL = 1e-4  # max |w_2ranks - w_1rank| over all weights after 4 AdamW steps at lr 3e-3
+ATOL = 1e-4  # max |w_2ranks - w_1rank| over all weights after 4 steps (AdamW lr 3e-3, Muon 0.02)
+OPTIMIZERS = ["adamw", "muon"]
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -35,19 +39,28 @@ def write_config(path, cfg) -> str:
     return str(path)
 
 
-def two_rank_setup(tmp_path, tokenizer_path, **options) -> tuple[list[StageConfig], str]:
+def run_config(path, stages, optim: str, tokenizer_path, **options) -> TrainConfig:
+    """``config`` of ``stages`` with 2 micro-batches a step, trained with ``optim`` (lr 3e-3;
+    Muon's matrices at its default 0.02)."""
+    cfg = config(path, {}, 0, stages=stages, grad_accum=2, tokenizer_path=tokenizer_path,
+                 **options)
+    cfg.optim = OptimConfig(name=optim, lr=3e-3)
+    return cfg
+
+
+def two_rank_setup(tmp_path, tokenizer_path, optim: str,
+                   **options) -> tuple[list[StageConfig], str]:
     """The stages (a weighted concat stage, then a best-fit stage at twice the length) and the
     YAML path of their 2-rank config: 2 ranks x 2 rows x 2 micro-batches, the global batch of
-    1 rank x 4 rows x 2 micro-batches (``config`` with the same stages and ``grad_accum=2``)."""
+    1 rank x 4 rows x 2 micro-batches (``run_config`` with the same stages)."""
     web = tokenized_source(tmp_path, "web", tokenizer_path, 200, "alpha")
     code = tokenized_source(tmp_path, "code", tokenizer_path, 100, "beta")
     stages = [StageConfig("main", {"web": web, "code": code}, 2, seq_len=32, warmup_steps=1,
                           weights={"web": 0.7, "code": 0.3}),
               StageConfig("long", {"web": web}, 2, seq_len=64, schedule="constant",
                           packing="best_fit")]
-    two = config(tmp_path / "two", {}, 0, stages=stages, grad_accum=2, checkpoint_every=2,
-                 eval_domains={"web": web}, eval_rows=4, tokenizer_path=tokenizer_path,
-                 **options)
+    two = run_config(tmp_path / "two", stages, optim, tokenizer_path, checkpoint_every=2,
+                     eval_domains={"web": web}, eval_rows=4, **options)
     two.batch_rows = 2
     return stages, write_config(tmp_path / "two.yaml", two)
 
@@ -78,8 +91,9 @@ def max_diff(a: dict, b: dict) -> float:
 
 
 @pytest.mark.slow
-def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path):
-    stages, path = two_rank_setup(tmp_path, tokenizer_path)
+@pytest.mark.parametrize("optim", OPTIMIZERS)
+def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path, optim):
+    stages, path = two_rank_setup(tmp_path, tokenizer_path, optim)
     torchrun(path)
 
     run = tmp_path / "two" / "run"
@@ -92,8 +106,7 @@ def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path):
     assert state["step"] == 4 and state["loader"]["packing"] == "best_fit"
     got = torch.load(ckpts / "ckpt-0000004" / "model.pt")
 
-    one_cfg = config(tmp_path / "one", {}, 0, stages=stages, grad_accum=2,
-                     tokenizer_path=tokenizer_path)
+    one_cfg = run_config(tmp_path / "one", stages, optim, tokenizer_path)
     one = Trainer(one_cfg)
     one.fit()
     want = one.model.state_dict()
@@ -110,8 +123,10 @@ def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path):
 
 
 @pytest.mark.slow
-def test_fsdp_two_gloo_ranks_match_one_rank_and_share_checkpoints(tmp_path, tokenizer_path):
-    stages, path = two_rank_setup(tmp_path, tokenizer_path, parallel="fsdp")
+@pytest.mark.parametrize("optim", OPTIMIZERS)
+def test_fsdp_two_gloo_ranks_match_one_rank_and_share_checkpoints(tmp_path, tokenizer_path,
+                                                                  optim):
+    stages, path = two_rank_setup(tmp_path, tokenizer_path, optim, parallel="fsdp")
     torchrun(path)
 
     run = tmp_path / "two" / "run"
@@ -124,8 +139,7 @@ def test_fsdp_two_gloo_ranks_match_one_rank_and_share_checkpoints(tmp_path, toke
     got = torch.load(ckpts / "ckpt-0000004" / "model.pt")
     assert not any(type(v).__name__ == "DTensor" for v in got.values())  # full, plain tensors
 
-    one_cfg = config(tmp_path / "one", {}, 0, stages=stages, grad_accum=2, checkpoint_every=2,
-                     tokenizer_path=tokenizer_path)
+    one_cfg = run_config(tmp_path / "one", stages, optim, tokenizer_path, checkpoint_every=2)
     one = Trainer(one_cfg)
     one.fit()
     want = one.model.state_dict()
@@ -145,18 +159,16 @@ def test_fsdp_two_gloo_ranks_match_one_rank_and_share_checkpoints(tmp_path, toke
             a, b = a["state"], b["state"]
         assert set(a) == set(b)
 
-    # a 1-process run resumes the FSDP run's step-2 checkpoint (weights and AdamW moments)
+    # a 1-process run resumes the FSDP run's step-2 checkpoint (weights and optimiser state)
     copy_checkpoint(run, "ckpt-0000002", tmp_path / "from_fsdp" / "run")
-    from_fsdp = Trainer(config(tmp_path / "from_fsdp", {}, 0, stages=stages, grad_accum=2,
-                               tokenizer_path=tokenizer_path))
+    from_fsdp = Trainer(run_config(tmp_path / "from_fsdp", stages, optim, tokenizer_path))
     from_fsdp.fit()
     assert [r["step"] for r in metrics(tmp_path / "from_fsdp" / "run")] == [3, 4]
     assert max_diff(from_fsdp.model.state_dict(), want) < ATOL
 
     # and an FSDP run resumes the 1-process run's step-2 checkpoint
     copy_checkpoint(tmp_path / "one" / "run", "ckpt-0000002", tmp_path / "to_fsdp" / "run")
-    to_fsdp = config(tmp_path / "to_fsdp", {}, 0, stages=stages, grad_accum=2,
-                     tokenizer_path=tokenizer_path, parallel="fsdp")
+    to_fsdp = run_config(tmp_path / "to_fsdp", stages, optim, tokenizer_path, parallel="fsdp")
     to_fsdp.batch_rows = 2
     torchrun(write_config(tmp_path / "to_fsdp.yaml", to_fsdp))
     assert [r["step"] for r in metrics(tmp_path / "to_fsdp" / "run")] == [3, 4]
