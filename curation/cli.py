@@ -9,26 +9,31 @@ import os
 import runpy
 import sys
 
+from curation.core import params
 from curation.core.errors import CurationError
+from curation.core.params import Param
 from curation.core.pipeline import Pipeline
 
 
-def load_pipeline(path: str) -> Pipeline:
-    """The ``Pipeline`` a pipeline file builds: its ``pipeline`` variable, or the only one."""
+def load_pipeline(path: str, settings: dict[str, str] | None = None
+                  ) -> tuple[Pipeline, dict[str, Param]]:
+    """The ``Pipeline`` a pipeline file builds (its ``pipeline`` variable, or the only one) with
+    ``settings`` for its parameters, and the parameters it declared (``curation.core.params``)."""
     if not os.path.isfile(path):
         raise CurationError(f"{path}: no such pipeline file")
-    # A run name outside sys.modules makes cloudpickle ship the file's classes by value to Ray.
-    namespace = runpy.run_path(path, run_name="curate_pipeline")
+    with params.settings(settings or {}, path) as declared:
+        # A run name outside sys.modules makes cloudpickle ship the file's classes by value.
+        namespace = runpy.run_path(path, run_name="curate_pipeline")
     if isinstance(namespace.get("pipeline"), Pipeline):
-        return namespace["pipeline"]
+        return namespace["pipeline"], declared
     found = [v for v in namespace.values() if isinstance(v, Pipeline)]
     if len(found) != 1:
         raise CurationError(f"{path}: define one Pipeline (named 'pipeline'); found {len(found)}")
-    return found[0]
+    return found[0], declared
 
 
 def _run(args: argparse.Namespace) -> int:
-    pipeline = load_pipeline(args.file)
+    pipeline, _ = load_pipeline(args.file, params.parse_settings(args.set))
     options = {}
     if args.executor == "ray":
         options = {"address": args.address, "num_cpus": args.num_cpus,
@@ -57,7 +62,10 @@ def _runtime_env(path: str | None, working_dir: str | None) -> dict | None:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    print(load_pipeline(args.file).describe())
+    pipeline, declared = load_pipeline(args.file, params.parse_settings(args.set))
+    print("parameters (curate run FILE --set NAME=VALUE):")
+    print("\n".join(f"  {p.describe()}" for p in declared.values()) or "  none")
+    print(pipeline.describe())
     return 0
 
 
@@ -88,6 +96,12 @@ def _version() -> str:
         return version("curation")
     except PackageNotFoundError:  # run from a source tree that is not installed
         return "unknown (not installed)"
+
+
+def _set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a parameter the pipeline file declares (repeatable; `curate plan FILE`"
+                   " lists them); overrides its CURATE_<NAME> environment variable")
 
 
 def _command(sub, name: str, summary: str, example: str, **kwargs) -> argparse.ArgumentParser:
@@ -157,11 +171,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--working-dir", default=None, metavar="DIR",
                    help="ship DIR (e.g. the project, with the pipeline's own modules) to every "
                    "node as the tasks' working directory (Ray's runtime_env working_dir)")
+    _set_option(p)
     p.set_defaults(fn=_run)
 
-    p = _command(sub, "plan", "print a pipeline's DAG and the steps a run would execute",
-                 "curate plan pipelines/demo.py")
+    p = _command(sub, "plan", "print a pipeline's parameters, inputs, DAG and the steps a run "
+                 "would execute, doing nothing else",
+                 "curate plan pipelines/demo.py --set docs=500")
     p.add_argument("file", help="the pipeline file")
+    _set_option(p)
     p.set_defaults(fn=_plan)
 
     p = _command(sub, "status", "per-step progress of a work dir (done, pending, failed tasks)",

@@ -14,14 +14,16 @@ use, and quality-aware upsampling (OLMo 3's truncated power-exponential curves).
 tokenized, mixed Parquet shards and their manifest under ``runs/demo/out``; matches found by
 decontamination under ``runs/demo/work/_side/decontaminate/matches``.
 
-Parameters users change most: ``WORKDIR``, ``SYNTHETIC_DOCS``, ``VOCAB_SIZE``,
-``UPSAMPLE_RATIO``, the filters.
+Parameters (``curate plan pipelines/demo.py`` lists them; ``--set NAME=VALUE``): ``workdir``,
+``docs`` (synthetic documents), ``upsample_ratio``, ``vocab_size``. The data preparation is
+declared as the pipeline's inputs and done when the run starts, so ``curate plan`` builds
+nothing.
 """
 
 import os
 
-from curation import Pipeline, read
-from curation.decon import Decontaminate, humaneval, load_eval
+from curation import Pipeline, param, read
+from curation.decon import Decontaminate
 from curation.dedup import ExactDedup, MinHashDedup
 from curation.filters import (
     C4Quality,
@@ -34,21 +36,29 @@ from curation.filters import (
 from curation.mixing import Upsample
 from curation.tagging import Quality, Topic, Vigintiles
 from curation.tokenize import Tokenize
-from pipelines.inputs import classifier_models, python_docs, synthetic_web, tokenizer
+from pipelines.inputs import (
+    classifier_models,
+    eval_sets,
+    python_docs,
+    synthetic_web,
+    tokenizer,
+    workdir,
+)
 
-WORKDIR = os.environ.get("CURATE_DEMO_WORKDIR", "runs/demo")
-SYNTHETIC_DOCS = int(os.environ.get("CURATE_DEMO_DOCS", "4000"))
-VOCAB_SIZE = 8192
-UPSAMPLE_RATIO = 1.0  # tokens wanted / available per topic: drop the lowest 40%, repeat the best
-
-data = os.path.join(WORKDIR, "data")
-docs_files = python_docs(data)
-synthetic = synthetic_web(SYNTHETIC_DOCS, data)
-tokenizer_path = tokenizer(VOCAB_SIZE, data)
-quality_model, topic_model = classifier_models()  # trained on first use (about half a minute)
+WORKDIR = workdir("runs/demo")
+DOCS = param("docs", 4000, "synthetic web documents to generate")
+VOCAB_SIZE = param("vocab_size", 8192, "vocabulary of the BPE trained on the Python docs")
+UPSAMPLE_RATIO = param("upsample_ratio", 1.0, "tokens wanted / available per topic (1.0: drop "
+                       "the lowest 40%, repeat the best)")
 
 pipeline = Pipeline("demo", workdir=os.path.join(WORKDIR, "work"), seed=0)
-docs = pipeline.source(read(docs_files, source="python-docs"))
+data = os.path.join(WORKDIR, "data")
+docs_dir = python_docs(pipeline, data)
+synthetic = synthetic_web(pipeline, DOCS, data)
+tokenizer_path = tokenizer(pipeline, docs_dir, VOCAB_SIZE, data)
+quality_model, topic_model = classifier_models(pipeline)
+
+docs = pipeline.source(read(docs_dir, source="python-docs"))
 web = pipeline.source(
     read(os.path.join(synthetic, "docs", "*.jsonl.zst"), on_error="quarantine"),
     name="synthetic-web",
@@ -67,8 +77,7 @@ unique = (
     >> ExactDedup(partitions=4)
     >> MinHashDedup(partitions=4)
 )
-evals = [load_eval(os.path.join(synthetic, "evals", "synthetic_qa.jsonl")), humaneval()]
-clean = unique >> Decontaminate(evals, purify="drop")
+clean = unique >> Decontaminate(eval_sets(synthetic), purify="drop")
 tagged = clean >> Topic(topic_model) >> Quality(quality_model) >> Vigintiles(by="topic")
 mixed = tagged >> Tokenize(tokenizer_path) >> Upsample(ratio=UPSAMPLE_RATIO)
 pipeline.sink(mixed, os.path.join(WORKDIR, "out"))

@@ -12,6 +12,7 @@
 
 As a pipeline file (``curate run``) it runs step 1; run as a module it does all three.
 Parameters: CURATE_ANNEAL_STEPS [60], CURATE_BASE_STEPS [200]; the model is the tiny config's.
+Under ``curate run``/``plan`` each CURATE_<NAME> above is also ``--set <name>=VALUE``.
 """
 
 import os
@@ -19,13 +20,13 @@ import os
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation import Filter, Pipeline, read
+from curation import Filter, Pipeline, param, read
 from curation.core.hashing import xxh3_64_column
 from curation.filters import GopherQuality, GopherRepetition, LanguageID
 from curation.tokenize import Tokenize
-from pipelines.inputs import env, python_docs, synthetic_web, tokenizer
+from pipelines.inputs import python_docs, synthetic_web, tokenizer, workdir
 
-WORKDIR = env("WORKDIR", "runs/microanneal")
+WORKDIR = workdir("runs/microanneal")
 HELD_OUT = 0.1  # fraction of documents held out for evaluation
 
 
@@ -45,11 +46,14 @@ class Split(Filter):
         return pc.if_else(pa.array(other), "other_split", pa.nulls(len(u), pa.string()))
 
 
-target_path = env("ANNEAL_TARGET", "") or python_docs()
-web_path = env("WEB_INPUT", os.path.join(synthetic_web(), "docs"))
-tok = tokenizer()
-
 pipeline = Pipeline("microanneal", workdir=os.path.join(WORKDIR, "work"), seed=0)
+TARGET = param("anneal_target", "", "the target source: files, a directory or a glob (default: "
+               "the Python docs)")
+WEB = param("web_input", "", "the web source (default: a generated synthetic crawl)")
+target_path = TARGET or python_docs(pipeline)
+web_path = WEB or os.path.join(synthetic_web(pipeline), "docs")
+tok = tokenizer(pipeline, python_docs(pipeline))
+
 target = pipeline.source(read(target_path, source="target"), name="target")
 web = pipeline.source(read(web_path, source="web", on_error="quarantine"), name="web")
 web = web >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
@@ -69,9 +73,9 @@ def main() -> None:
     pipeline.run("local")
     data = {k: os.path.join(WORKDIR, "data", k)
             for k in ("target-train", "target-heldout", "web-train", "web-heldout")}
-    checkpoint = env("ANNEAL_CHECKPOINT", "")
+    checkpoint = param("anneal_checkpoint", "", "a base checkpoint (default: train one)")
     if not checkpoint:
-        base_steps = int(env("BASE_STEPS", "200"))
+        base_steps = param("base_steps", 200, "steps of the base model")
         cfg = TrainConfig(ModelConfig(vocab_size=8192, dim=128, n_layers=4, n_heads=4,
                                       n_kv_heads=2, max_seq_len=256),
                           [StageConfig("base", {"web": data["web-train"]}, base_steps,
@@ -82,7 +86,8 @@ def main() -> None:
         checkpoint = os.path.join(WORKDIR, "base", "checkpoints", f"ckpt-{base_steps:07d}")
     report = microanneal(checkpoint, data["target-train"], data["web-train"],
                          {"target": data["target-heldout"], "web": data["web-heldout"]},
-                         int(env("ANNEAL_STEPS", "60")), os.path.join(WORKDIR, "anneal"))
+                         param("anneal_steps", 60, "steps of each anneal arm"),
+                         os.path.join(WORKDIR, "anneal"))
     for domain, r in report["domains"].items():
         print(f"{domain}: BPB {r['before']:.4f} -> target+web {r['target+web']:.4f}, "
               f"web {r['web']:.4f}, delta {r['delta']:+.4f}")

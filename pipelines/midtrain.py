@@ -11,13 +11,15 @@ chain); their union is deduplicated exactly, decontaminated against the eval set
 CURATE_MIDTRAIN_WEIGHTS ("web=0.5,docs=0.5" by default; a source without a weight is left out)
 to CURATE_MIDTRAIN_TOKENS tokens [500000], no source repeated more than 4 times.
 
-Other parameters: CURATE_WORKDIR [runs/midtrain], CURATE_EVALS, CURATE_TOKENIZER (see web.py).
+Other parameters: CURATE_WORKDIR [runs/midtrain], CURATE_WEB_INPUT, CURATE_EVALS,
+CURATE_TOKENIZER (see web.py). Under ``curate run``/``plan`` each CURATE_<NAME> is also
+``--set <name>=VALUE``; ``curate plan pipelines/midtrain.py`` lists them.
 """
 
 import os
 
-from curation import Pipeline, read
-from curation.decon import Decontaminate, humaneval, load_eval
+from curation import Pipeline, param, read
+from curation.decon import Decontaminate
 from curation.dedup import ExactDedup
 from curation.filters import (
     C4Quality,
@@ -29,26 +31,25 @@ from curation.filters import (
 )
 from curation.mixing import Mix
 from curation.tokenize import Tokenize
-from pipelines.inputs import env, python_docs, synthetic_web, tokenizer
+from pipelines.inputs import eval_sets, python_docs, synthetic_web, tokenizer, workdir
 
-WORKDIR = env("WORKDIR", "runs/midtrain")
-WEIGHTS = {k: float(v) for k, v in (kv.split("=") for kv in
-                                    env("MIDTRAIN_WEIGHTS", "web=0.5,docs=0.5").split(","))}
-TOKENS = int(env("MIDTRAIN_TOKENS", "500000"))
-
-sample = synthetic_web()
-evals = ([load_eval(p, mode="ngram8") for p in os.environ["CURATE_EVALS"].split(",")]
-         if os.environ.get("CURATE_EVALS")
-         else [load_eval(os.path.join(sample, "evals", "synthetic_qa.jsonl"), mode="ngram8"),
-               humaneval(mode="ngram8")])
+WORKDIR = workdir("runs/midtrain")
+WEIGHTS = {k: float(v) for k, v in (kv.split("=") for kv in param(
+    "midtrain_weights", "web=0.5,docs=0.5", "token share per source, NAME=WEIGHT,...").split(","))}
+TOKENS = param("midtrain_tokens", 500_000, "tokens of the mix")
+WEB = param("web_input", "", "the web source (default: a generated synthetic crawl)")
+SOURCES = param("midtrain_sources", "", "further sources, NAME=PATH,... (files, directories "
+                "or globs), cleaned like the docs")
 
 pipeline = Pipeline("midtrain", workdir=os.path.join(WORKDIR, "work"), seed=0)
-web = pipeline.source(read(env("WEB_INPUT", os.path.join(sample, "docs")), source="web",
+sample = None if WEB else synthetic_web(pipeline)
+web = pipeline.source(read(WEB or os.path.join(sample, "docs"), source="web",
                            on_error="quarantine"), name="web")
 branches = [web >> LanguageID(keep=["en"]) >> GopherRepetition() >> GopherQuality()
             >> C4Quality() >> FineWebQuality()]
-light = {"docs": python_docs()}
-for spec in filter(None, env("MIDTRAIN_SOURCES", "").split(",")):
+docs = python_docs(pipeline)
+light = {"docs": docs}
+for spec in filter(None, SOURCES.split(",")):
     name, path = spec.split("=", 1)
     light[name] = path
 for name, path in light.items():
@@ -58,5 +59,6 @@ for name, path in light.items():
                     >> GopherRepetition(name=f"{name}_repetition"))
 
 pooled = pipeline.union(*branches, name="pool") >> ExactDedup()
-tokens = pooled >> Decontaminate(evals, purify="drop") >> Tokenize(tokenizer())
+tokens = (pooled >> Decontaminate(eval_sets(sample, mode="ngram8"), purify="drop")
+          >> Tokenize(tokenizer(pipeline, docs)))
 pipeline.sink(tokens >> Mix(WEIGHTS, tokens=TOKENS, max_repeat=4.0), os.path.join(WORKDIR, "out"))

@@ -14,6 +14,7 @@ CURATE_SWARM_BUDGET [2,000,000] tokens. Results under CURATE_WORKDIR [runs/micro
 import json
 import os
 
+from curation import param
 from curation.mixing import (
     ProxyConfig,
     capacities,
@@ -23,7 +24,6 @@ from curation.mixing import (
     sample_mixtures,
     weight_caps,
 )
-from pipelines.inputs import env
 from pipelines.microanneal import WORKDIR, pipeline
 from train.proxy import TorchProxyTrainer
 
@@ -35,9 +35,9 @@ def main() -> None:
     evals = {"web": os.path.join(data, "web-heldout"),
              "docs": os.path.join(data, "target-heldout")}
     prior, tokens = natural_prior(domains)
-    budget = float(env("SWARM_BUDGET", "2000000"))
+    budget = param("swarm_budget", 2_000_000.0, "tokens of the proposed run")
     upper = weight_caps(capacities(tokens, 4.0), budget)
-    mixes = sample_mixtures(prior, int(env("SWARM_K", "8")), seed=0, min_weight=0.05,
+    mixes = sample_mixtures(prior, param("swarm_k", 8, "proxy runs"), seed=0, min_weight=0.05,
                             capacity=capacities(tokens, 4.0), budget=budget)
     work = os.path.join(WORKDIR, "swarm")
     result = run_swarm(mixes, domains, evals, work, TorchProxyTrainer(),

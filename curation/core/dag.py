@@ -13,10 +13,12 @@ inputs=["docs"])``). ``validate()`` checks names, arity, cycles and columns befo
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from curation.core.errors import PipelineValidationError
+from curation.core.inputs import Input
 from curation.core.readers import Reader
 from curation.core.stage import SAFE_NAME, GlobalStage, MapStage, Stage
 
@@ -46,6 +48,7 @@ class Dag:
         self.name, self.workdir, self.seed = name, workdir, seed
         self.max_shard_bytes = max_shard_bytes
         self.nodes: dict[str, Node] = {}
+        self.inputs: dict[str, Input] = {}
         self._problems: list[str] = []
 
     # -- building ----------------------------------------------------------------------------
@@ -63,6 +66,15 @@ class Dag:
     def _add(self, node: Node) -> Node:
         self.nodes[node.name] = node
         return node
+
+    def input(self, name: str, path: str, build: Callable[[str], object] | None = None,
+              help: str = "") -> str:
+        """Declare a file or directory the pipeline reads, made by ``build(path)`` when a run
+        starts (never now); returns ``path``. See ``curation.core.inputs``."""
+        if name in self.inputs and self.inputs[name].path != path:
+            self._problems.append(f"input '{name}' declared twice with different paths")
+        self.inputs[name] = Input(name, path, build, help)
+        return path
 
     def source(self, reader: Reader, name: str | None = None) -> Node:
         """A node reading documents; each matched file is one shard."""

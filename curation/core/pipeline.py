@@ -27,7 +27,11 @@ class Pipeline(Dag):
         """The DAG as text: one line per node in execution order, then the steps."""
         nodes = self.validate()
         cols = self.columns([n.name for n in nodes])
-        lines = [f"pipeline '{self.name}'  workdir={self.workdir}  seed={self.seed}", "nodes:"]
+        lines = [f"pipeline '{self.name}'  workdir={self.workdir}  seed={self.seed}"]
+        if self.inputs:
+            lines.append("inputs (built when a run starts, in this order):")
+            lines += [f"  {i.describe()}" for i in self.inputs.values()]
+        lines.append("nodes:")
         for node in nodes:
             src = f" <- {', '.join(node.inputs)}" if node.inputs else ""
             if node.kind == "source":
@@ -37,7 +41,7 @@ class Pipeline(Dag):
             elif node.kind == "union":
                 what = "union"
             else:
-                added = node.stage.output_columns()
+                added = node.stage.output_names()
                 what = type(node.stage).__name__ + (f"  adds {', '.join(added)}" if added else "")
             lines.append(f"  [{node.kind:6}] {node.name:24} {what}{src}")
         lines.append(f"output columns: {', '.join(cols[nodes[-1].name])}")

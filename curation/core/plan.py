@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from curation.core.dag import Dag, Node
+from curation.core.inputs import Input
 from curation.core.readers import Reader
 from curation.core.stage import GlobalStage, MapStage
 from curation.core.workdir import LAYOUT, WorkDir, stage_entry
@@ -107,6 +108,7 @@ class Plan:
     sinks: dict[str, str]  # sink node name -> output path
     stat_nodes: list[str]
     columns: dict[str, list[str]]
+    inputs: list[Input] = field(default_factory=list)  # built before the first step
 
     def to_dict(self) -> dict:
         """What the run file records of the plan (each step's ``phases`` gets the task total
@@ -203,7 +205,7 @@ def compile_plan(dag: Dag, workdir: str | None = None) -> Plan:
             step_of[node.name] = step_of[upstream.name] if feeds_only_sink(upstream) else node.name
     stat_nodes = [n.name for n in order if n.kind not in ("union", "sink")]
     return Plan(dag.name, workdir, dag.seed, dag.max_shard_bytes, steps, step_of, sinks,
-                stat_nodes, columns)
+                stat_nodes, columns, list(dag.inputs.values()))
 
 
 def _grow(seg, node, steps, step_of, open_segment, ends_step, output_dir) -> None:

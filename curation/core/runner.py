@@ -103,6 +103,8 @@ class Runner:
 
     # -- steps -------------------------------------------------------------------------------
     def run(self) -> None:
+        for declared in self.plan.inputs:
+            declared.prepare()
         self.status = {**self.plan.to_dict(), "state": "running"}
         for stage in self.plan.stages():
             stage.ship(self.workdir.artifacts_dir)

@@ -31,7 +31,7 @@ from typing import ClassVar, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.core.artifacts import store
+from curation.core.artifacts import manifest_of, store
 from curation.core.errors import CurationError
 from curation.core.stats import StageStats
 
@@ -112,21 +112,30 @@ class Stage(metaclass=_StageType):
         """Columns this stage adds, with their types."""
         return dict(self.adds)
 
+    def output_names(self) -> list[str]:
+        """Names of the columns this stage adds (planning needs no types, nor the files a
+        stage would read to know them)."""
+        return list(self.output_columns())
+
     def columns_after(self, upstream: list[str]) -> list[str]:
         """Columns of this stage's output given its input's: by default all of them, plus ours.
 
         A stage that also removes columns (tokenization drops ``text``) overrides this.
         """
-        return upstream + [c for c in self.output_columns() if c not in upstream]
+        return upstream + [c for c in self.output_names() if c not in upstream]
 
     def identity(self) -> dict:
-        """What a stage's output depends on, fingerprinted for resume: its class, ``version``
-        and ``config()``."""
+        """What a stage's output depends on, fingerprinted for resume: its class, ``version``,
+        ``config()`` and the content digest of each artifact (read when a run starts, so a
+        constructor need not open its files)."""
+        shipped = getattr(self, "_shipped", {})
+        digests = {name: shipped[name].digest if name in shipped else manifest_of(path)["digest"]
+                   for name, path in self.artifacts().items()}
         return {
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "version": self.version,
             "config": self.config(),
-        }
+        } | ({"artifacts": digests} if digests else {})
 
     def describe(self) -> dict:
         """The former name of ``identity()``, deprecated (``Pipeline.describe()`` is text)."""
@@ -181,6 +190,12 @@ class BatchContext:
             raise CurationError(f"side output name {output!r} is not a safe file name")
         if rows.num_rows:
             self.side.setdefault(output, []).append(rows)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to this stage's own counter ``name`` (``StageStats.counts``: summed over
+        tasks, in ``stats.json``): events that are neither drops nor quarantines, such as
+        PII spans masked by kind or documents without a URL."""
+        self.stats.counts[name] += n
 
     def drop(self, reason: str, rows: pa.Table) -> None:
         """Count ``rows`` as dropped for ``reason`` and keep them aside if asked to."""

@@ -144,7 +144,7 @@ def _tracked(stats: StageStats, batch: pa.Table, fn) -> pa.Table:
 
 
 def _check_adds(node: str, stage, batch: pa.Table) -> None:
-    missing = [c for c in stage.output_columns() if c not in batch.column_names]
+    missing = [c for c in stage.output_names() if c not in batch.column_names]
     if missing:
         raise CurationError(f"stage '{node}' declares {missing} in its adds but did not add them")
 

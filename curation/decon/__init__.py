@@ -3,6 +3,7 @@
 
 from curation.decon.evals import EvalItem, EvalSet, build_set, humaneval, load_eval
 from curation.decon.index import DeconIndex, IndexParams, cached_index
+from curation.decon.presets import PRESETS
 from curation.decon.scan import Match, ScanParams, scan
 from curation.decon.stage import Decontaminate
 from curation.decon.tokens import Tokens, normalize
@@ -14,6 +15,7 @@ __all__ = [
     "EvalSet",
     "IndexParams",
     "Match",
+    "PRESETS",
     "ScanParams",
     "Tokens",
     "build_set",

@@ -9,10 +9,13 @@ largest for the rarest n-grams). Lookup is ``np.searchsorted`` over ``keys``.
 ``simple`` mode builds three: ``q`` over question n-grams (with ``q_hot``: n-grams in at least
 ``max(hot_min_items, hot_fraction * N)`` items do not start a cluster), ``a`` over answers and
 ``p`` over passages; per item, the IDF sums and counts of its unique n-grams (``q_idf_sum``,
-``q_unique`` ...), its question length in tokens (``q_len``) and its answer tokens (``a_tok``,
-CSR by ``a_tok_off``, for exact short-answer matching). ``ngram8`` mode builds ``c`` over the
-n-grams (n = 8) of question + answer, with each item's n-gram sequence in order (``c_seq``, CSR
-by ``c_seq_off``) and its token count (``c_len``).
+``q_unique`` ...), its component lengths in tokens (``q_len``, ``a_len``, ``p_len``; ``a_types``:
+distinct answer tokens, which AI2 decon counts for the answer's part of the length rule) and its
+answer tokens (``a_tok``, CSR by ``a_tok_off``, for exact short-answer matching). Question
+n-grams have ``n`` tokens, answer n-grams ``answer_n`` and passage n-grams ``passage_n`` (both
+``n`` when None). ``ngram8`` mode builds ``c`` over the n-grams (n = 8) of question + answer,
+with each item's n-gram sequence in order (``c_seq``, CSR by ``c_seq_off``) and its token count
+(``c_len``).
 
 The arrays are written as ``.npy`` files with ``meta.json`` under a directory named by the
 fingerprint of the eval items and every parameter (and the polars version, whose hash makes the
@@ -27,30 +30,42 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from curation.decon.evals import EvalSet
+from curation.decon.presets import INDEX_PRESETS, preset_fields
 from curation.decon.tokens import Tokens, ngrams
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3  # 3: a_types, answer_n and passage_n; tokenizer texts padded with a space
 
 
 @dataclass(frozen=True)
 class IndexParams:
     """How items become n-grams: ``n`` (5 in simple mode; ngram8 always uses 8), the
-    tokenizer.json path (None: words) and the hot n-gram bounds."""
+    tokenizer.json path (None: words), the hot n-gram bounds and the answer and passage n-gram
+    sizes of simple mode (None: ``n``)."""
 
     n: int = 5
     tokenizer: str | None = None
     hot_min_items: int = 50
     hot_fraction: float = 0.01
+    answer_n: int | None = None
+    passage_n: int | None = None
+
+    @classmethod
+    def preset(cls, name: str = "default", **fields) -> IndexParams:
+        """The parameters of a named preset (``curation.decon.presets``), ``fields`` over it."""
+        return cls(**{**preset_fields(INDEX_PRESETS, name), **fields})
 
     def for_mode(self, mode: str) -> IndexParams:
-        return IndexParams(8, self.tokenizer, self.hot_min_items, self.hot_fraction) \
-            if mode == "ngram8" else self
+        return replace(self, n=8, answer_n=None, passage_n=None) if mode == "ngram8" else self
+
+    def sizes(self) -> dict[str, int]:
+        """N-gram size of each family of simple mode: question, answer, passage."""
+        return {"q": self.n, "a": self.answer_n or self.n, "p": self.passage_n or self.n}
 
 
 def _inverted(grams: np.ndarray, owner: np.ndarray, n_items: int) -> dict[str, np.ndarray]:
@@ -97,9 +112,10 @@ def build_arrays(evalset: EvalSet, params: IndexParams) -> dict[str, np.ndarray]
         arrays.update({k: fam[k] for k in ("c_keys", "c_offsets", "c_items", "c_len")})
         arrays.update(c_seq=fam["c_seq"], c_seq_off=seq_off)
         return arrays
+    sizes = params.sizes()
     for prefix, texts in (("q", [it.question for it in items]), ("a", [it.answer for it in items]),
                           ("p", [it.passage for it in items])):
-        fam = _family(tokens, texts, params.n, prefix)
+        fam = _family(tokens, texts, sizes[prefix], prefix)
         for name in ("keys", "offsets", "items", "idf", "idf_sum", "len", "unique"):
             arrays[f"{prefix}_{name}"] = fam[f"{prefix}_{name}"]
         if prefix == "q":
@@ -107,6 +123,10 @@ def build_arrays(evalset: EvalSet, params: IndexParams) -> dict[str, np.ndarray]
             arrays["q_hot"] = fam["q_df"] >= hot_df
         if prefix == "a":
             arrays["a_tok"], arrays["a_tok_off"] = fam["a_tok"], fam["a_tok_off"]
+            owner = np.repeat(np.arange(n_items), np.diff(fam["a_tok_off"]))
+            distinct = np.unique(np.stack([owner.astype(np.uint64), fam["a_tok"]]), axis=1)
+            arrays["a_types"] = np.bincount(distinct[0].astype(np.int64),
+                                            minlength=n_items).astype(np.int32)
     return arrays
 
 
@@ -132,6 +152,8 @@ class DeconIndex:
         self.name: str = meta["name"]
         self.mode: str = meta["mode"]
         self.n: int = meta["n"]
+        self.answer_n: int = meta.get("answer_n") or self.n
+        self.passage_n: int = meta.get("passage_n") or self.n
 
     def __getattr__(self, key: str) -> np.ndarray:
         try:
@@ -143,6 +165,7 @@ class DeconIndex:
     def build(cls, evalset: EvalSet, params: IndexParams) -> DeconIndex:
         params = params.for_mode(evalset.mode)
         meta = {"name": evalset.name, "mode": evalset.mode, "n": params.n,
+                "answer_n": params.sizes()["a"], "passage_n": params.sizes()["p"],
                 "items": len(evalset.items), "skipped": evalset.skipped, "params": asdict(params)}
         return cls(build_arrays(evalset, params), meta)
 

@@ -4,7 +4,9 @@ coverage, over one batch of texts.
 Both start vectorised over the whole batch (tokens, n-gram hashes, ``searchsorted`` lookups);
 only documents with an index hit go through the per-document Python code.
 
-SIMPLE (``mode="simple"``), for each document:
+SIMPLE (``mode="simple"``) follows AI2 decon's SIMPLE detector (github.com/allenai/decon, read
+at commit e1bcb80: ``src/detect/detection.rs``, ``scoring.rs``, ``contamination_entry.rs``,
+``reference_index.rs``). For each document:
 
 1. Sample every ``sample_every``-th n-gram (positions 0, m, 2m ... within the document). A
    sampled hit on a hot n-gram does not start a cluster: the scan moves one n-gram at a time
@@ -14,24 +16,68 @@ SIMPLE (``mode="simple"``), for each document:
    ``max_misses`` consecutive times leaves it. Each item accumulates its matched unique n-grams
    and the leftmost and rightmost matched positions. Scanning resumes after the cluster.
 3. Per item, the question overlap ``O_q = sum(idf of matched unique n-grams) / sum(idf of the
-   item's unique question n-grams)``, in [0, 1]. The item is a candidate when ``O_q`` reaches
-   the required overlap for its question length L (tokens): 1.0 when ``L <= decay_start``,
-   falling linearly to ``decay_floor`` at ``L >= decay_end`` (short questions need exact
-   coverage).
-4. Answer (``O_a``) near the cluster, within ``answer_window`` tokens either side: an answer of
-   fewer than ``short_answer`` tokens must occur as an exact token sequence (1 or 0); a longer
-   one scores its IDF-weighted n-gram overlap. Passage (``O_p``): IDF-weighted n-gram overlap
-   within ``passage_window`` tokens either side.
+   item's unique question n-grams)``, in [0, 1]. The item is a candidate when
+   ``O_q >= interp(Lq, F)``: ``Lq`` is its question's length in tokens and
+   ``F = max((threshold - 0.3) / 0.7, 0)`` the least question overlap that could still reach
+   ``threshold`` (a QAP item with a perfect answer and passage; 0.714 at 0.8, 0.829 at 0.88).
+   decon: ``evaluate_document_match`` (detection.rs), ``minimum_question_idf_threshold``.
+4. Answer (``O_a``) near the cluster: an answer of fewer than ``short_answer`` tokens must
+   occur as an exact token sequence within ``answer_window`` tokens of the question (1 or 0);
+   a longer one scores the IDF-weighted overlap of its n-grams (``answer_n`` tokens) within
+   ``max(long_answer_window, 2 * its tokens)`` tokens. Passage (``O_p``): IDF-weighted overlap
+   of its n-grams (``passage_n`` tokens) within ``passage_window`` tokens. All windows reach
+   either side of the question. ``passages=False`` scores every item as if it had no passage
+   (decon's ``index_passages: false``).
 5. Score ``S`` by the item's composition: Q ``O_q``; QA ``0.75 O_q + 0.25 O_a``; QP
-   ``0.85 O_q + 0.15 O_p``; QAP ``0.7 O_q + 0.2 O_a + 0.1 O_p``. A question of fewer than
-   ``confident_ngrams`` (20) unique n-grams N carries less evidence: its weight is scaled by
-   ``0.5 + 0.5 N / 20`` and the rest moves to the answer (else the passage).
-6. The item contaminates the document when it is a candidate and ``S >= threshold``. The
-   default threshold, 0.8, means for a QA item: the answer must be found near the question
-   (without it even a perfect question scores 0.75), and then any candidate passes (``O_q``
-   >= 0.8 gives ``S`` >= 0.85). A question of at least ``question_alone`` tokens (50) is
-   informative enough to be sufficient evidence by itself: its score is ``max(S, O_q)``, so a
-   long prompt copied with a rewritten answer (code with renamed variables) is still found.
+   ``0.85 O_q + 0.15 O_p``; QAP ``0.7 O_q + 0.2 O_a + 0.1 O_p``; at most 1. A question of
+   fewer than ``confident_ngrams`` (20) unique n-grams N carries less evidence: its weight is
+   scaled by ``0.5 + 0.5 N / 20`` and the rest moves to the answer (QA), the passage (QP) or
+   half to each (QAP). In QAP an answer of k < 4 distinct tokens then keeps ``0.5 + 0.5 k / 4``
+   of its weight, the rest moving to the passage (decon: scoring.rs,
+   ``calculate_combined_contamination_score``). Our extension (``question_alone``, 50; None
+   turns it off, as ``olmo3`` does): a question of at least that many tokens is sufficient
+   evidence by itself, ``S = max(S, O_q)``, so a long prompt copied with a rewritten answer
+   (code with renamed variables) is still found.
+6. Length rule: the item contaminates the document when ``S >= interp(L, threshold)``, with
+   ``L`` its *cumulative* length: question tokens + distinct answer tokens (0 without an
+   answer) + passage tokens (0 without a passage or with ``passages=False``).
+
+``interp(L, t)`` is decon's ``interpolate_threshold`` (scoring.rs): 1.0 for
+``L <= decay_start``, ``t`` for ``L >= decay_end``, and ``1 - (1 - t) (L - decay_start) /
+(decay_end - decay_start)`` in between (a step when the two are equal). So items up to
+``decay_start`` tokens must match perfectly, and the requirement relaxes linearly to the plain
+threshold at ``decay_end``. decon applies rule 6 by rescaling: with ``R = interp(L, threshold)
+> threshold`` it reports ``S' = S * threshold / R`` (1 when ``S = 1``) and flags ``S' >=
+threshold``, which is ``S >= R``; we compare ``S`` with ``R`` and report ``S``.
+
+Lengths are in tokens of the configured tokenizer (``Tokens``: words by default, or a
+tokenizer.json's ids; decon: cl100k by default). As in decon, the question and passage lengths
+count all their tokens (``process_question_field`` / ``process_passage_field`` in
+reference_index.rs) and the answer's counts its *distinct* tokens (``answer_token_set.len()``
+in ``check_answer_contamination``, contamination_entry.rs). Worked example at the defaults
+(0.8, 20, 50), word tokens: a 30-word question with an answer of 10 distinct words is a
+candidate from
+``O_q >= 1 - 0.286 * 10/30 = 0.905`` and contaminates from ``S >= 1 - 0.2 * 20/30 = 0.867``.
+
+Defaults and presets (``curation.decon.presets``). The defaults are decon's defaults
+(``config/default.yaml``: threshold 0.8, perfect match up to 20 tokens, threshold from 50,
+5-grams, sampling every 10, 11 misses) where we model the same thing, plus: ``question_alone``
+(decon has none); exact answers below 10 tokens rather than at most 3, because our answer
+n-grams default to the question's 5-grams (decon: 3-grams) and an answer shorter than 5
+tokens has no 5-gram. ``preset="olmo3"`` is decon's OLMo web configuration
+(``doc/repro/olmo-web.yaml``): threshold 0.88, perfect match up to 25 tokens, threshold from 50,
+exact answers of 1 token within 20, answer bigrams within ``max(20, 2 * length)``, passages
+off, ``question_alone`` off. decon describes that file as a reproduction artifact and its
+default configuration as the more accurate one; ours stays on the defaults for that reason and
+for recall: the stricter threshold and the longer perfect-match span cost recall on edited
+copies (see README's decontamination paragraph for the measured figures). A word is at least
+one cl100k token (rare words and numbers of over 3 digits are several), so with word tokens
+either setting holds short items to a closer match than decon does; a tokenizer.json brings
+the counts near decon's. Differences that remain under either setting: IDF is
+``ln(1 + N / df)`` (decon: ``ln(N / df)``, 0 for an n-gram in every item); windows reach both
+sides of the question (decon: answers after it, passages before it, passages grown with a
+2-miss budget); normalisation turns every non-alphanumeric into a space (decon: a list of ASCII
+punctuation and curly quotes); eval items are filtered by words, not tokens (``build_set``).
 
 NGRAM8 (``mode="ngram8"``): every 8-gram of the document is looked up; an item contaminates the
 document when the 8-grams they share cover more than half of the item's tokens (question then
@@ -49,26 +95,47 @@ from typing import NamedTuple
 import numpy as np
 
 from curation.decon.index import DeconIndex, lookup
+from curation.decon.presets import SCAN_PRESETS, preset_fields
 from curation.decon.tokens import Tokens, ngrams
+
+MIN_INFORMATIVE_ANSWER = 4  # answer tokens below which a QAP item's answer weight shrinks
 
 
 @dataclass(frozen=True)
 class ScanParams:
     """Tunables of the SIMPLE scan and scoring (see the module docstring); ``ngram8`` uses none
-    but ``coverage``."""
+    but ``coverage``. ``ScanParams.preset("olmo3")`` gives AI2 decon's OLMo web configuration
+    (``curation.decon.presets``)."""
 
     sample_every: int = 10
     max_misses: int = 11
     threshold: float = 0.8
     decay_start: int = 20
     decay_end: int = 50
-    decay_floor: float = 0.8
     short_answer: int = 10
     answer_window: int = 50
+    long_answer_window: int = 100
     passage_window: int = 500
+    passages: bool = True
     coverage: float = 0.5
-    question_alone: int = 50
+    question_alone: int | None = 50
     confident_ngrams: int = 20
+
+    def __post_init__(self) -> None:
+        if self.decay_end < self.decay_start:
+            raise ValueError(f"decay_end ({self.decay_end}) must be at least decay_start "
+                             f"({self.decay_start})")
+
+    @classmethod
+    def preset(cls, name: str = "default", **fields) -> ScanParams:
+        """The parameters of a named preset (``curation.decon.presets``), ``fields`` over it."""
+        return cls(**{**preset_fields(SCAN_PRESETS, name), **fields})
+
+    @property
+    def question_floor(self) -> float:
+        """The least question overlap that can still reach ``threshold``: a QAP item with a
+        perfect answer and passage, ``(threshold - 0.3) / 0.7`` (not below 0)."""
+        return max((self.threshold - 0.3) / 0.7, 0.0)
 
 
 class Match(NamedTuple):
@@ -90,28 +157,50 @@ WEIGHTS = {  # (question, answer, passage) by composition
 }
 
 
-def weights(has_answer: bool, has_passage: bool, unique_ngrams: int,
-            p: ScanParams) -> tuple[float, float, float]:
+def weights(has_answer: bool, has_passage: bool, unique_ngrams: int, p: ScanParams,
+            answer_types: int | None = None) -> tuple[float, float, float]:
     """(question, answer, passage) weights of an item: the composition's, with part of the
-    question's moved to the answer (else the passage) when the question has few n-grams."""
+    question's moved to the answer or the passage when the question has few n-grams (and, for
+    QAP, part of the answer's to the passage when the answer has few distinct tokens)."""
     wq, wa, wp = WEIGHTS[has_answer, has_passage]
-    if has_answer or has_passage:
-        confidence = min(1.0, 0.5 + 0.5 * unique_ngrams / max(p.confident_ngrams, 1))
-        moved = wq * (1.0 - confidence)
-        wq -= moved
-        if has_answer:
-            wa += moved
-        else:
-            wp += moved
+    q_conf = min(1.0, 0.5 + 0.5 * unique_ngrams / max(p.confident_ngrams, 1))
+    moved = wq * (1.0 - q_conf)
+    if has_answer and has_passage:
+        a_conf = 1.0 if answer_types is None or answer_types >= MIN_INFORMATIVE_ANSWER else \
+            0.5 + 0.5 * answer_types / MIN_INFORMATIVE_ANSWER
+        wa, wp = wa + moved / 2, wp + moved / 2
+        return wq - moved, wa * a_conf, wp + wa * (1.0 - a_conf)
+    if has_answer:
+        return wq - moved, wa + moved, 0.0
+    if has_passage:
+        return wq - moved, 0.0, wp + moved
     return wq, wa, wp
 
 
-def required_overlap(length: int | np.ndarray, p: ScanParams) -> np.ndarray:
-    """Question overlap a question of ``length`` tokens needs: 1.0 up to ``decay_start``,
-    linear down to ``decay_floor`` at ``decay_end`` and beyond."""
-    x = np.clip((np.asarray(length, np.float64) - p.decay_start)
-                / max(p.decay_end - p.decay_start, 1), 0.0, 1.0)
-    return 1.0 - (1.0 - p.decay_floor) * x
+def interpolate(length: int | np.ndarray, start: int, end: int, target: float) -> np.ndarray:
+    """AI2 decon's ``interpolate_threshold``: 1.0 for ``length <= start``, ``target`` for
+    ``length >= end``, linear in between (a step at ``start`` when ``start == end``)."""
+    x = np.clip((np.asarray(length, np.float64) - start) / max(end - start, 1), 0.0, 1.0)
+    return 1.0 - (1.0 - target) * x
+
+
+def required_question(question_len: int | np.ndarray, p: ScanParams) -> np.ndarray:
+    """Question overlap a candidate needs, by its question's length in tokens: 1.0 up to
+    ``decay_start``, down to ``p.question_floor`` at ``decay_end``."""
+    return interpolate(question_len, p.decay_start, p.decay_end, p.question_floor)
+
+
+def required_score(length: int | np.ndarray, p: ScanParams) -> np.ndarray:
+    """Score an item needs, by its cumulative length in tokens (question + distinct answer
+    tokens + passage): 1.0 up to ``decay_start``, down to ``threshold`` at ``decay_end``."""
+    return interpolate(length, p.decay_start, p.decay_end, p.threshold)
+
+
+def item_length(index: DeconIndex, item: int, p: ScanParams) -> int:
+    """An item's cumulative length for ``required_score``: its question's tokens, its answer's
+    distinct tokens and (when ``p.passages``) its passage's tokens."""
+    length = int(index.q_len[item]) + int(index.a_types[item])
+    return length + (int(index.p_len[item]) if p.passages else 0)
 
 
 def _postings(index: DeconIndex, family: str, key: int) -> np.ndarray:
@@ -206,45 +295,67 @@ def _exact_answer(answer: np.ndarray, hashes: np.ndarray, lo: int, hi: int) -> t
     return (lo + int(found[0]), lo + int(found[0]) + k - 1) if len(found) else (-1, -1)
 
 
-def _score_item(index: DeconIndex, item: int, o_q: float, lo: int, hi: int,
-                hashes: np.ndarray, grams: np.ndarray,
+class _DocGrams:
+    """One document's tokens and its n-grams of each size asked for, computed once."""
+
+    def __init__(self, hashes: np.ndarray, n: int, grams: np.ndarray):
+        self.hashes = hashes
+        self._grams = {n: grams}
+
+    def __call__(self, k: int) -> np.ndarray:
+        if k not in self._grams:
+            self._grams[k] = ngrams(self.hashes, np.array([0, len(self.hashes)], np.int64), k)[0]
+        return self._grams[k]
+
+
+def _score_item(index: DeconIndex, item: int, o_q: float, lo: int, hi: int, doc: _DocGrams,
                 p: ScanParams) -> tuple[float, int, int] | None:
     """(score, first token, last token) of a candidate item whose question n-grams matched
-    between n-gram positions ``lo`` and ``hi`` with overlap ``o_q``, None if it scores below
-    the threshold."""
-    n = index.n
+    between n-gram positions ``lo`` and ``hi`` with overlap ``o_q``, None if its score is below
+    the score its cumulative length requires."""
+    n, hashes = index.n, doc.hashes
     first, last = lo, hi + n - 1
-    has_answer, has_passage = int(index.a_len[item]) > 0, int(index.p_len[item]) > 0
+    a_len = int(index.a_len[item])
+    has_answer, has_passage = a_len > 0, p.passages and int(index.p_len[item]) > 0
     o_a = o_p = 0.0
     if has_answer:
-        w_lo, w_hi = max(lo - p.answer_window, 0), min(hi + n + p.answer_window, len(hashes))
-        if int(index.a_len[item]) < p.short_answer:
+        exact = a_len < p.short_answer
+        reach = p.answer_window if exact else max(p.long_answer_window, 2 * a_len)
+        w_lo, w_hi = max(lo - reach, 0), min(hi + n + reach, len(hashes))
+        if exact:
             tok = index.a_tok[index.a_tok_off[item] : index.a_tok_off[item + 1]]
             a_lo, a_hi = _exact_answer(np.asarray(tok), hashes, w_lo, w_hi)
             o_a = 1.0 if a_lo >= 0 else 0.0
         else:
-            g_hi = max(min(w_hi - n + 1, len(grams)), w_lo)
+            an = index.answer_n
+            grams = doc(an)
+            g_hi = max(min(w_hi - an + 1, len(grams)), w_lo)
             o_a, a_lo, a_hi = _family_overlap(index, "a", item, grams[w_lo:g_hi],
                                               np.arange(w_lo, g_hi))
-            a_hi = a_hi + n - 1 if a_hi >= 0 else -1
+            a_hi = a_hi + an - 1 if a_hi >= 0 else -1
         if a_lo >= 0:
             first, last = min(first, a_lo), max(last, a_hi)
     if has_passage:
         # n-grams whose tokens all lie within passage_window tokens of the question's
+        pn = index.passage_n
+        grams = doc(pn)
         w_lo = max(lo - p.passage_window, 0)
-        g_hi = max(min(hi + p.passage_window + 1, len(grams)), w_lo)
+        g_hi = max(min(hi + n - pn + p.passage_window + 1, len(grams)), w_lo)
         o_p, _, _ = _family_overlap(index, "p", item, grams[w_lo:g_hi], np.arange(w_lo, g_hi))
-    wq, wa, wp = weights(has_answer, has_passage, int(index.q_unique[item]), p)
-    score = wq * o_q + wa * o_a + wp * o_p
-    if int(index.q_len[item]) >= p.question_alone:
+    wq, wa, wp = weights(has_answer, has_passage, int(index.q_unique[item]), p,
+                         int(index.a_types[item]))
+    score = min(wq * o_q + wa * o_a + wp * o_p, 1.0)
+    if p.question_alone is not None and int(index.q_len[item]) >= p.question_alone:
         score = max(score, o_q)
     score = round(score, 12)  # IDF sums in another order than the index's: equal scores tie
-    return (score, first, last) if score >= p.threshold else None
+    required = round(float(required_score(item_length(index, item, p), p)), 12)
+    return (score, first, last) if score >= required else None
 
 
 def _simple_doc(index: DeconIndex, tokens: Tokens, text: str, row: int,
                 p: ScanParams) -> list[Match]:
     hashes, starts, ends, grams = _doc_grams(tokens, text, index.n)
+    doc = _DocGrams(hashes, index.n, grams)
     keys = lookup(index.q_keys, grams)
     hot = np.asarray(index.q_hot)
     best: dict[int, Match] = {}
@@ -262,11 +373,11 @@ def _simple_doc(index: DeconIndex, tokens: Tokens, text: str, row: int,
         resume = int(cluster.hi.max()) + 1
         totals = np.asarray(index.q_idf_sum)[cluster.items]
         o_q = np.round(np.minimum(cluster.idf / np.maximum(totals, 1e-300), 1.0), 12)
-        required = required_overlap(np.asarray(index.q_len)[cluster.items], p)
+        required = required_question(np.asarray(index.q_len)[cluster.items], p)
         for k in np.flatnonzero((totals > 0) & (o_q >= np.round(required, 12))).tolist():
             item = int(cluster.items[k])
             scored = _score_item(index, item, float(o_q[k]), int(cluster.lo[k]),
-                                 int(cluster.hi[k]), hashes, grams, p)
+                                 int(cluster.hi[k]), doc, p)
             if scored is None:
                 continue
             score, first, last = scored

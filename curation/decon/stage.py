@@ -32,6 +32,7 @@ from curation.core.errors import CurationError
 from curation.core.stage import BatchContext, MapStage
 from curation.decon.evals import MODES, EvalSet, load_eval
 from curation.decon.index import DeconIndex, IndexParams, cached_index
+from curation.decon.presets import PRESETS
 from curation.decon.scan import ScanParams, scan
 from curation.decon.tokens import Tokens
 
@@ -66,13 +67,13 @@ def cut_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
-def _eval_sets(evals: EvalSet | str | list, mode: str | None) -> list[EvalSet]:
-    """``EvalSet`` objects as given (a ``mode`` other than theirs is an error); a path or glob
-    of JSONL/Parquet files, or a ``(path, mode)`` pair, loaded with ``load_eval`` in ``mode``
-    (``simple`` when None)."""
+def _entries(evals: EvalSet | str | list, mode: str | None) -> list[EvalSet | tuple[str, str]]:
+    """``evals`` as a list of ``EvalSet`` objects (a ``mode`` other than theirs is an error)
+    and ``(path or glob, mode)`` pairs, ``mode`` (``simple`` when None) for a bare path. No
+    file is opened."""
     entries = evals if isinstance(evals, list | tuple) and not (
         len(evals) == 2 and isinstance(evals[1], str) and evals[1] in MODES) else [evals]
-    sets = []
+    out: list[EvalSet | tuple[str, str]] = []
     for entry in entries:
         if isinstance(entry, EvalSet):
             if mode is not None and entry.mode != mode:
@@ -80,13 +81,34 @@ def _eval_sets(evals: EvalSet | str | list, mode: str | None) -> list[EvalSet]:
                     f"Decontaminate(mode={mode!r}) contradicts eval set {entry.name!r}, built "
                     f"in mode {entry.mode!r}: an EvalSet keeps the mode it was loaded with "
                     f"(load_eval(path, mode={mode!r})), so leave mode= unset or load it again")
+            out.append(entry)
+        else:
+            path, entry_mode = entry if isinstance(entry, tuple | list) else (
+                entry, mode or "simple")
+            if entry_mode not in MODES:
+                raise ValueError(f"mode must be one of {MODES}, not {entry_mode!r}")
+            out.append((str(path), entry_mode))
+    return out
+
+
+def _unique(names: list[str]) -> None:
+    if len(set(names)) != len(names):
+        raise ValueError(f"eval set names must be unique: {names}")
+
+
+def _eval_sets(entries: list[EvalSet | tuple[str, str]]) -> list[EvalSet]:
+    """The eval sets of ``_entries``: paths and globs loaded with ``load_eval``."""
+    sets = []
+    for entry in entries:
+        if isinstance(entry, EvalSet):
             sets.append(entry)
             continue
-        path, entry_mode = entry if isinstance(entry, tuple | list) else (entry, mode or "simple")
+        path, mode = entry
         paths = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
         if not paths:
             raise ValueError(f"no eval files match {path!r}")
-        sets += [load_eval(p, mode=entry_mode) for p in paths]
+        sets += [load_eval(p, mode=mode) for p in paths]
+    _unique([s.name for s in sets])
     return sets
 
 
@@ -97,46 +119,68 @@ class Decontaminate(MapStage):
     that contradicts an ``EvalSet``'s is refused rather than ignored.
 
     ``n``: n-gram size of the ``simple`` mode (``ngram8`` uses 8); ``tokenizer``: a
-    tokenizer.json path (None: words); the other keywords are ``ScanParams`` fields.
+    tokenizer.json path (None: words), whose tokens make the n-grams and count the lengths of
+    the SIMPLE length rule; ``preset``: ``default`` or ``olmo3`` (AI2 decon's OLMo web
+    configuration, ``curation.decon.presets``); the other keywords are ``ScanParams`` fields or
+    the ``IndexParams`` fields ``answer_n``, ``passage_n``, ``hot_min_items`` and
+    ``hot_fraction``, over the preset's values.
     """
 
-    version = 2  # 2: words with combining marks; symmetric passage window
+    version = 3  # 3: decon's cumulative length rule, tokenizer tokens, presets
+
+    _INDEX_FIELDS = ("answer_n", "passage_n", "hot_min_items", "hot_fraction")
 
     requires = ("id", "text")
     adds = {"decon_score": pa.float64(), "decon_eval": pa.string()}
 
     def __init__(self, evals: EvalSet | str | list, purify: str = "tag", mode: str | None = None,
                  n: int = 5, tokenizer: str | None = None, cache_dir: str | None = None,
-                 name: str | None = None, **scan_params):
+                 name: str | None = None, preset: str = "default", **scan_params):
         if purify not in PURIFY:
             raise ValueError(f"purify must be one of {PURIFY}, not {purify!r}")
         if mode is not None and mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        sets = _eval_sets(evals, mode)
-        names = [s.name for s in sets]
-        if len(set(names)) != len(names):
-            raise ValueError(f"eval set names must be unique: {names}")
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, not {preset!r}")
+        entries = _entries(evals, mode)
+        _unique([e.name for e in entries if isinstance(e, EvalSet)])  # the rest when loaded
         self.purify, self.n, self.tokenizer, self.name = purify, n, tokenizer, name
-        self.params = asdict(ScanParams(**scan_params))
-        params = IndexParams(n=n, tokenizer=tokenizer)
-        cache = cache_dir or default_cache_dir()
-        self._dirs = [cached_index(s, params, cache) for s in sets]
-        self.evals = [{"name": s.name, "mode": s.mode, "items": len(s.items),
-                       "index": os.path.basename(d)} for s, d in zip(sets, self._dirs,
-                                                                     strict=True)]
+        self.preset = preset
+        index_fields = {k: scan_params.pop(k) for k in self._INDEX_FIELDS if k in scan_params}
+        self.params = asdict(ScanParams.preset(preset, **scan_params))
+        # eval files are loaded and indexed when a run starts (artifacts()), not here; their
+        # content reaches the fingerprint through the index directories' digests
+        self.evals = [{"name": e.name, "mode": e.mode, "fingerprint": e.fingerprint()}
+                      if isinstance(e, EvalSet) else {"path": e[0], "mode": e[1]}
+                      for e in entries]
+        self.index_params = asdict(IndexParams.preset(preset, n=n, tokenizer=tokenizer,
+                                                      **index_fields))
+        self._entries, self._cache = entries, cache_dir or default_cache_dir()
+        self._dirs: list[str] | None = None
         self._indexes: list[DeconIndex] | None = None
         self._tokens: Tokens | None = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_indexes": None, "_tokens": None}
 
+    def eval_sets(self) -> list[EvalSet]:
+        """The eval sets, files loaded (read on each call)."""
+        return _eval_sets(self._entries)
+
+    def index_dirs(self) -> list[str]:
+        """Each eval set's index directory, loading and indexing the sets on first use."""
+        if self._dirs is None:
+            params = IndexParams(**self.index_params)
+            self._dirs = [cached_index(s, params, self._cache) for s in self.eval_sets()]
+        return self._dirs
+
     def artifacts(self) -> dict[str, str]:
-        files = {f"index-{i}": d for i, d in enumerate(self._dirs)}
+        files = {f"index-{i}": d for i, d in enumerate(self.index_dirs())}
         return files | ({"tokenizer": self.tokenizer} if self.tokenizer else {})
 
     def setup(self) -> None:
         self._indexes = [DeconIndex.load(self.artifact(f"index-{i}"))
-                         for i in range(len(self._dirs))]
+                         for i in range(len(self.index_dirs()))]
         self._tokens = Tokens(self.artifact("tokenizer") if self.tokenizer else None)
 
     def process(self, batch: pa.Table, ctx: BatchContext) -> pa.Table:

@@ -7,6 +7,12 @@ gives the normalised text. Each token is a uint64: the polars hash (seed 0) of t
 word, or the token id. Polars' hash is stable within one polars version only, so index
 fingerprints include that version.
 
+With a tokenizer, every text is encoded with one space in front (as AI2 decon pads every eval
+and training text): an eval item's first word then gets the same token as the same word in the
+middle of a document (byte-level BPE: "Ġthe", not "the"). Leading tokens that cover nothing but
+that space (a lone "Ġ" or "▁") are dropped. Token counts, and so the length rule of the SIMPLE
+scan, are in the tokenizer's tokens.
+
 ``Tokens.batch`` is the vectorised hot path (polars regex + hash over the whole batch, flat
 arrays and offsets); ``Tokens.spans`` is the per-document path used only for documents that hit
 an index: it also gives each token's character span in the original text (Unicode code points,
@@ -67,12 +73,11 @@ class Tokens:
             lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
             hashes = _hash_words(words.explode().drop_nulls())
         else:
-            normalised = words.list.join(" ").str.to_lowercase().fill_null("").to_list()
+            normalised = (" " + words.list.join(" ").str.to_lowercase().fill_null("")).to_list()
             encodings = self._hf.encode_batch(normalised, add_special_tokens=False)
-            lengths = np.fromiter((len(e.ids) for e in encodings), np.int64, len(encodings))
-            hashes = np.fromiter(
-                (i for e in encodings for i in e.ids), np.uint64, int(lengths.sum())
-            )
+            ids = [e.ids[_padding(e.offsets):] for e in encodings]
+            lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+            hashes = np.fromiter((i for e in ids for i in e), np.uint64, int(lengths.sum()))
         offsets = np.zeros(len(lengths) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return hashes, offsets
@@ -90,25 +95,42 @@ class Tokens:
         if self.tokenizer is None:
             return _hash_words(words), starts, ends
         lowered = words.str.to_lowercase().to_list()
-        normalised = " ".join(lowered)
-        norm_starts = np.zeros(len(lowered), np.int64)
+        word_len = ends - starts
+        low_len = np.fromiter(map(len, lowered), np.int64, len(lowered))
+        # where each word starts in the encoded text: " " + the lowered words joined by " "
+        norm_starts = np.ones(len(lowered), np.int64)
         if lowered:
-            np.cumsum([len(w) + 1 for w in lowered[:-1]], out=norm_starts[1:])
-        encoding = self._hf.encode(normalised, add_special_tokens=False)
-        ids = np.asarray(encoding.ids, np.uint64)
-        token_starts, token_ends = [], []
-        for ns, ne in encoding.offsets:
-            w = max(int(np.searchsorted(norm_starts, ns, side="right")) - 1, 0)
-            word_len = ends[w] - starts[w]
-            token_starts.append(starts[w] + min(ns - norm_starts[w], word_len))
-            we = max(int(np.searchsorted(norm_starts, max(ne - 1, 0), side="right")) - 1, 0)
-            token_ends.append(starts[we] + min(ne - norm_starts[we], ends[we] - starts[we]))
-        return (ids, np.asarray(token_starts, np.int64).reshape(-1),
-                np.asarray(token_ends, np.int64).reshape(-1))
+            norm_starts[1:] += np.cumsum(low_len[:-1] + 1)
+        encoding = self._hf.encode(" " + " ".join(lowered), add_special_tokens=False)
+        skip = _padding(encoding.offsets)
+        offsets = np.asarray(encoding.offsets[skip:], np.int64).reshape(-1, 2)
+        ids = np.asarray(encoding.ids[skip:], np.uint64)
+        if len(ids) == 0:
+            return ids, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        # a token starts at its first word character: one starting in the gap before a word
+        # (byte-level BPE's "Ġword") starts at that word; it ends after its last word character
+        # (a token of the gap alone is an empty span at the next word)
+        w = np.maximum(np.searchsorted(norm_starts, offsets[:, 0], side="right") - 1, 0)
+        into = offsets[:, 0] - norm_starts[w]
+        gap = into >= low_len[w]
+        nxt = np.minimum(w + 1, len(lowered) - 1)
+        token_starts = np.where(gap, starts[nxt], starts[w] + np.clip(into, 0, word_len[w]))
+        we = np.maximum(np.searchsorted(norm_starts, offsets[:, 1] - 1, side="right") - 1, 0)
+        token_ends = starts[we] + np.clip(offsets[:, 1] - norm_starts[we], 0, word_len[we])
+        return ids, token_starts, np.maximum(token_ends, token_starts)  # a gap-only token: empty
 
     def text(self, text: str) -> np.ndarray:
         """Token hashes of one text (uint64)."""
         return self.batch([text])[0]
+
+
+def _padding(offsets: list[tuple[int, int]]) -> int:
+    """How many leading tokens of a text encoded with one space in front cover only that
+    space."""
+    k = 0
+    while k < len(offsets) and offsets[k][1] <= 1:
+        k += 1
+    return k
 
 
 def mix64(x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation.core.stage import BatchContext, MapStage
-from curation.fasttext import FastTextModel, file_sha256, load_cached
+from curation.fasttext import FastTextModel, load_cached
 from curation.tagging.taxonomy import TOPICS, Taxonomy
 
 
@@ -25,12 +25,9 @@ class _FastTextStage(MapStage):
 
     def __init__(self, model_path: str | os.PathLike, batch_size: int = 1024,
                  name: str | None = None):
-        if not os.path.isfile(model_path):
-            raise FileNotFoundError(f"{type(self).__name__}: no model at {model_path}")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self.model_path = str(model_path)
-        self.model_sha256 = file_sha256(model_path)
+        self.model_path = str(model_path)  # opened when a run starts (its digest) or in setup
         self.batch_size, self.name = batch_size, name
         self._model: FastTextModel | None = None
 

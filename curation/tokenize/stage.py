@@ -108,17 +108,27 @@ class Tokenize(MapStage):
     def __init__(self, tokenizer: str, eos: str | None = None, bos: str | None = None,
                  carry: tuple[str, ...] = CARRY, parallel: bool | None = None,
                  name: str | None = None):
-        loaded = load_tokenizer(tokenizer)
-        self.tokenizer, self.eos, self.bos, self.carry = tokenizer, eos, bos, tuple(carry)
-        self.info = describe(loaded, os.path.basename(tokenizer), eos, bos).to_dict()
+        # the file is read when a run starts (its digest) or when the stage is first used
+        self.tokenizer, self.eos, self.bos, self.carry = str(tokenizer), eos, bos, tuple(carry)
         self.name = name
         self._parallel = parallel
-        self._json = loaded.to_str()
+        self._info: TokenizerInfo | None = None
         self._tok: Tokenizer | None = None
+
+    def artifacts(self) -> dict[str, str]:
+        return {"tokenizer": self.tokenizer}
+
+    def _load(self) -> Tokenizer:
+        loaded = load_tokenizer(self.artifact("tokenizer"))
+        self._info = describe(loaded, os.path.basename(self.tokenizer), self.eos, self.bos)
+        return loaded
 
     @property
     def tokenizer_info(self) -> TokenizerInfo:
-        return TokenizerInfo.from_dict(self.info)
+        """Name, hash, vocabulary size and special ids of the tokenizer (reads the file)."""
+        if self._info is None:
+            self._load()
+        return self._info
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {
@@ -127,14 +137,17 @@ class Tokenize(MapStage):
             N_BYTES: pa.int64(),
         }
 
+    def output_names(self) -> list[str]:
+        return [INPUT_IDS, N_TOKENS, N_BYTES]  # without reading the tokenizer
+
     def columns_after(self, upstream: list[str]) -> list[str]:
-        return [c for c in upstream if c in self.carry] + list(self.output_columns())
+        return [c for c in upstream if c in self.carry] + self.output_names()
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_tok": None}  # workers rebuild it from _json in setup()
+        return {**self.__dict__, "_tok": None}  # workers load their own in setup()
 
     def setup(self) -> None:
-        self._tok = Tokenizer.from_str(self._json)
+        self._tok = self._load()
         self._tok.encode_special_tokens = True
         parallel = self._parallel if self._parallel is not None else not _in_ray_worker()
         os.environ["TOKENIZERS_PARALLELISM"] = "true" if parallel else "false"

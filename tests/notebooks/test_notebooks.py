@@ -24,10 +24,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def demo(tmp_path_factory) -> str:
     """The README's demo (600 synthetic documents, local executor) in a temporary dir."""
     workdir = str(tmp_path_factory.mktemp("demo"))
-    env = os.environ | {"CURATE_DEMO_WORKDIR": workdir, "CURATE_DEMO_DOCS": "600"}
     run = subprocess.run([sys.executable, "-m", "curation.cli", "run",
-                          os.path.join(ROOT, "pipelines", "demo.py")],
-                         capture_output=True, text=True, env=env, timeout=600)
+                          os.path.join(ROOT, "pipelines", "demo.py"), "--set",
+                          f"workdir={workdir}", "--set", "docs=600"],
+                         capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "tokens in" in run.stdout and "decontaminate" in run.stdout
     return workdir

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -142,3 +143,25 @@ def test_null_id_falls_back_like_a_missing_one(tmp_path):
     ids = [it.id for it in load_eval(str(tmp_path / "qa.parquet")).items]
     assert ids == ["q0", "1", "q2", "3"]
     assert adapt({"id": None, "task_id": "T/7", "prompt": "p", "code": "c"}, "auto", 0).id == "T/7"
+
+
+def test_cache_is_keyed_by_tokenizer_and_preset(tmp_path, tokenizer_path, other_tokenizer_path):
+    evalset = build_set("r", _items(np.random.default_rng(5), 10))
+    dirs = [cached_index(evalset, params, str(tmp_path)) for params in (
+        IndexParams(), IndexParams(tokenizer=tokenizer_path),
+        IndexParams(tokenizer=other_tokenizer_path), IndexParams.preset("olmo3"),
+        IndexParams.preset("olmo3", tokenizer=tokenizer_path))]
+    assert len(set(dirs)) == len(dirs)
+    assert cached_index(evalset, IndexParams.preset("default"), str(tmp_path)) == dirs[0]
+    # the tokenizer's bytes, not its path: a changed file at the same path is a new index
+    changed = tmp_path / "tok.json"
+    changed.write_bytes(Path(tokenizer_path).read_bytes())
+    same = cached_index(evalset, IndexParams(tokenizer=str(changed)), str(tmp_path))
+    changed.write_bytes(Path(other_tokenizer_path).read_bytes())
+    assert cached_index(evalset, IndexParams(tokenizer=str(changed)), str(tmp_path)) != same
+
+
+def test_answer_types_count_distinct_answer_tokens():
+    items = [EvalItem("a", LONG, "yes yes no yes maybe"), EvalItem("b", LONG + " too", "")]
+    index = DeconIndex.build(build_set("x", items), IndexParams())
+    assert index.a_len.tolist() == [5, 0] and index.a_types.tolist() == [3, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from decon_texts import ANSWER, ITEM, QUESTION, filler
 
 from curation.decon.evals import EvalItem, build_set
 from curation.decon.index import DeconIndex, IndexParams
-from curation.decon.scan import ScanParams, required_overlap, scan, weights
+from curation.decon.scan import ScanParams, required_question, required_score, scan, weights
 from curation.decon.tokens import Tokens, normalize
 
 
@@ -74,7 +75,7 @@ def test_short_items_need_exact_coverage():
     question = "Name the river that flows through the old capital of the northern kingdom today."
     item = EvalItem("short", question, "The river is called Vessa in the local tongue.")
     index = index_of([item])
-    assert index.q_len[0] <= 20 and required_overlap(index.q_len[0], ScanParams()) == 1.0
+    assert index.q_len[0] <= 20 and required_question(index.q_len[0], ScanParams()) == 1.0
     exact = planted(question + " " + item.answer)[0]
     one_word = planted(question.replace("old", "former") + " " + item.answer)[0]
     assert [m.row for m in find(index, [exact, one_word])] == [0]
@@ -94,7 +95,12 @@ def test_multiple_choice_matches_on_the_correct_answer_text():
     right = planted(question + " Answer: " + record["choices"][2])[0]
     wrong = planted(question + " Answer: " + record["choices"][0])[0]
     assert [m.row for m in find(index, [right, wrong])] == [0]
-    assert find(index, [wrong], threshold=0.75)  # the question alone scores 0.75
+    # the question alone scores 0.75; the item's cumulative length (question words + distinct
+    # answer words) is under decay_end, so 0.75 is not enough until decay_end comes down to it
+    length = int(index.q_len[0]) + int(index.a_types[0])
+    assert length < ScanParams().decay_end
+    assert find(index, [wrong], threshold=0.75) == []
+    assert find(index, [wrong], threshold=0.75, decay_end=length)
 
 
 def test_a_long_question_is_sufficient_alone():
@@ -168,7 +174,7 @@ def test_question_overlap_matches_brute_force_idf_overlap():
         for x in g:
             df[x] = df.get(x, 0) + 1
     idf = {x: math.log(1 + n_items / c) for x, c in df.items()}
-    everything = dict(sample_every=1, threshold=0.0, decay_start=0, decay_end=1, decay_floor=0.0)
+    everything = dict(sample_every=1, threshold=0.0, decay_start=0, decay_end=1)
     for d in range(20):
         k = d % n_items
         words = normalize(items[k].question).split()
@@ -276,3 +282,139 @@ def test_passage_window_is_symmetric():
     assert before[0].score == pytest.approx(1.0)  # 0.85 from the question, 0.15 the passage
     assert after[0].score == pytest.approx(1.0)
     assert beyond[0].score == pytest.approx(0.85)
+
+
+def test_qap_weights_follow_decon():
+    """QAP: a question of few n-grams gives half its lost weight to the answer and half to the
+    passage; an answer of fewer than 4 distinct tokens then gives part of its to the passage."""
+    p = ScanParams()
+    assert weights(True, True, 40, p, 7) == (0.7, 0.2, 0.1)
+    # question confidence 0.75: 0.175 moves, half each; answer confidence 0.75 (2 tokens)
+    assert weights(True, True, 10, p, 2) == pytest.approx((0.525, 0.215625, 0.259375))
+    assert weights(True, True, 40, p, 1) == pytest.approx((0.7, 0.125, 0.175))
+
+
+def _decon_flags(score: float, length: int, threshold: float, start: int, end: int) -> bool:
+    """AI2 decon's final decision, written out from its description: the score is rescaled by
+    threshold / required when the length asks for more than the threshold (a perfect score
+    stays 1), then compared with the threshold."""
+    if length <= start:
+        required = 1.0
+    elif length >= end:
+        required = threshold
+    else:
+        required = 1.0 - (1.0 - threshold) * (length - start) / (end - start)
+    if required > threshold:
+        k = threshold / required
+        score = score * k + (1.0 - k) * (score == 1.0)
+    return score >= threshold
+
+
+@pytest.mark.parametrize("preset", ["default", "olmo3"])
+def test_length_rule_decides_as_decon(preset):
+    p = ScanParams.preset(preset)
+    rng = np.random.default_rng(7)
+    for length in range(0, 90):
+        for score in [0.0, 1.0, *rng.uniform(0.7, 1.0, 40).tolist()]:
+            ours = score >= required_score(length, p)
+            assert ours == _decon_flags(score, length, p.threshold, p.decay_start, p.decay_end)
+    assert required_score([20, 35, 50, 80], ScanParams()).tolist() == pytest.approx(
+        [1.0, 0.9, 0.8, 0.8])
+    assert required_score([25, 37.5, 50], ScanParams.preset("olmo3")).tolist() == pytest.approx(
+        [1.0, 0.94, 0.88])
+    # the candidate test on the question alone relaxes towards (threshold - 0.3) / 0.7
+    assert required_question(50, ScanParams()) == pytest.approx(0.5 / 0.7)
+    assert required_question(50, ScanParams.preset("olmo3")) == pytest.approx(0.58 / 0.7)
+
+
+def test_short_question_with_one_word_changed_beside_its_answer_is_found():
+    """Issue #20: a 40-word question with one word changed and its answer beside it. The old
+    rule asked the question alone for ``1 - 0.2 (40 - 20) / 30 = 0.867`` of its n-grams and
+    missed it; decon's rule asks the question for 0.810 and the score for the cumulative length
+    (40 question words + 7 distinct answer words): 0.82."""
+    question = QUESTION.split(" During")[0] + " How many apple trees are in the orchard now?"
+    index = index_of([EvalItem("q40", question, ANSWER)])
+    assert (int(index.q_len[0]), int(index.a_types[0]), int(index.q_unique[0])) == (40, 7, 36)
+    edited = question.replace("exactly", "precisely")  # word 21: 5 of its 36 n-grams lost
+    matches = find(index, [planted(f"{edited} {ANSWER}")[0]])
+    assert [str(index.ids[m.item]) for m in matches] == ["q40"]
+    o_q = 31 / 36  # one item: every n-gram has the same IDF
+    assert o_q < 1 - 0.2 * 20 / 30  # what the old rule required of the question
+    assert o_q >= required_question(40, ScanParams())
+    assert matches[0].score == pytest.approx(0.75 * o_q + 0.25)
+    assert matches[0].score >= required_score(47, ScanParams())
+    # without its answer beside it the question's 0.646 is not enough
+    assert find(index, [planted(edited)[0]]) == []
+    # at olmo3's 0.88 from 50 tokens (perfect up to 25), 47 tokens need 0.892
+    assert find(index, [planted(f"{edited} {ANSWER}")[0]], **olmo3()) == []
+
+
+def olmo3(**fields) -> dict:
+    return asdict(ScanParams.preset("olmo3", **fields))
+
+
+def test_lengths_are_counted_in_the_tokenizers_tokens(tokenizer_path):
+    """The same edited copy of a 37-word question under olmo3: counted in words the question
+    needs 0.918 of its n-grams and its one changed word costs more; counted in the tokenizer's
+    tokens (several per word) it is long enough for the floor, 0.829."""
+    item = EvalItem("short", SHORT_Q, ANSWER)
+    words = DeconIndex.build(build_set("bench", [item]), IndexParams.preset("olmo3"))
+    tokens = DeconIndex.build(build_set("bench", [item]),
+                              IndexParams.preset("olmo3", tokenizer=tokenizer_path))
+    assert int(words.q_len[0]) == 37 and int(tokens.q_len[0]) > 50
+    assert required_question(37, ScanParams.preset("olmo3")) == pytest.approx(
+        1 - (1 - 0.58 / 0.7) * 12 / 25)
+    doc = planted(SHORT_Q.replace("exactly", "precisely") + " " + ANSWER)[0]
+    assert find(words, [doc], **olmo3()) == []
+    found = scan(tokens, Tokens(tokenizer_path), [doc], ScanParams.preset("olmo3"))
+    assert [m.item for m in found] == [0]
+
+
+def test_tokenizer_first_word_and_short_answer_match_mid_document(tokenizer_path):
+    """Texts are encoded with a space in front: an item's first word gets the token it has in
+    the middle of a document, so a short answer matches exactly and the span starts at the
+    question's first character."""
+    tokens = Tokens(tokenizer_path)
+    mid = tokens.text("the quick brown fox").tolist()
+    assert tokens.text("quick brown fox").tolist() == mid[1:]
+    evalset = build_set("bench", [EvalItem("short", SHORT_Q, ANSWER)])
+    index = DeconIndex.build(evalset, IndexParams(tokenizer=tokenizer_path))
+    doc, at = planted(SHORT_Q + " " + ANSWER)
+    matches = scan(index, tokens, [doc], ScanParams(question_alone=None))
+    assert len(matches) == 1 and matches[0].score == pytest.approx(1.0)  # the answer counted
+    assert matches[0].start == at and doc[matches[0].end - 1] == "g"
+
+
+def test_presets():
+    p = ScanParams.preset("olmo3")
+    assert (p.threshold, p.decay_start, p.decay_end) == (0.88, 25, 50)
+    assert (p.short_answer, p.answer_window, p.long_answer_window) == (2, 20, 20)
+    assert p.passages is False and p.question_alone is None
+    assert (p.sample_every, p.max_misses, IndexParams.preset("olmo3").n) == (10, 11, 5)
+    assert ScanParams.preset("default") == ScanParams()
+    assert ScanParams.preset("olmo3", threshold=0.9).threshold == 0.9
+    assert IndexParams.preset("olmo3").sizes() == {"q": 5, "a": 2, "p": 4}
+    assert IndexParams.preset("default") == IndexParams()
+    with pytest.raises(ValueError, match="preset must be one of"):
+        ScanParams.preset("olmo2")
+    with pytest.raises(ValueError, match="decay_end"):
+        ScanParams(decay_start=30, decay_end=20)
+
+
+def test_olmo3_leaves_passages_out_and_scores_answers_by_bigrams():
+    passage = filler(77, 60).replace("zq", "pp")
+    answer = "one hundred and one apple trees"
+    item = EvalItem("qap", SHORT_Q, answer, passage)
+    default_index = index_of([item])
+    evalset = build_set("bench", [item])
+    olmo_index = DeconIndex.build(evalset, IndexParams.preset("olmo3"))
+    assert olmo_index.answer_n == 2 and olmo_index.passage_n == 4
+    bare = planted(f"{SHORT_Q} {answer}")[0]  # no passage nearby
+    # default: QAP, the passage's 0.1 is missing; olmo3: QA, nothing is missing
+    assert find(default_index, [bare], threshold=0.0)[0].score == pytest.approx(0.9)
+    assert find(olmo_index, [bare], **olmo3())[0].score == pytest.approx(1.0)
+    # a reworded answer: bigram overlap gives olmo3 partial credit; default's exact match none
+    reworded = planted(f"{SHORT_Q} one hundred and one trees")[0]
+    assert find(default_index, [reworded], threshold=0.0)[0].score == pytest.approx(0.7)
+    partial = find(olmo_index, [reworded], **olmo3(threshold=0.0))[0].score
+    assert 0.75 < partial < 1.0

@@ -119,12 +119,18 @@ def test_eval_files_globs_and_modes(tmp_path):
     for name in ("a", "b"):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     stage = Decontaminate(str(tmp_path / "*.jsonl"), cache_dir=str(tmp_path / "c"))
-    assert [(e["name"], e["mode"]) for e in stage.evals] == [("a", "simple"), ("b", "simple")]
+    assert [(e.name, e.mode) for e in stage.eval_sets()] == [("a", "simple"), ("b", "simple")]
     stage = Decontaminate([(str(tmp_path / "a.jsonl"), "ngram8"), str(tmp_path / "b.jsonl")],
                           cache_dir=str(tmp_path / "c"))
-    assert [(e["name"], e["mode"]) for e in stage.evals] == [("a", "ngram8"), ("b", "simple")]
+    assert [(e.name, e.mode) for e in stage.eval_sets()] == [("a", "ngram8"), ("b", "simple")]
+    # files are read when a run starts (artifacts, identity), never by the constructor
+    missing = Decontaminate(str(tmp_path / "*.parquet"), cache_dir=str(tmp_path / "c"))
     with pytest.raises(ValueError, match="no eval files"):
-        Decontaminate(str(tmp_path / "*.parquet"), cache_dir=str(tmp_path / "c"))
+        missing.identity()
+    late = Decontaminate(str(tmp_path / "later.jsonl"), cache_dir=str(tmp_path / "c2"))
+    assert not (tmp_path / "c2").exists()
+    (tmp_path / "later.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    assert [e.name for e in late.eval_sets()] == ["later"] and late.identity()["artifacts"]
 
 
 def _matches_and_output(root, work: str, out: str, cache: str, executor: str) -> tuple:
@@ -149,3 +155,27 @@ def test_ray_workers_map_the_driver_built_index(synthetic, tmp_path, ray_cluster
                                  cache, "ray")
     assert local[0] and local == remote
     assert len(os.listdir(cache)) == 1  # built once, on the driver
+
+
+def test_config_follows_preset_and_tokenizer(tmp_path, tokenizer_path):
+    default = Decontaminate(_evals(), cache_dir=str(tmp_path))
+    olmo3 = Decontaminate(_evals(), preset="olmo3", cache_dir=str(tmp_path))
+    tokens = Decontaminate(_evals(), tokenizer=tokenizer_path, cache_dir=str(tmp_path))
+    configs = [s.config() for s in (default, olmo3, tokens)]
+    assert configs[0] != configs[1] and configs[0] != configs[2]
+    assert olmo3.params["threshold"] == 0.88 and olmo3.preset == "olmo3"
+    # the simple set's index changes with the preset (answer and passage n-grams) and the
+    # tokenizer; the ngram8 set's only with the tokenizer
+    assert default.index_dirs()[0] != olmo3.index_dirs()[0]
+    assert default.index_dirs()[1] == olmo3.index_dirs()[1]
+    assert all(a != b for a, b in zip(default.index_dirs(), tokens.index_dirs(), strict=True))
+    assert Decontaminate(_evals(), preset="olmo3", threshold=0.9, answer_n=3,
+                         cache_dir=str(tmp_path)).params["threshold"] == 0.9
+    with pytest.raises(ValueError, match="preset"):
+        Decontaminate(_evals(), preset="olmo2", cache_dir=str(tmp_path))
+
+
+def test_olmo3_preset_finds_the_copy(tmp_path):
+    out, ctx = _run(Decontaminate(_evals()[:1], preset="olmo3", cache_dir=str(tmp_path)),
+                    _batch())
+    assert out.column("decon_score").to_pylist() == [0.0, pytest.approx(1.0), 0.0]

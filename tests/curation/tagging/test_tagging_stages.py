@@ -103,14 +103,14 @@ def test_pipeline_tags_and_buckets(world):
 
 def test_stages_refuse_models_that_do_not_fit(world, tmp_path):
     root, _ = world
-    with pytest.raises(FileNotFoundError):
-        Topic(tmp_path / "missing.bin")
+    with pytest.raises(FileNotFoundError):  # when a run starts or a task sets up, not before
+        Topic(tmp_path / "missing.bin").identity()
     with pytest.raises(ValueError, match="outside the topic taxonomy"):
         Topic(root / "quality.bin").setup()  # labels hq / lq are not topics
     with pytest.raises(ValueError, match="no label 'positive'"):
         Quality(root / "quality.bin", positive_label="positive").setup()
-    # the model file's hash is in the config: a retrained model means a new fingerprint
-    assert len(Quality(root / "quality.bin").config()["model_sha256"]) == 64
+    # the model file's hash is in the identity: a retrained model means a new fingerprint
+    assert len(Quality(root / "quality.bin").identity()["artifacts"]["model"]) == 64
 
 
 def test_topic_ties_go_to_the_models_first_label(tmp_path):
