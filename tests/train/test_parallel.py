@@ -61,12 +61,13 @@ def two_rank_setup(tmp_path, tokenizer_path, optim: str,
                           packing="best_fit")]
     two = run_config(tmp_path / "two", stages, optim, tokenizer_path, checkpoint_every=2,
                      eval_domains={"web": web}, eval_rows=4, **options)
-    two.batch_rows = 2
+    two.batch_rows, two.progress_every = 2, 1
     return stages, write_config(tmp_path / "two.yaml", two)
 
 
-def torchrun(config_path: str) -> None:
-    """Train ``config_path`` with 2 ranks under torchrun; fail the test with its output."""
+def torchrun(config_path: str) -> str:
+    """Train ``config_path`` with 2 ranks under torchrun (fail the test with its output);
+    returns what the ranks printed."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": REPO}
     env.pop("WORLD_SIZE", None)
     done = subprocess.run(
@@ -74,6 +75,7 @@ def torchrun(config_path: str) -> None:
          "--standalone", "-m", "train.cli", config_path],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout + done.stderr
 
 
 def copy_checkpoint(src_run, name: str, dst_run) -> None:
@@ -94,7 +96,10 @@ def max_diff(a: dict, b: dict) -> float:
 @pytest.mark.parametrize("optim", OPTIMIZERS)
 def test_two_gloo_ranks_match_one_rank(tmp_path, tokenizer_path, optim):
     stages, path = two_rank_setup(tmp_path, tokenizer_path, optim)
-    torchrun(path)
+    printed = torchrun(path)
+    # rank 0 alone prints progress: one line per step (progress_every=1 here)
+    assert [line.split("|")[0].strip() for line in printed.splitlines()
+            if line.startswith("step ")] == [f"step {i}/4" for i in range(1, 5)]
 
     run = tmp_path / "two" / "run"
     lines = metrics(run)
