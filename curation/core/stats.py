@@ -1,4 +1,8 @@
-"""Counters a stage keeps per task, merged across tasks in task order."""
+"""Counters a stage keeps per task, merged across tasks in task order.
+
+Besides documents, bytes, drops and quarantines, a stage can count events of its own by name
+in ``counts`` (``BatchContext.count``: PII spans masked by kind, documents without a URL...);
+they are summed over tasks like the rest and written to ``stats.json`` under ``counts``."""
 
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ def text_bytes(table: pa.Table) -> int:
 
 @dataclass
 class StageStats:
-    """Documents and text bytes in and out, drops and quarantines by reason, seconds spent."""
+    """Documents and text bytes in and out, drops and quarantines by reason, seconds spent,
+    and the stage's own event counts by name."""
 
     docs_in: int = 0
     docs_out: int = 0
@@ -35,6 +40,7 @@ class StageStats:
     quarantined: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     tokens_out: int = 0  # tokens written, for stages that tokenize
+    counts: Counter = field(default_factory=Counter)  # the stage's own events, by name
 
     def merge(self, other: StageStats) -> None:
         self.docs_in += other.docs_in
@@ -45,6 +51,7 @@ class StageStats:
         self.quarantined.update(other.quarantined)
         self.seconds += other.seconds
         self.tokens_out += other.tokens_out
+        self.counts.update(other.counts)
 
     @property
     def docs_per_s(self) -> float:
@@ -71,6 +78,7 @@ class StageStats:
             "quarantined": dict(sorted(self.quarantined.items())),
             "seconds": round(self.seconds, 6),
             "tokens_out": self.tokens_out,
+            "counts": dict(sorted(self.counts.items())),
         }
 
     @classmethod
@@ -84,4 +92,5 @@ class StageStats:
             Counter(d["quarantined"]),
             d["seconds"],
             d.get("tokens_out", 0),
+            Counter(d.get("counts", {})),
         )

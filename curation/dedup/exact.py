@@ -15,13 +15,18 @@ from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.hashing import xxh3_128_column
 from curation.core.stage import BatchContext, GlobalStage
-from curation.dedup.shards import batch_decisions, by_partition, partition_frame
+from curation.dedup.shards import (
+    apply_duplicates,
+    by_partition,
+    check_keep,
+    duplicate_decisions,
+    partition_frame,
+)
 
 DUP_OF = "exact_dup_of"
 
@@ -50,8 +55,7 @@ class ExactDedup(GlobalStage):
         partitions: int = 16,
         name: str | None = None,
     ):
-        if keep not in ("newest", "oldest", "smallest_id"):
-            raise ValueError(f"keep must be 'newest', 'oldest' or 'smallest_id', not {keep!r}")
+        check_keep(keep)
         if mode not in ("drop", "mark"):
             raise ValueError(f"mode must be 'drop' or 'mark', not {mode!r}")
         if partitions < 1:
@@ -84,42 +88,11 @@ class ExactDedup(GlobalStage):
 
     def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
         df = partition_frame(tables)
-        if df is None:
-            return
-        order = {
-            "newest": (["created", "id"], [True, False]),
-            "oldest": (["created", "id"], [False, False]),
-            "smallest_id": (["id"], [False]),
-        }[self.keep]
-        df = df.sort(
-            ["h_hi", "h_lo", *order[0]],
-            descending=[False, False, *order[1]],
-            nulls_last=True,
-            maintain_order=True,
-        )
-        df = df.with_columns(
-            pl.col("id").first().over(["h_hi", "h_lo"]).alias("keeper"),
-            pl.struct("h_hi", "h_lo").is_first_distinct().alias("first"),
-        ).filter(~pl.col("first"))
-        for shard, group in df.sort(["shard", "row"]).group_by("shard", maintain_order=True):
-            yield (
-                int(shard[0]),
-                group.select(pl.col("row"), pl.col("keeper").alias(DUP_OF)).to_arrow(),
-            )
+        if df is not None:
+            yield from duplicate_decisions(df, ["h_hi", "h_lo"], self.keep, DUP_OF)
 
     def apply(
         self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
     ) -> pa.Table:
-        n = batch.num_rows
-        dup_of = pa.nulls(n, pa.string())
-        at, mine = batch_decisions(decisions, offset, n)
-        if len(at):
-            values = np.full(n, None, dtype=object)
-            values[at] = mine.column(DUP_OF).to_numpy(zero_copy_only=False)
-            dup_of = pa.array(values, pa.string())
-        if self.mode == "mark":
-            return batch.append_column(DUP_OF, dup_of)
-        is_dup = pc.is_valid(dup_of)
-        if dup_of.null_count < n:
-            ctx.drop("exact_duplicate", batch.filter(is_dup))
-        return batch.filter(pc.invert(is_dup))
+        return apply_duplicates(batch, offset, decisions, ctx, DUP_OF, self.mode,
+                                "exact_duplicate")

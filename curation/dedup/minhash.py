@@ -65,7 +65,13 @@ from curation.dedup.components import (
     union_find,
 )
 from curation.dedup.exact import SPACE_RUN
-from curation.dedup.shards import batch_decisions, by_partition, partition_frame
+from curation.dedup.shards import (
+    KEEP_ORDER,
+    batch_decisions,
+    by_partition,
+    check_keep,
+    partition_frame,
+)
 
 # merge memory estimate: in memory an edge is 16 B, plus the union-find arrays and the keys and
 # ids of the documents the edges touch; the 3M-document rehearsal's merge
@@ -235,13 +241,6 @@ def jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
 
 # --- the stage ------------------------------------------------------------------------------
 
-_ORDER = {
-    "newest": (["created", "id"], [True, False]),
-    "oldest": (["created", "id"], [False, False]),
-    "smallest_id": (["id"], [False]),
-}
-
-
 class MinHashDedup(GlobalStage):
     """MinHash LSH near-duplicate removal (see the module docstring for the phases)."""
 
@@ -274,8 +273,7 @@ class MinHashDedup(GlobalStage):
             bands, rows = PRESETS[preset]
         if bands < 1 or rows < 1 or ngram < 1 or partitions < 1:
             raise ValueError("bands, rows, ngram and partitions must be >= 1")
-        if keep not in _ORDER:
-            raise ValueError(f"keep must be 'newest', 'oldest' or 'smallest_id', not {keep!r}")
+        check_keep(keep)
         if mode not in ("drop", "mark"):
             raise ValueError(f"mode must be 'drop' or 'mark', not {mode!r}")
         if engine not in ("rensa", "numpy"):
@@ -336,7 +334,7 @@ class MinHashDedup(GlobalStage):
         df = df.filter(pl.col("bucket").is_duplicated())
         if df.height == 0:
             return
-        by, descending = _ORDER[self.keep]
+        by, descending = KEEP_ORDER[self.keep]
         df = df.sort(["bucket", *by], descending=[False, *descending], nulls_last=True,
                      maintain_order=True)
         if self.verify_threshold is None:
@@ -440,7 +438,7 @@ class MinHashDedup(GlobalStage):
         """Per-shard decisions ``(row, cluster, duplicate)`` from whole components (columns
         ``component``, ``key``, ``created``, ``id``): the first member in the keep policy's
         order (then by key) is kept."""
-        by, descending = _ORDER[self.keep]
+        by, descending = KEEP_ORDER[self.keep]
         df = df.sort(["component", *by, "key"], descending=[False, *descending, False],
                      nulls_last=True)
         df = df.with_columns(

@@ -18,7 +18,7 @@ from curation.core.errors import CurationError
 from curation.core.hashing import fingerprint
 from curation.core.stage import Stage
 from curation.decon import Decontaminate
-from curation.dedup import ExactDedup, MinHashDedup, SubstringDedup
+from curation.dedup import ExactDedup, MinHashDedup, SubstringDedup, UrlDedup
 from curation.filters import (
     C4Filter,
     C4Quality,
@@ -29,6 +29,7 @@ from curation.filters import (
     GopherRepetition,
     LanguageID,
     LengthFilter,
+    MaskPII,
     UrlBlockList,
 )
 from curation.interop.datatrove import DatatroveStep
@@ -102,6 +103,7 @@ EXAMPLES: dict[str, Callable[[dict[str, str]], Stage]] = {
     "LanguageID": lambda a: LanguageID(keep=["en"]),
     "DocumentLength": lambda a: DocumentLength(),
     "LengthFilter": lambda a: LengthFilter(),  # deprecated name
+    "MaskPII": lambda a: MaskPII(kinds=["email"], placeholders={"email": "<e>"}, spans=True),
     "MinHashDedup": lambda a: MinHashDedup(),
     "Mix": lambda a: Mix({"web": 1.0}, tokens=1000),
     "Quality": lambda a: Quality(a["quality"]),
@@ -110,6 +112,7 @@ EXAMPLES: dict[str, Callable[[dict[str, str]], Stage]] = {
     "Tokenize": lambda a: Tokenize(a["tokenizer"]),
     "Topic": lambda a: Topic(a["topic"]),
     "UrlBlockList": lambda a: UrlBlockList(a["domains"]),
+    "UrlDedup": lambda a: UrlDedup(tracking_params=["utm_*", "ref"]),
     "Upsample": lambda a: Upsample(2.0),
     "Vigintiles": lambda a: Vigintiles(),
 }

@@ -34,3 +34,20 @@ def test_summary_and_stats_json_give_mb_per_s(tmp_path):
         stage = json.load(f)["stages"]["document_length"]
     assert stage["bytes_in"] > 0 and stage["seconds"] > 0
     assert abs(stage["mb_per_s"] - stage["bytes_in"] / 1e6 / stage["seconds"]) < 1e-3
+
+
+def test_a_stage_own_counts_merge_and_round_trip():
+    """``BatchContext.count`` fills ``counts``: summed by ``merge``, kept by ``to_dict`` and
+    ``from_dict`` (a record written before counts existed reads as none)."""
+    from curation.core.stage import BatchContext
+
+    a, b = StageStats(), StageStats()
+    BatchContext(seed=0, shard=0, stats=a).count("masked_email", 2)
+    BatchContext(seed=0, shard=1, stats=b).count("masked_email")
+    BatchContext(seed=0, shard=1, stats=b).count("no_url", 4)
+    a.merge(b)
+    assert a.counts == {"masked_email": 3, "no_url": 4}
+    assert StageStats.from_dict(a.to_dict()) == a
+    old = a.to_dict()
+    del old["counts"]
+    assert StageStats.from_dict(old).counts == {}

@@ -8,6 +8,7 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 from corpora import write_jsonl
+from keep_policy import keepers
 
 from curation import Pipeline, read
 from curation.dedup import ExactDedup
@@ -29,16 +30,7 @@ def brute_force(docs: list[dict], keep: str) -> set[str]:
     groups: dict[str, list[dict]] = {}
     for d in docs:
         groups.setdefault(d["text"], []).append(d)
-
-    def rank(d):
-        c = d["created"] or ""
-        if keep == "newest":
-            return (0 if c else 1, tuple(-ord(ch) for ch in c), d["id"])
-        if keep == "oldest":
-            return (0 if c else 1, c, d["id"])
-        return (d["id"],)
-
-    return {min(g, key=rank)["id"] for g in groups.values()}
+    return keepers(groups, keep)
 
 
 def run(tmp_path, docs, **options) -> pa.Table:
