@@ -86,3 +86,52 @@ def test_dedup_funnel_runs_in_either_scope(samples, tmp_path):
         before, after = steps["substring_dedup"]["bytes"]
         removed[scope] = before - after
     assert removed["corpus"] >= removed["block"] > 0
+
+
+@pytest.fixture(scope="module")
+def small_crawl(tmp_path_factory) -> str:
+    """A synthetic crawl of 300 documents with its eval set."""
+    from curation.synthetic import GeneratorConfig, generate
+
+    root = str(tmp_path_factory.mktemp("crawl"))
+    generate(root, GeneratorConfig(docs=300, seed=0, shard_docs=100))
+    return root
+
+
+@pytest.mark.parametrize("given", ["documents", "warc"])
+def test_web_recipe_runs_on_documents_or_warc_files(given, samples, small_crawl, tmp_path):
+    """The web recipe end to end on each kind of input its docs name: JSONL documents (a
+    directory) with their eval set (a glob), and WARC files (a glob) with the default evals."""
+    from corpora import make_warcs
+
+    sets = ([f"input={small_crawl}/docs", f"evals={small_crawl}/evals/*.jsonl"]
+            if given == "documents" else [f"warc={make_warcs(tmp_path / 'warc')}/*.warc.gz"])
+    run = curate("run", os.path.join(ROOT, "pipelines", "web.py"), "--set",
+                 f"workdir={tmp_path}", *[a for s in sets for a in ("--set", s)], env=samples)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(tmp_path / "out" / "manifest.json") as f:
+        manifest = json.load(f)
+    assert manifest["totals"]["tokens"] > 0
+    stages = json.loads((tmp_path / "work" / "stats.json").read_text())["stages"]
+    if given == "documents":  # the crawl's planted benchmark copies are found
+        assert stages["web"]["docs_out"] == 300
+        assert stages["decontaminate"]["dropped"]["contaminated"] > 0
+    else:  # the three articles and the page of navigation only, extracted
+        assert stages["web"]["docs_out"] == 4 and stages["trafilatura"]["docs_out"] >= 3
+
+
+def test_microanneal_data_step_splits_and_tokenizes_both_sources(samples, small_crawl, tmp_path):
+    """``curate run pipelines/microanneal.py`` (its data step): the target (the Python docs)
+    and a given web source, each split into training and held-out tokenized shards."""
+    run = curate("run", os.path.join(ROOT, "pipelines", "microanneal.py"), "--set",
+                 f"workdir={tmp_path}", "--set", f"web_input={small_crawl}/docs", env=samples)
+    assert run.returncode == 0, run.stderr[-3000:]
+    tokens = {}
+    for part in ("target-train", "target-heldout", "web-train", "web-heldout"):
+        with open(tmp_path / "data" / part / "manifest.json") as f:
+            tokens[part] = json.load(f)["totals"]["tokens"]
+    assert all(tokens.values())
+    for source in ("target", "web"):  # about a tenth held out
+        share = tokens[f"{source}-heldout"] / (tokens[f"{source}-train"] +
+                                               tokens[f"{source}-heldout"])
+        assert 0.02 < share < 0.3, (source, share)

@@ -3,7 +3,6 @@ datatrove itself, byte-identical local and Ray runs, and fingerprints that follo
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 from collections import Counter
@@ -12,14 +11,13 @@ import cloudpickle
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from corpora import PROSE, make_warcs
 from datatrove.data import Document
 from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.extractors import Trafilatura
 from datatrove.pipeline.filters import GopherQualityFilter
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers import JsonlReader, WarcReader
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from curation import Pipeline
 from curation.core.errors import InputError, TaskFailed
@@ -28,86 +26,6 @@ from curation.core.schema import conform
 from curation.core.stage import BatchContext
 from curation.core.stats import StageStats
 from curation.interop import DatatroveReader, DatatroveStep
-
-PROSE = [
-    (
-        "Growing tomatoes on a small balcony",
-        [
-            "Tomatoes are one of the most rewarding plants to grow in a container, and a sunny "
-            "balcony can produce a surprising harvest over the course of a single summer.",
-            "The most important thing is light. A tomato plant needs at least six hours of "
-            "direct sun each day, so choose the brightest corner that you have and keep the "
-            "pots away from walls that cast a shadow in the afternoon.",
-            "Water deeply and regularly. Containers dry out much faster than garden beds, and "
-            "an uneven supply of water is the usual cause of split fruit and blossom end rot.",
-        ],
-    ),
-    (
-        "A short history of the public library",
-        [
-            "The idea that books should be available to everyone, and not only to those who "
-            "could afford to buy them, took a long time to become common in most countries.",
-            "Early subscription libraries charged their members a yearly fee, and it was only "
-            "in the nineteenth century that towns began to pay for libraries out of taxes.",
-            "Today the library is also a place to study, to use a computer, to attend a class "
-            "and to meet other people, which is why so many of them are busy all day long.",
-        ],
-    ),
-    (
-        "How to make a simple loaf of bread",
-        [
-            "Baking bread at home needs only flour, water, salt and yeast, together with some "
-            "patience while the dough rises slowly on the kitchen counter.",
-            "Mix the ingredients until no dry flour remains, then knead the dough for about ten "
-            "minutes until it feels smooth and springs back when you press it with a finger.",
-            "Let it rise until it has doubled in size, shape it gently into a round loaf and bake "
-            "it in a hot oven until the crust is deep brown and the base sounds hollow.",
-        ],
-    ),
-]
-NAV = "".join(f"<li><a href='/{w.lower()}'>{w}</a></li>" for w in ("Home", "Login", "Menu"))
-
-
-def page(title: str, paragraphs: list[str]) -> str:
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<html><head><title>{title}</title></head><body><nav><ul>{NAV}</ul></nav>"
-        f"<article><h1>{title}</h1>{body}</article><footer>Copyright 2024</footer></body></html>"
-    )
-
-
-def write_warc(path, pages: list[tuple[str, str]]) -> str:
-    """Write (url, html) pages as WARC response records."""
-    with open(path, "wb") as f:
-        writer = WARCWriter(f, gzip=True)
-        for i, (url, html) in enumerate(pages):
-            headers = StatusAndHeaders(
-                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
-            )
-            record = writer.create_warc_record(
-                url,
-                "response",
-                payload=io.BytesIO(html.encode()),
-                http_headers=headers,
-                warc_headers_dict={
-                    "WARC-Date": f"2024-03-0{i + 1}T12:00:00Z",
-                    "WARC-Identified-Payload-Type": "text/html",
-                },
-            )
-            writer.write_record(record)
-    return str(path)
-
-
-JUNK_URL = "https://example.com/nav"
-
-
-def make_warcs(root) -> str:
-    os.makedirs(root, exist_ok=True)
-    pages = [(f"https://example.com/{i}", page(t, ps)) for i, (t, ps) in enumerate(PROSE)]
-    junk = (JUNK_URL, f"<html><body><nav><ul>{NAV}</ul></nav></body></html>")
-    write_warc(os.path.join(root, "a.warc.gz"), [pages[0], junk, pages[1]])
-    write_warc(os.path.join(root, "b.warc.gz"), [pages[2]])
-    return str(root)
 
 
 def build(inputs: str, work: str, out: str, min_doc_words: int = 50) -> Pipeline:
