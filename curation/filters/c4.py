@@ -10,8 +10,13 @@ sentences (``too_few_sentences``, sentences as spaCy's sentencizer splits them).
 ``filter_lines`` (the default, as C4 and datatrove do) a kept document's ``text`` becomes its
 kept lines, stripped and joined by ``\\n``; ``-1`` disables a numeric rule.
 
+``language`` picks the tokenizer that counts sentences (per row with ``language="auto"``, see
+``curation.filters.languages``); the table sets no C4 threshold. As in datatrove, a line's
+words for ``min_words_per_line`` and ``max_word_length`` are ``str.split()``'s in every
+language, so Chinese and Japanese lines (no spaces) mostly fall under the minimum.
+
 Not carried over from datatrove: its ``split_paragraph=False`` mode (rules per spaCy sentence
-instead of per line) and other languages than English.
+instead of per line).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.stage import BatchContext, Filter
+from curation.filters.languages import LanguageAware, records_explicit
 from curation.filters.text import (
     PY_SPACE,
     PY_WORD,
@@ -41,11 +47,12 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
                      "use of cookies", "use cookies")
 
 
-def sentence_counts(lines: pl.Series, tokenizer: str = "fast") -> np.ndarray:
+def sentence_counts(lines: pl.Series, tokenizer: str = "fast",
+                    language: str = "en") -> np.ndarray:
     """Sentences per line as spaCy's default sentencizer splits them: a sentence starts at a
     token that is neither punctuation nor a sentence-final mark when the last such token or
     sentence-final mark before it was a sentence-final mark. A line without tokens has 0."""
-    toks = tokens(lines, tokenizer)
+    toks = tokens(lines, tokenizer, language)
     final = toks["piece"].is_in(sentence_final())
     punct = toks["piece"].str.contains(r"^\p{P}+$")
     marks = toks.with_columns(final.alias("final")).filter(final | ~punct)
@@ -55,13 +62,16 @@ def sentence_counts(lines: pl.Series, tokenizer: str = "fast") -> np.ndarray:
     return has_tokens + np.bincount(starts["doc"].to_numpy(), minlength=len(lines))
 
 
-class C4Quality(Filter):
+class C4Quality(LanguageAware, Filter):
     """C4's rules (see the module docstring); reasons ``lorem_ipsum``, ``curly_bracket``,
     ``too_few_sentences``. ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
-    ``curation.filters.text``)."""
+    ``curation.filters.text``); ``language`` and ``fallback`` the language of the sentence
+    split (see ``curation.filters.languages``; ``thresholds`` is accepted for symmetry, the
+    table sets nothing here)."""
 
     version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
 
+    @records_explicit
     def __init__(
         self,
         remove_citations: bool = True,
@@ -75,10 +85,14 @@ class C4Quality(Filter):
         filter_policy: bool = True,
         filter_lines: bool = True,
         tokenizer: str = "fast",
+        language: str = "en",
+        thresholds: dict | str | None = None,
+        fallback: str = "xx",
         **options,
     ):
         super().__init__(**options)
         self.tokenizer = check_tokenizer(tokenizer)
+        self._init_language(language, thresholds, fallback)
         self.remove_citations, self.filter_no_terminal_punct = remove_citations, \
             filter_no_terminal_punct
         self.min_num_sentences, self.min_words_per_line = min_num_sentences, min_words_per_line
@@ -132,6 +146,9 @@ class C4Quality(Filter):
 
     def evaluate(self, batch: pa.Table) -> tuple[pa.Array, pa.Array]:
         """(reason per row, null = keep; the text of each kept row made of its kept lines)."""
+        return self.per_language(batch, lambda stage, rows: stage._evaluate(rows))
+
+    def _evaluate(self, batch: pa.Table) -> tuple[pa.Array, pa.Array]:
         texts = texts_of(batch)
         n = len(texts)
         lines = self._line_table(texts)
@@ -150,7 +167,7 @@ class C4Quality(Filter):
             counted = kept.filter(pl.Series(undecided).gather(kept["doc"]))
             sentences[undecided] = 0
             np.add.at(sentences, counted["doc"].to_numpy(),
-                      sentence_counts(counted["clean"], self.tokenizer))
+                      sentence_counts(counted["clean"], self.tokenizer, self.language))
         reason = first_reason(n, [("page", page_reason != None),  # noqa: E711
                                   ("too_few_sentences", sentences < self.min_num_sentences)])
         reason = pc.if_else(pc.equal(reason, "page"), pa.array(page_reason, pa.string()), reason)

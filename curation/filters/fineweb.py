@@ -8,6 +8,7 @@ import polars as pl
 import pyarrow as pa
 
 from curation.core.stage import Filter
+from curation.filters.languages import LanguageAware, records_explicit
 from curation.filters.text import (
     PY_SPACE,
     TERMINAL,
@@ -23,7 +24,7 @@ from curation.filters.text import (
 )
 
 
-class FineWebQuality(Filter):
+class FineWebQuality(LanguageAware, Filter):
     """Over the non-blank lines (split on ``\\n``): at least ``line_punct_thr`` of them end with
     a terminal punctuation mark (``stop_chars``; a ratio of exactly 0 passes when
     ``line_punct_exclude_zero``), at most ``short_line_thr`` of them have at most
@@ -32,10 +33,13 @@ class FineWebQuality(Filter):
     most ``new_line_ratio``. A text without a non-blank line is dropped as ``empty``.
     Reasons: datatrove's (``line_punct_ratio``, ``short_line_ratio``, ``char_dup_ratio``,
     ``list_ratio``). ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
-    ``curation.filters.text``)."""
+    ``curation.filters.text``); ``language``, ``thresholds`` and ``fallback`` the language of
+    the words and the thresholds per language (see ``curation.filters.languages``)."""
 
     version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    table_parameters = ("line_punct_thr", "new_line_ratio")
 
+    @records_explicit
     def __init__(
         self,
         line_punct_thr: float = 0.12,
@@ -46,10 +50,14 @@ class FineWebQuality(Filter):
         char_duplicates_ratio: float = 0.01,
         new_line_ratio: float = 0.3,
         tokenizer: str = "fast",
+        language: str = "en",
+        thresholds: dict | str | None = None,
+        fallback: str = "xx",
         **options,
     ):
         super().__init__(**options)
         self.tokenizer = check_tokenizer(tokenizer)
+        self._init_language(language, thresholds, fallback)
         self.line_punct_thr, self.line_punct_exclude_zero = line_punct_thr, line_punct_exclude_zero
         self.stop_chars = None if stop_chars is None else tuple(stop_chars)
         self.short_line_thr, self.short_line_length = short_line_thr, short_line_length
@@ -65,6 +73,9 @@ class FineWebQuality(Filter):
         return f"(?:{alternatives})$"
 
     def reasons(self, batch: pa.Table) -> pa.Array:
+        return self.per_language(batch, lambda stage, rows: stage._reasons(rows))
+
+    def _reasons(self, batch: pa.Table) -> pa.Array:
         texts = texts_of(batch)
         n = len(texts)
         lines = split_literal(texts, "\n").filter(pl.col("piece").str.strip_chars(PY_SPACE) != "")
@@ -89,7 +100,7 @@ class FineWebQuality(Filter):
         ]
         alive = first_reason(n, checks).is_null().to_numpy(zero_copy_only=False).nonzero()[0]
         n_words = np.zeros(n, dtype=np.int64)
-        w = words(texts.gather(alive.astype(np.uint32)), self.tokenizer)
+        w = words(texts.gather(alive.astype(np.uint32)), self.tokenizer, self.language)
         n_words[alive] = np.bincount(w["doc"].to_numpy(), minlength=len(alive))
         newlines = texts.str.count_matches("\n", literal=True)
         checks.append(("list_ratio", ratio(newlines, n_words) > self.new_line_ratio))

@@ -3,7 +3,9 @@ applies them, vectorised over a batch.
 
 Reasons are datatrove's (``gopher_short_doc``, ``dup_line_frac``, ``top_2_gram``...); a
 document gets the reason of the first rule it fails, in datatrove's order. Words are
-datatrove's English words (see ``curation.filters.text``); lengths are in characters.
+datatrove's words of the filter's ``language`` (see ``curation.filters.text``; per row with
+``language="auto"``, thresholds per language: ``curation.filters.languages``); lengths are in
+characters.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from curation.core.stage import Filter
+from curation.filters.languages import LanguageAware, records_explicit
 from curation.filters.text import (
     NOT_PUNCTUATION,
     PY_SPACE,
@@ -30,7 +33,7 @@ from curation.filters.text import (
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
-class GopherQuality(Filter):
+class GopherQuality(LanguageAware, Filter):
     """Word count of non-symbol words in ``[min_doc_words, max_doc_words]``, their mean length
     in ``[min_avg_word_length, max_avg_word_length]``, ``#`` and ellipses per word at most
     ``max_symbol_word_ratio``, at most ``max_bullet_lines_ratio`` of lines starting with
@@ -38,10 +41,16 @@ class GopherQuality(Filter):
     ``max_non_alpha_words_ratio`` (datatrove's name) of words with a letter, and at least
     ``min_stop_words`` distinct stop words. ``None`` (or 0) disables a rule, as in datatrove.
     ``tokenizer`` picks the word tokenizer (``"fast"`` or ``"spacy"``, see
-    ``curation.filters.text``)."""
+    ``curation.filters.text``); ``language``, ``thresholds`` and ``fallback`` the language of
+    the words and the thresholds and stop words per language (see
+    ``curation.filters.languages``)."""
 
     version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    table_parameters = ("min_avg_word_length", "max_avg_word_length",
+                        "max_non_alpha_words_ratio", "stop_words")
+    _convert = {"stop_words": lambda v: tuple(sorted(set(v)))}
 
+    @records_explicit
     def __init__(
         self,
         min_doc_words: int | None = 50,
@@ -55,10 +64,14 @@ class GopherQuality(Filter):
         min_stop_words: int | None = 2,
         stop_words: tuple[str, ...] = STOP_WORDS,
         tokenizer: str = "fast",
+        language: str = "en",
+        thresholds: dict | str | None = None,
+        fallback: str = "xx",
         **options,
     ):
         super().__init__(**options)
         self.tokenizer = check_tokenizer(tokenizer)
+        self._init_language(language, thresholds, fallback)
         self.min_doc_words, self.max_doc_words = min_doc_words, max_doc_words
         self.min_avg_word_length = min_avg_word_length
         self.max_avg_word_length = max_avg_word_length
@@ -70,9 +83,12 @@ class GopherQuality(Filter):
         self.stop_words = tuple(sorted(set(stop_words)))
 
     def reasons(self, batch: pa.Table) -> pa.Array:
+        return self.per_language(batch, lambda stage, rows: stage._reasons(rows))
+
+    def _reasons(self, batch: pa.Table) -> pa.Array:
         texts = texts_of(batch)
         n = len(texts)
-        w = words(texts, self.tokenizer)
+        w = words(texts, self.tokenizer, self.language)
         stats = per_doc(
             w.with_columns(pl.col("piece").str.contains(NOT_PUNCTUATION).alias("word"),
                            pl.col("piece").str.len_chars().alias("len")),
@@ -258,16 +274,22 @@ def _top_chars(groups: _NgramGroups, cum: np.ndarray, word_doc: np.ndarray, k: i
     return out
 
 
-class GopherRepetition(Filter):
+class GopherRepetition(LanguageAware, Filter):
     """Fractions of duplicated paragraphs (split on 2+ newlines) and lines (split on 1+
     newlines), by count and by characters of the text; the character fraction of the most
     frequent word n-gram for each ``(n, max)`` in ``top_n_grams``; the character fraction of
     duplicated n-grams for each ``(n, max)`` in ``dup_n_grams``. The empty text is dropped as
     ``empty``. ``None`` disables a fraction rule, as in datatrove. ``tokenizer`` picks the
-    word tokenizer (``"fast"`` or ``"spacy"``, see ``curation.filters.text``)."""
+    word tokenizer (``"fast"`` or ``"spacy"``, see ``curation.filters.text``); ``language``,
+    ``thresholds`` and ``fallback`` the language of the words and the thresholds per language
+    (see ``curation.filters.languages``)."""
 
     version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    table_parameters = ("dup_line_frac", "top_n_grams", "dup_n_grams")
+    _convert = {"top_n_grams": lambda v: tuple((int(k), float(f)) for k, f in v),
+                "dup_n_grams": lambda v: tuple((int(k), float(f)) for k, f in v)}
 
+    @records_explicit
     def __init__(
         self,
         dup_line_frac: float | None = 0.3,
@@ -278,16 +300,23 @@ class GopherRepetition(Filter):
         dup_n_grams: tuple[tuple[int, float], ...] = (
             (5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)),
         tokenizer: str = "fast",
+        language: str = "en",
+        thresholds: dict | str | None = None,
+        fallback: str = "xx",
         **options,
     ):
         super().__init__(**options)
         self.tokenizer = check_tokenizer(tokenizer)
+        self._init_language(language, thresholds, fallback)
         self.dup_line_frac, self.dup_para_frac = dup_line_frac, dup_para_frac
         self.dup_line_char_frac, self.dup_para_char_frac = dup_line_char_frac, dup_para_char_frac
         self.top_n_grams = tuple((int(k), float(f)) for k, f in top_n_grams)
         self.dup_n_grams = tuple((int(k), float(f)) for k, f in dup_n_grams)
 
     def reasons(self, batch: pa.Table) -> pa.Array:
+        return self.per_language(batch, lambda stage, rows: stage._reasons(rows))
+
+    def _reasons(self, batch: pa.Table) -> pa.Array:
         texts = texts_of(batch)
         n = len(texts)
         length = texts.str.len_chars().to_numpy()
@@ -327,7 +356,7 @@ class GopherRepetition(Filter):
         if n >= 2**24:
             raise ValueError(f"GopherRepetition takes batches of fewer than 2**24 rows, not {n}")
         idx = np.flatnonzero(alive).astype(np.uint32)
-        w = words(texts.gather(idx), self.tokenizer)
+        w = words(texts.gather(idx), self.tokenizer, self.language)
         word_doc = idx[w["doc"].to_numpy()].astype(np.int64)
         word_hash = w["piece"].hash(seed=0).to_numpy()
         cum = np.concatenate([[0], np.cumsum(w["piece"].str.len_chars().to_numpy())])

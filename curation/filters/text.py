@@ -3,15 +3,20 @@
 Everything here is computed for a whole batch at once: a document's lines, paragraphs or words
 become rows ``(doc, pos, piece)`` with ``doc`` the row index in the batch and ``pos`` the
 piece's index in its document, in text order. Lengths are in Unicode characters (Python's
-``len``). Words are spaCy's blank English tokenizer's tokens, the ones datatrove 0.10.1 counts
-for ``Languages.english``, from one of two tokenizers (a filter's ``tokenizer=`` option):
+``len``). Words are the tokens datatrove 0.10.1 counts for a language
+(``curation.filters.languages``): spaCy's blank tokenizer of the language for ``en de fr es
+ru xx``, jieba's words for ``zh`` and Sudachi's for ``ja``, from one of two tokenizers (a
+filter's ``tokenizer=`` option):
 
-- ``"fast"`` (the default): the same algorithm re-expressed as vectorised regex passes over
-  the batch's distinct chunks (``curation.filters.words``), no Python per document or token;
-- ``"spacy"``: spaCy itself, a Python object per document and token, exact by definition.
+- ``"fast"`` (the default): for the spaCy languages the same algorithm re-expressed as
+  vectorised regex passes over the batch's distinct chunks (``curation.filters.words``), no
+  Python per document or token; for ``zh`` and ``ja`` the segmenter run once per distinct
+  block or line of the batch (``curation.filters.segment``);
+- ``"spacy"``: spaCy itself (for ``zh``/``ja`` with jieba or Sudachi as its tokenizer), a
+  Python object per document and token, exact by definition.
 
-Each keeps the words of the texts of its latest call, so that filters chained on one batch
-tokenize each text once.
+Each keeps the words of the texts of its latest call (per language), so that filters chained
+on one batch tokenize each text once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+
+from curation.filters.segment import SEGMENTED, segment, spacy_pipeline
 
 # Python's str.splitlines() separators; \r\n first so that it counts as one break.
 LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\x{2028}\x{2029}]"
@@ -94,11 +101,12 @@ def split_literal(texts: pl.Series, sep: str) -> pl.DataFrame:
 
 
 class _Tokenizer:
-    """spaCy's blank English tokenizer, rebuilt when its string store grows past a bound so
-    that memory stays bounded over a long run. The spans of the previous call's texts are
-    kept, so that filters chained on the same batch tokenize each text once."""
+    """spaCy's blank tokenizer of ``language``, rebuilt when its string store grows past a
+    bound so that memory stays bounded over a long run. The spans of the previous call's
+    texts are kept, so that filters chained on the same batch tokenize each text once."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: str = "en") -> None:
+        self.language = language
         self._nlp = None
         self._last: dict[str, np.ndarray] = {}
 
@@ -108,7 +116,11 @@ class _Tokenizer:
         if self._nlp is None or len(self._nlp.vocab.strings) > _RESET_STRINGS:
             import spacy
 
-            self._nlp = spacy.blank("en")
+            if self.language in SEGMENTED:
+                self._nlp = spacy_pipeline(self.language)
+                spacy_pipeline.cache_clear()  # a fresh one next time
+            else:
+                self._nlp = spacy.blank(self.language)
         return [doc.to_array([IDX, LENGTH]).reshape(-1, 2)
                 for doc in self._nlp.tokenizer.pipe(texts, batch_size=256)]
 
@@ -125,15 +137,13 @@ class _Tokenizer:
         return docs, flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64)
 
 
-_TOKENIZER = _Tokenizer()
-
-
 class _FastWords:
-    """``curation.filters.words.tokenize`` with the words of the latest call's texts kept:
-    ``_texts`` (a 64-bit hash and the byte length of each distinct text, with its words'
-    ``start`` and ``count`` in ``_pieces``)."""
+    """``curation.filters.words.tokenize`` (or ``segment.segment``) for ``language`` with the
+    words of the latest call's texts kept: ``_texts`` (a 64-bit hash and the byte length of
+    each distinct text, with its words' ``start`` and ``count`` in ``_pieces``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, language: str = "en") -> None:
+        self.language = language
         self._texts = pl.DataFrame(schema={"key": pl.UInt64, "len": pl.UInt32,
                                            "start": pl.Int64, "count": pl.Int64})
         self._pieces = pl.Series("piece", [], pl.String)
@@ -142,12 +152,14 @@ class _FastWords:
         from curation.filters.words import tokenize
 
         n = len(texts)
+        split = (tokenize if self.language not in SEGMENTED
+                 else lambda t, lang: segment(t, lang))
         keyed = pl.DataFrame({"doc": pl.arange(0, n, dtype=pl.UInt32, eager=True),
                               "key": texts.hash(seed=0), "len": texts.str.len_bytes()})
         keyed = keyed.join(self._texts, on=["key", "len"], how="left", maintain_order="left")
         missing = keyed.filter(pl.col("start").is_null())
         fresh = missing.unique(["key", "len"], keep="first", maintain_order=True)
-        made = tokenize(texts.gather(fresh["doc"])) if fresh.height else pl.DataFrame(
+        made = split(texts.gather(fresh["doc"]), self.language) if fresh.height else pl.DataFrame(
             schema={"doc": pl.UInt32, "token": pl.String})
         made_count = np.bincount(made["doc"].to_numpy(), minlength=fresh.height)
         fresh = fresh.with_columns(
@@ -171,7 +183,8 @@ class _FastWords:
                              .astype(np.uint32)})
 
 
-_FAST_WORDS = _FastWords()
+_FAST_WORDS: dict[str, _FastWords] = {}
+_TOKENIZERS: dict[str, _Tokenizer] = {}
 TOKENIZERS = ("fast", "spacy")
 
 
@@ -182,12 +195,20 @@ def check_tokenizer(name: str) -> str:
     return name
 
 
-def tokens(texts: pl.Series, tokenizer: str = "fast") -> pl.DataFrame:
-    """Every spaCy token as rows ``doc, pos, piece`` (with ``"spacy"``, whitespace tokens
-    included; the fast tokenizer makes none)."""
+def _fast(language: str) -> _FastWords:
+    if language not in _FAST_WORDS:
+        _FAST_WORDS[language] = _FastWords(language)
+    return _FAST_WORDS[language]
+
+
+def tokens(texts: pl.Series, tokenizer: str = "fast", language: str = "en") -> pl.DataFrame:
+    """Every token of ``language`` as rows ``doc, pos, piece`` (with ``"spacy"``, whitespace
+    tokens included; the fast tokenizer makes none)."""
     if check_tokenizer(tokenizer) == "fast":
-        return _FAST_WORDS(texts)
-    docs, start, length = _TOKENIZER.spans(texts.to_list())
+        return _fast(language)(texts)
+    if language not in _TOKENIZERS:
+        _TOKENIZERS[language] = _Tokenizer(language)
+    docs, start, length = _TOKENIZERS[language].spans(texts.to_list())
     df = pl.DataFrame({"doc": docs, "start": start, "length": length})
     df = df.with_columns(texts.gather(df["doc"]).alias("text"))
     df = df.select("doc", pl.col("text").str.slice(pl.col("start"), pl.col("length"))
@@ -195,11 +216,12 @@ def tokens(texts: pl.Series, tokenizer: str = "fast") -> pl.DataFrame:
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
 
 
-def words(texts: pl.Series, tokenizer: str = "fast") -> pl.DataFrame:
-    """datatrove's ``split_into_words``: spaCy tokens, stripped, empty ones dropped."""
+def words(texts: pl.Series, tokenizer: str = "fast", language: str = "en") -> pl.DataFrame:
+    """datatrove's ``split_into_words`` for ``language``: its tokens, stripped, empty ones
+    dropped."""
     if check_tokenizer(tokenizer) == "fast":  # its tokens hold no whitespace
-        return _FAST_WORDS(texts)
-    df = tokens(texts, tokenizer).with_columns(pl.col("piece").str.strip_chars(PY_SPACE))
+        return _fast(language)(texts)
+    df = tokens(texts, tokenizer, language).with_columns(pl.col("piece").str.strip_chars(PY_SPACE))
     df = df.filter(pl.col("piece").str.len_chars() > 0)
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
 

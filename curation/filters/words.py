@@ -1,33 +1,39 @@
-"""spaCy's blank English tokenizer without spaCy, vectorised over a batch.
+"""spaCy's blank tokenizers (English, German, French, Spanish, Russian and the multi-language
+``xx``) without spaCy, vectorised over a batch.
 
-datatrove's English filters count words with ``spacy.blank("en")``, whose tokenizer costs a
+datatrove's filters count words with ``spacy.blank(language)``, whose tokenizer costs a
 Python object per document and per token (about 1 MB/s per core on web-length text). Here
 the same algorithm runs column-wise: every text is cut into chunks at Python whitespace (as
 spaCy does), and each *distinct* chunk of the batch goes through spaCy 3.8's
 ``Tokenizer._split_affixes`` and ``_attach_tokens`` as rounds of Rust regex passes over all
 chunks still being peeled: prefix and suffix matches, special cases (one ``is_in`` against
-the exception table), the URL match and the infix split. The rules are spaCy's English
-defaults, frozen in ``spacy_en_rules.json`` (``python -m curation.filters.words`` rewrites the
-file from the installed spaCy; a test checks that it is current).
+the exception table), the token match (French: its hyphenated and elided words), the URL
+match and the infix split. The rules of each language in ``LANGUAGES`` are spaCy's defaults
+for it, frozen in ``spacy_<language>_rules.json`` (``python -m curation.filters.words``
+rewrites the files from the installed spaCy; a test checks that they are current).
 
 Where this differs from spaCy, by construction:
 - Rust's regex engine has no look-around. A look-behind or look-ahead of one character is
   matched as consumed context instead (a suffix ``(?<=[0-9])\\+`` becomes ``[0-9](\\+)``;
   an infix is marked by two replacement passes so that neighbouring matches sharing a
   context character are both found). Rules whose contexts overlap another rule's match can
-  then split differently; the private-network exclusions of the URL pattern are dropped.
+  then split differently; the private-network exclusions of the URL pattern are dropped. A
+  look-ahead of a prefix rule (French elisions ``l'``, ``d'``...) is consumed context too.
 - spaCy's second pass that re-merges special cases split by affix rules (its special-case
-  matcher: ``"):"`` peeled as ``")" ":"``) runs within each chunk only; whitespace tokens are
+  matcher: ``"):"`` peeled as ``")" ":"``) runs within each chunk only, so the special cases
+  that hold a space (Spanish ``"EE. UU."``, 44 Russian abbreviations such as ``"в т.ч."``:
+  one token each for spaCy) come out as their chunks' tokens; whitespace tokens are
   not produced (the filters strip tokens and drop the empty ones, as datatrove does); a NUL
   character inside a chunk, the infix mark, splits it.
 
 The first ``VECTOR_ROUNDS`` rounds of affix peeling run column-wise; the few chunks that need
 more (runs of punctuation such as ``=====``) finish one at a time in ``_peel_one``, a plain
 transcription of spaCy's loop on Python's ``re`` and spaCy's own patterns (look-around
-included).
+included; the token match through the Rust regex, French's taking Python seconds to compile).
 
 The agreement with spaCy (tokens, and each filter's decisions on real text) is measured in
-``tests/curation/filters/test_words.py`` and ``curate bench filters``.
+``tests/curation/filters/test_words.py`` (English), ``test_languages.py`` (the others, on the
+machine's translated message catalogs) and ``curate bench filters``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,17 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-RULES_FILE = os.path.join(os.path.dirname(__file__), "spacy_en_rules.json")
+LANGUAGES = ("en", "de", "fr", "es", "ru", "xx")  # spaCy blank languages with frozen rules
+
+
+def rules_file(language: str = "en") -> str:
+    """Where the frozen rules of ``language`` (one of ``LANGUAGES``) are."""
+    if language not in LANGUAGES:
+        raise ValueError(f"no frozen spaCy rules for {language!r}; languages: {LANGUAGES}")
+    return os.path.join(os.path.dirname(__file__), f"spacy_{language}_rules.json")
+
+
+RULES_FILE = rules_file("en")
 CHUNK = r"[^\s\x1c-\x1f]+"  # a maximal run of characters that are not Python whitespace
 PLAIN = r"^(?:[\p{L}\p{M}]+|[0-9]+)$"
 VECTOR_ROUNDS = 8  # peeling rounds done column-wise; the rare chunks left go one at a time
@@ -59,7 +75,7 @@ def _rust(pattern: str) -> str:
 
 def _split_lookaround(entry: str) -> tuple[str, str, str]:
     """``(?<=L)M(?=R)`` as ``(L, M, R)``; a missing look-behind or look-ahead is ``""``.
-    Only the rule shapes spaCy's English tables use are recognised."""
+    Only the rule shapes of spaCy's tables for ``LANGUAGES`` are recognised."""
     behind = ahead = ""
     if entry.startswith("(?<="):
         depth, i, in_class = 1, 4, False
@@ -103,14 +119,17 @@ def _drop_negative_lookaheads(pattern: str) -> str:
 
 @dataclass(frozen=True)
 class Rules:
-    """spaCy's English rules as Rust regexes (see the module docstring)."""
+    """One language's spaCy rules as Rust regexes (see the module docstring)."""
 
-    prefix: str  # ^(...): the prefix spaCy's prefix_search finds, as group 1
+    prefix: str  # ^(?:...): the prefix spaCy's prefix_search finds, as groups p<i>
+    prefix_groups: tuple[str, ...]  # those groups' names (one matches)
     suffix: str  # the longest plain suffix, as group 1
-    suffix_behind: str  # suffixes after a context character, one group per rule
+    suffix_behind: str  # suffixes after a context character, as groups s<i>
+    suffix_groups: tuple[str, ...]
     infix: str  # every infix with its context, as named groups l<i>, m<i>, r<i>
     infix_marked: str  # the replacement that puts _MARK around each infix
-    url: str
+    url: str | None
+    token_match: str | None  # whole chunks the affix rules leave alone (French)
     special_keys: pl.Series  # one list: the special cases' strings
     specials: pl.DataFrame  # key, token, part (the token's index in the key's)
     matched: dict[int, pl.DataFrame]  # k -> plain tokens of a special joined by _MARK, key
@@ -119,11 +138,43 @@ class Rules:
 
 
 @functools.cache
-def rules() -> Rules:
-    with open(RULES_FILE, encoding="utf-8") as f:
-        raw = json.load(f)
+def _raw(language: str) -> dict:
+    with open(rules_file(language), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _prefix_regex(entries: list[str]) -> tuple[str, tuple[str, ...]]:
+    """spaCy's prefix alternatives, in order, as one Rust regex: runs of plain entries as one
+    named group each, an entry with a look-ahead ``(?=[...])`` as its own group followed by
+    the class (consumed context)."""
+    branches: list[str] = []
+    names: list[str] = []
+    plain: list[str] = []
+
+    def close_plain() -> None:
+        if plain:
+            names.append(f"p{len(names)}")
+            branches.append(f"(?P<{names[-1]}>{'|'.join(plain)})")
+            plain.clear()
+
+    for entry in entries:
+        m = re.search(r"\(\?=(\[[^\]]*\])\)$", entry)
+        if m is None:
+            plain.append(entry)
+            continue
+        close_plain()
+        names.append(f"p{len(names)}")
+        branches.append(f"(?P<{names[-1]}>{entry[: m.start()]}){m.group(1)}")
+    close_plain()
+    return _rust("^(?:" + "|".join(branches) + ")"), tuple(names)
+
+
+@functools.cache
+def rules(language: str = "en") -> Rules:
+    raw = _raw(language)
     nonblank = {k: [e for e in raw[k] if e.strip()] for k in ("prefixes", "suffixes", "infixes")}
     prefixes = [p for p in nonblank["prefixes"] if p != r"\+(?![0-9])"] + [r"\+"]
+    prefix, prefix_groups = _prefix_regex(prefixes)
     plain, behind = [], []
     for entry in nonblank["suffixes"]:
         ctx, body, _ = _split_lookaround(entry)
@@ -138,7 +189,8 @@ def rules() -> Rules:
         mid.append(f"${{m{i}}}")
         right.append(f"${{r{i}}}" if ahead else "")
     specials = (pl.DataFrame({"key": list(raw["specials"]),
-                              "token": list(raw["specials"].values())})
+                              "token": list(raw["specials"].values())},
+                             schema={"key": pl.String, "token": pl.List(pl.String)})
                 .with_columns(pl.int_ranges(pl.col("token").list.len()).alias("part"))
                 .explode("token", "part"))
     # a one-token special case spelled by its one plain token changes nothing (and, the
@@ -148,13 +200,18 @@ def rules() -> Rules:
     matched: dict[int, list[tuple[str, str]]] = {}
     for key, plain_tokens in merging.items():
         matched.setdefault(len(plain_tokens), []).append((_MARK.join(plain_tokens), key))
+    url, token_match = raw.get("url"), raw.get("token_match")
     return Rules(
-        prefix=_rust("^(" + "|".join(prefixes) + ")"),
+        prefix=prefix,
+        prefix_groups=prefix_groups,
         suffix=_rust("(" + "|".join(b for _, b in plain) + ")$"),
-        suffix_behind=_rust("(?:" + "|".join(f"{c}({b})" for c, b in behind) + ")$"),
+        suffix_behind=_rust("(?:" + "|".join(f"{c}(?P<s{i}>{b})"
+                                             for i, (c, b) in enumerate(behind)) + ")$"),
+        suffix_groups=tuple(f"s{i}" for i in range(len(behind))),
         infix=_rust("|".join(infix_branches)),
         infix_marked="".join(left) + _MARK + "".join(mid) + _MARK + "".join(right),
-        url=_rust(_drop_negative_lookaheads(raw["url"])),
+        url=None if url is None else _rust(_drop_negative_lookaheads(url)),
+        token_match=None if token_match is None else _rust(token_match),
         special_keys=pl.Series(list(raw["specials"]), dtype=pl.String).implode(),
         specials=specials,
         matched={k: pl.DataFrame(v, schema=["window", "key"], orient="row")
@@ -166,31 +223,37 @@ def rules() -> Rules:
 
 
 @functools.cache
-def sentence_final() -> tuple[str, ...]:
-    """The marks spaCy's default sentencizer ends a sentence on."""
-    with open(RULES_FILE, encoding="utf-8") as f:
-        return tuple(json.load(f)["sentence_final"])
+def sentence_final(language: str = "en") -> tuple[str, ...]:
+    """The marks spaCy's default sentencizer ends a sentence on (the same in every language;
+    frozen with each language's rules)."""
+    return tuple(_raw(language)["sentence_final"])
 
 
 @functools.cache
-def _python_rules() -> tuple[re.Pattern, re.Pattern, frozenset[str]]:
-    """spaCy's prefix and suffix searches, compiled as spaCy compiles them, and its special
-    cases."""
-    with open(RULES_FILE, encoding="utf-8") as f:
-        raw = json.load(f)
+def _python_rules(language: str = "en"):
+    """spaCy's prefix and suffix searches, compiled as spaCy compiles them, its special cases
+    and its token match (through the Rust regex: Python takes seconds to compile French's)."""
+    raw = _raw(language)
     prefix = re.compile("|".join("^" + p for p in raw["prefixes"] if p.strip()))
     suffix = re.compile("|".join(p + "$" for p in raw["suffixes"] if p.strip()))
-    return prefix, suffix, frozenset(raw["specials"])
+    pattern = rules(language).token_match
+
+    def token_match(string: str) -> bool:
+        return bool(pl.Series([string], dtype=pl.String).str.contains(pattern)[0])
+
+    return prefix, suffix, frozenset(raw["specials"]), token_match if pattern else None
 
 
-def _peel_one(string: str) -> tuple[list[str], str, list[str]]:
+def _peel_one(string: str, language: str = "en") -> tuple[list[str], str, list[str]]:
     """spaCy's ``Tokenizer._split_affixes`` for one string: (prefixes in order, what is left,
     suffixes in the order peeled)."""
-    prefix_search, suffix_search, specials = _python_rules()
+    prefix_search, suffix_search, specials, token_match = _python_rules(language)
     prefixes: list[str] = []
     suffixes: list[str] = []
     last_size = -1
     while string and len(string) != last_size and string not in specials:
+        if token_match is not None and token_match(string):
+            break
         last_size = len(string)
         m = prefix_search.search(string)
         pre = m.group() if m else ""
@@ -221,29 +284,41 @@ def _longest(a: pl.Series, b: pl.Series) -> pl.Series:
     return pl.select(pl.when(lb > la).then(b).otherwise(a)).to_series()
 
 
-def _peel(chunks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _first_group(s: pl.Series, pattern: str, names: tuple[str, ...]) -> pl.Series:
+    """The first of the named groups ``names`` that ``pattern`` captures in each string."""
+    groups = s.str.extract_groups(pattern).struct
+    return pl.select(pl.coalesce([groups.field(n) for n in names])).to_series()
+
+
+def _whole(s: pl.Series, pattern: str | None) -> pl.Series:
+    """Does ``pattern`` (an optional anchored match) match each string?"""
+    if pattern is None:
+        return pl.Series([False] * len(s), dtype=pl.Boolean)
+    return s.str.contains(pattern)
+
+
+def _peel(chunks: pl.Series, language: str = "en") -> tuple[pl.DataFrame, pl.DataFrame]:
     """spaCy's ``_split_affixes`` on every chunk at once. Returns (affixes: ``id, key,
     token``; cores: ``id, core``), ``id`` the chunk's index, ``key`` its sort position."""
-    r = rules()
+    r = rules(language)
     active = pl.DataFrame({"id": pl.arange(0, len(chunks), dtype=pl.UInt32, eager=True),
                            "s": chunks})
     affixes, cores = [], []
     for step in range(VECTOR_ROUNDS):
         s = active["s"]
-        done = (s == "") | s.is_in(r.special_keys)
+        done = (s == "") | s.is_in(r.special_keys) | _whole(s, r.token_match)
         cores.append(active.filter(done))
         active = active.filter(~done)
         if active.height == 0:
             break
         s = active["s"]
         n = s.str.len_chars()
-        pre = s.str.extract(r.prefix, 1)
+        pre = _first_group(s, r.prefix, r.prefix_groups)
         pre = pl.select(pl.when((pre == "+") & s.str.slice(1, 1).str.contains("^[0-9]$"))
-                        .then(None).otherwise(pre)).to_series()  # \+(?![0-9])
+                        .then(None).otherwise(pre)).to_series()  # \\+(?![0-9])
         pre_len = pre.str.len_chars().fill_null(0)
         minus_pre = s.str.slice(pre_len)
-        groups = minus_pre.str.extract_groups(r.suffix_behind).struct.unnest()
-        behind = pl.select(pl.coalesce(groups.get_columns())).to_series()
+        behind = _first_group(minus_pre, r.suffix_behind, r.suffix_groups)
         suf = _longest(minus_pre.str.extract(r.suffix, 1), behind)
         suf_len = suf.str.len_chars().fill_null(0)
         minus_suf = s.str.slice(0, n - suf_len)
@@ -267,7 +342,7 @@ def _peel(chunks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         active = pl.DataFrame({"id": ids.filter(~finished), "s": rest.filter(~finished)})
     schema = {"id": pl.UInt32, "key": pl.Int64, "token": pl.String}
     if active.height:  # the few chunks with many affixes ("=====", "((((x"): one at a time
-        peeled = [_peel_one(s) for s in active["s"].to_list()]
+        peeled = [_peel_one(s, language) for s in active["s"].to_list()]
         ids = active["id"].to_list()
         affixes.append(pl.DataFrame(
             [(i, VECTOR_ROUNDS + k, t) for i, (pre, _, _) in zip(ids, peeled, strict=True)
@@ -281,10 +356,11 @@ def _peel(chunks: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     return affixes, pl.concat(cores).rename({"s": "core"})
 
 
-def _split_cores(cores: pl.DataFrame) -> pl.DataFrame:
-    """spaCy's ``_attach_tokens`` for the cores: a special case gives its tokens, a URL one
-    token, anything else is split around its infixes. Returns ``id, key, token``."""
-    r = rules()
+def _split_cores(cores: pl.DataFrame, language: str = "en") -> pl.DataFrame:
+    """spaCy's ``_attach_tokens`` for the cores: a special case gives its tokens, a token
+    match or a URL one token, anything else is split around its infixes (an infix at the
+    very start is not split off, as spaCy skips it). Returns ``id, key, token``."""
+    r = rules(language)
     cores = cores.filter(pl.col("core") != "")
     special = cores["core"].is_in(r.special_keys)
     from_specials = (cores.filter(special)
@@ -294,7 +370,9 @@ def _split_cores(cores: pl.DataFrame) -> pl.DataFrame:
     marked = rest["core"]
     for _ in range(2):  # matches that share a context character need a second pass
         marked = marked.str.replace_all(r.infix, r.infix_marked)
-    whole = rest["core"].str.contains(r.url) | ~marked.str.contains(_MARK, literal=True)
+    marked = marked.str.replace(f"^{_MARK}+([^{_MARK}]*){_MARK}+", "${1}")
+    whole = (_whole(rest["core"], r.token_match) | _whole(rest["core"], r.url)
+             | ~marked.str.contains(_MARK, literal=True))
     pieces = pl.select(pl.when(whole).then(pl.concat_list(rest["core"]))
                        .otherwise(marked.str.split(_MARK))).to_series()
     split = (pl.DataFrame({"id": rest["id"], "token": pieces})
@@ -313,12 +391,12 @@ def _positions(ids: pl.Series) -> pl.Series:
     return pl.Series(np.arange(len(a)) - np.repeat(starts, np.diff(np.append(starts, len(a)))))
 
 
-def _merge_specials(tokens: pl.DataFrame) -> pl.DataFrame:
+def _merge_specials(tokens: pl.DataFrame, language: str = "en") -> pl.DataFrame:
     """spaCy's special-case matcher within each chunk: runs of tokens that spell a special
     case the affix rules split (``"):"`` split as ``")" ":"``, ``"e."`` as ``"e" "."``) are
     replaced by the special case's tokens; longer runs first, then leftmost, no overlaps.
     ``tokens``: ``id, token`` in order; returns the same shape."""
-    r = rules()
+    r = rules(language)
     tokens = tokens.with_columns(_positions(tokens["id"]).alias("pos"))
     # a run can only be made of tokens that occur in some special case's plain tokens
     cand = tokens.filter(pl.col("token").is_in(r.matched_vocabulary))
@@ -333,6 +411,8 @@ def _merge_specials(tokens: pl.DataFrame) -> pl.DataFrame:
                 .select("id", pl.col("pos").alias("start"), pl.lit(k, pl.Int64).alias("k"),
                         "key"))
         found.append(hits)
+    if not found:
+        return tokens.select("id", "token")
     hits = pl.concat(found).sort(["id", "k", "start"], descending=[False, True, False])
     crowded = hits.filter(pl.len().over("id") > 1)
     if crowded.height:  # overlapping runs are rare: settle them one chunk at a time
@@ -356,23 +436,26 @@ def _merge_specials(tokens: pl.DataFrame) -> pl.DataFrame:
             .sort("id", "pos", "order").select("id", "token"))
 
 
-def _split_unplain(chunks: pl.Series) -> pl.DataFrame:
+def _split_unplain(chunks: pl.Series, language: str = "en") -> pl.DataFrame:
     """``split_chunks`` for chunks that are not plain: ``id, token``."""
-    affixes, cores = _peel(chunks)
-    tokens = pl.concat([affixes, _split_cores(cores).select(affixes.columns)])
+    affixes, cores = _peel(chunks, language)
+    tokens = pl.concat([affixes, _split_cores(cores, language).select(affixes.columns)])
     tokens = tokens.sort("id", "key").select("id", "token")
+    keys = rules(language).matched_keys
+    if not keys:
+        return tokens
     # tokens in a row spell a special case only where the chunk holds it as a substring
-    near = chunks.str.contains_any(rules().matched_keys).gather(tokens["id"])
-    return pl.concat([tokens.filter(~near), _merge_specials(tokens.filter(near))])
+    near = chunks.str.contains_any(keys).gather(tokens["id"])
+    return pl.concat([tokens.filter(~near), _merge_specials(tokens.filter(near), language)])
 
 
-def split_chunks(chunks: pl.Series) -> pl.DataFrame:
-    """Every chunk (a string without whitespace) as spaCy's English tokenizer splits it:
-    rows ``id`` (the chunk's index), ``token``, in text order."""
+def split_chunks(chunks: pl.Series, language: str = "en") -> pl.DataFrame:
+    """Every chunk (a string without whitespace) as spaCy's tokenizer for ``language`` splits
+    it: rows ``id`` (the chunk's index), ``token``, in text order."""
     ids = pl.arange(0, len(chunks), dtype=pl.UInt32, eager=True)
     # letters only, or ASCII digits only: no rule but a special case can split these
-    plain = chunks.str.contains(PLAIN) & ~chunks.is_in(rules().special_keys)
-    other = _split_unplain(chunks.filter(~plain))
+    plain = chunks.str.contains(PLAIN) & ~chunks.is_in(rules(language).special_keys)
+    other = _split_unplain(chunks.filter(~plain), language)
     other = other.with_columns(ids.filter(~plain).gather(other["id"]).alias("id"))
     return (pl.concat([pl.DataFrame({"id": ids.filter(plain), "token": chunks.filter(plain)}),
                        other]).sort("id", maintain_order=True))
@@ -384,10 +467,12 @@ class ChunkCache:
     64-bit hash (two distinct chunks of a run share one with probability about
     ``chunks**2 / 2**65``, 1e-7 at two million). Holds at most ``max_chunks`` chunks: past
     that it restarts from the latest batch's. The cache never changes a result, only how
-    often the work is done."""
+    often the work is done. ``split`` tokenizes the chunks it has not seen (a function of a
+    string series returning ``id, token`` rows, as ``split_chunks``)."""
 
-    def __init__(self, max_chunks: int = 2_000_000):
+    def __init__(self, max_chunks: int = 2_000_000, split=split_chunks):
         self.max_chunks = max_chunks
+        self.split = split
         self._known = pl.DataFrame(schema={"hash": pl.UInt64, "tokens": pl.List(pl.String)})
 
     def tokens(self, distinct: pl.DataFrame) -> pl.DataFrame:
@@ -395,7 +480,7 @@ class ChunkCache:
         ``hash``, ``chunk``, one row per hash)."""
         found = distinct.select("hash").join(self._known, on="hash", how="inner")
         missing = distinct.join(found, on="hash", how="anti")
-        split = split_chunks(missing["chunk"])
+        split = self.split(missing["chunk"])
         new = split.group_by("id", maintain_order=True).agg(pl.col("token").alias("tokens"))
         new = new.select(missing["hash"].gather(new["id"]), "tokens")
         if self._known.height + new.height > self.max_chunks:
@@ -405,59 +490,91 @@ class ChunkCache:
         return pl.concat([found, new])
 
 
-_CACHE = ChunkCache()
+_CACHES: dict[str, ChunkCache] = {}
+
+
+def cache(language: str = "en") -> ChunkCache:
+    """The chunk cache of ``language``'s tokenizer."""
+    if language not in _CACHES:
+        rules_file(language)  # a clear error for a language without rules
+        _CACHES[language] = ChunkCache(
+            split=functools.partial(split_chunks, language=language))
+    return _CACHES[language]
 
 
 def reset_cache() -> None:
-    """Forget every chunk split so far (benchmarks start each timing cold, as a run does)."""
-    global _CACHE
-    _CACHE = ChunkCache(_CACHE.max_chunks)
+    """Forget every chunk split so far, in every language (benchmarks start each timing
+    cold, as a run does)."""
+    _CACHES.clear()
 
 
-def tokenize(texts: pl.Series) -> pl.DataFrame:
-    """Every non-whitespace spaCy token of every text as rows ``doc, token`` in text order
-    (``doc`` the text's index). Each distinct chunk is split once per run (``ChunkCache``)."""
+def tokenize_chunks(texts: pl.Series, pattern: str, chunk_cache: ChunkCache) -> pl.DataFrame:
+    """Every token of every text as rows ``doc, token`` in text order (``doc`` the text's
+    index): the texts cut into the matches of ``pattern``, each distinct match split once
+    per run by ``chunk_cache``."""
     chunks = pl.DataFrame({"doc": pl.arange(0, len(texts), dtype=pl.UInt32, eager=True),
-                           "chunk": texts.str.extract_all(CHUNK)}).explode("chunk")
-    chunks = chunks.filter(pl.col("chunk").is_not_null()).with_columns(
-        pl.col("chunk").hash(seed=0).alias("hash"))
-    known = _CACHE.tokens(chunks.filter(pl.col("hash").is_first_distinct()))
+                           "chunk": texts.str.extract_all(pattern)}).explode("chunk")
+    return tokenize_pieces(chunks.filter(pl.col("chunk").is_not_null()), chunk_cache)
+
+
+def tokenize_pieces(chunks: pl.DataFrame, chunk_cache: ChunkCache) -> pl.DataFrame:
+    """The tokens of ``chunks`` (rows ``doc, chunk`` in text order) as rows ``doc, token``,
+    each distinct chunk split once per run by ``chunk_cache``."""
+    chunks = chunks.with_columns(pl.col("chunk").hash(seed=0).alias("hash"))
+    known = chunk_cache.tokens(chunks.filter(pl.col("hash").is_first_distinct()))
     return (chunks.select("doc", "hash").join(known, on="hash", how="left",
                                               maintain_order="left")
-            .select("doc", pl.col("tokens").alias("token")).explode("token"))
+            .select("doc", pl.col("tokens").alias("token")).explode("token")
+            .filter(pl.col("token").is_not_null()))
 
 
-def freeze(path: str = RULES_FILE) -> dict:
-    """Write spaCy's English tokenizer rules and its sentencizer's marks (from the installed
-    spaCy) to ``path``."""
+def tokenize(texts: pl.Series, language: str = "en") -> pl.DataFrame:
+    """Every non-whitespace spaCy token of every text as rows ``doc, token`` in text order
+    (``doc`` the text's index). Each distinct chunk is split once per run (``ChunkCache``)."""
+    return tokenize_chunks(texts, CHUNK, cache(language))
+
+
+def freeze(path: str | None = None, language: str = "en") -> dict:
+    """Write spaCy's tokenizer rules for ``language`` and its sentencizer's marks (from the
+    installed spaCy) to ``path`` (by default the shipped rules file)."""
     import spacy
-    from spacy.lang.en.punctuation import TOKENIZER_INFIXES
-    from spacy.lang.punctuation import TOKENIZER_PREFIXES, TOKENIZER_SUFFIXES
-    from spacy.lang.tokenizer_exceptions import URL_PATTERN
     from spacy.pipeline import Sentencizer
     from spacy.symbols import ORTH
     from spacy.tokenizer import Tokenizer
 
-    tokenizer = spacy.blank("en").tokenizer
+    nlp = spacy.blank(language)
+    tokenizer, defaults = nlp.tokenizer, nlp.Defaults
     plain = Tokenizer(tokenizer.vocab, rules={}, prefix_search=tokenizer.prefix_search,
                       suffix_search=tokenizer.suffix_search,
-                      infix_finditer=tokenizer.infix_finditer, url_match=tokenizer.url_match)
+                      infix_finditer=tokenizer.infix_finditer,
+                      token_match=tokenizer.token_match, url_match=tokenizer.url_match)
     specials = {k: [t[ORTH] for t in v] for k, v in sorted(tokenizer.rules.items())
                 if not k.isspace()}
     # spaCy re-merges the special cases that its affix rules would split (its faster
     # heuristics: those with a prefix, suffix or infix match), from their plain tokens
     matched = {k: [t.text for t in plain(k)] for k in specials
                if tokenizer.find_prefix(k) or tokenizer.find_suffix(k) or tokenizer.find_infix(k)}
-    raw = {"spacy": spacy.__version__, "prefixes": list(TOKENIZER_PREFIXES),
-           "suffixes": list(TOKENIZER_SUFFIXES), "infixes": list(TOKENIZER_INFIXES),
-           "url": URL_PATTERN, "specials": specials, "matched_specials": matched,
-           "sentence_final": sorted(Sentencizer.default_punct_chars)}
-    with open(path, "w", encoding="utf-8") as f:
+
+    def pattern(match) -> str | None:
+        if match is None:
+            return None
+        p = match.__self__.pattern
+        return p[len("(?u)"):] if p.startswith("(?u)") else p  # Unicode is the default
+
+    raw = {"spacy": spacy.__version__, "prefixes": list(defaults.prefixes or []),
+           "suffixes": list(defaults.suffixes or []), "infixes": list(defaults.infixes or []),
+           "url": pattern(tokenizer.url_match)}
+    if tokenizer.token_match is not None:
+        raw["token_match"] = pattern(tokenizer.token_match)
+    raw |= {"specials": specials, "matched_specials": matched,
+            "sentence_final": sorted(Sentencizer.default_punct_chars)}
+    with open(path or rules_file(language), "w", encoding="utf-8") as f:
         json.dump(raw, f, ensure_ascii=False, indent=0)
         f.write("\n")
     return raw
 
 
 if __name__ == "__main__":
-    freeze()
-    print(f"wrote {RULES_FILE}")
+    for lang in LANGUAGES:
+        freeze(language=lang)
+        print(f"wrote {rules_file(lang)}")

@@ -79,6 +79,21 @@ def test_words_match_spacy_on_real_text(language):
     assert same / len(texts) >= 0.99  # 1.0 on all documents but one Spanish one
 
 
+@pytest.mark.parametrize("language", SPACY_RULES)
+def test_random_punctuation_chunks_match_spacy(language):
+    """Look-around rules are matched with consumed context: chunks made to collide rules."""
+    rng = random.Random(0)
+    alphabet = "aAbZéÉя09.,;:!?()[]{}'’\"-–=+/$%…#*&_@<>«»"
+    chunks = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+              for _ in range(1500)]
+    words.reset_cache()
+    ours = grouped(words.tokenize(pl.Series(chunks), language), len(chunks))
+    nlp = spacy.blank(language)
+    theirs = [[t.text for t in doc if not t.text.isspace()] for doc in nlp.tokenizer.pipe(chunks)]
+    agree = sum(a == b for a, b in zip(ours, theirs, strict=True)) / len(chunks)
+    assert agree >= 0.995  # every chunk agreed in every language when this test was written
+
+
 @pytest.mark.parametrize("chunk", ["l'homme", "d'accord", "aujourd'hui", "qu'il", "porte-monnaie",
                                    "anti-inflammatoire", "New-York", "(l'État)", "dit-il.",
                                    "va-t-en", "c'est-à-dire", "L’avion", "l'", "jusqu'à"])
