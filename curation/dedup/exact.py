@@ -11,22 +11,12 @@ apply:  drop the others (reason ``exact_duplicate``) or, with ``mode="mark"``, k
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Literal
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curation.core.hashing import xxh3_128_column
-from curation.core.stage import BatchContext, GlobalStage
-from curation.dedup.shards import (
-    apply_duplicates,
-    by_partition,
-    check_keep,
-    duplicate_decisions,
-    partition_frame,
-)
+from curation.dedup.keyed import KeyedDedup
 
 DUP_OF = "exact_dup_of"
 
@@ -43,9 +33,13 @@ def normalise_whitespace_case(text: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.utf8_trim(pc.replace_substring_regex(lowered, SPACE_RUN, " "), " ")
 
 
-class ExactDedup(GlobalStage):
+class ExactDedup(KeyedDedup):
+    """One document per text (``normalise=True``: per lower-cased text with whitespace runs
+    collapsed); see the module docstring and ``KeyedDedup``."""
+
     requires = ("id", "text", "created")
     version = 2  # 2: normalise=True collapses Unicode whitespace inside texts too
+    dup_of, reason = DUP_OF, "exact_duplicate"
 
     def __init__(
         self,
@@ -55,44 +49,9 @@ class ExactDedup(GlobalStage):
         partitions: int = 16,
         name: str | None = None,
     ):
-        check_keep(keep)
-        if mode not in ("drop", "mark"):
-            raise ValueError(f"mode must be 'drop' or 'mark', not {mode!r}")
-        if partitions < 1:
-            raise ValueError("partitions must be >= 1")
-        self.normalise, self.keep, self.mode = normalise, keep, mode
-        self.partitions, self.name = partitions, name
+        super().__init__(keep, mode, partitions, name)
+        self.normalise = normalise
 
-    def output_columns(self) -> dict[str, pa.DataType]:
-        return {DUP_OF: pa.string()} if self.mode == "mark" else {}
-
-    def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
-        pieces, offset = [], 0
-        for batch in batches:
-            text = batch.column("text").combine_chunks()
-            h = xxh3_128_column(normalise_whitespace_case(text) if self.normalise else text)
-            pieces.append(
-                pa.table(
-                    {
-                        "h_hi": h[:, 0],
-                        "h_lo": h[:, 1],
-                        "shard": pa.array(np.full(len(h), shard, np.int32)),
-                        "row": pa.array(np.arange(offset, offset + len(h), dtype=np.int64)),
-                        "created": batch.column("created"),
-                        "id": batch.column("id"),
-                    }
-                )
-            )
-            offset += len(h)
-        yield from by_partition(pieces, lambda t: t.column("h_lo").to_numpy(), self.partitions)
-
-    def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
-        df = partition_frame(tables)
-        if df is not None:
-            yield from duplicate_decisions(df, ["h_hi", "h_lo"], self.keep, DUP_OF)
-
-    def apply(
-        self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
-    ) -> pa.Table:
-        return apply_duplicates(batch, offset, decisions, ctx, DUP_OF, self.mode,
-                                "exact_duplicate")
+    def keys(self, batch: pa.Table) -> pa.Array:
+        text = batch.column("text").combine_chunks()
+        return normalise_whitespace_case(text) if self.normalise else text

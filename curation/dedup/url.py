@@ -4,7 +4,7 @@ scan:   normalise each ``url`` (``normalise_urls``), hash it (xxh3-128), route (
         created, id) to the partition ``hash mod partitions``; documents without a URL (null or
         blank) are not routed;
 reduce: per partition, group by hash and keep one document per group by the ``keep`` policy,
-        as ``ExactDedup`` does (the same code: ``curation.dedup.shards``);
+        as ``ExactDedup`` does (the same code: ``curation.dedup.keyed``);
 apply:  drop the others (reason ``url_duplicate``) or, with ``mode="mark"``, keep every row and
         set ``url_dup_of`` to the keeper's id; documents without a URL are kept and counted
         (stats ``counts``: ``no_url``).
@@ -23,23 +23,14 @@ stripped.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from curation.core.hashing import xxh3_128_column
-from curation.core.stage import BatchContext, GlobalStage
-from curation.dedup.shards import (
-    apply_duplicates,
-    by_partition,
-    check_keep,
-    duplicate_decisions,
-    partition_frame,
-)
+from curation.core.stage import BatchContext
+from curation.dedup.keyed import KeyedDedup
 
 DUP_OF = "url_dup_of"
 TRACKING_PARAMS = (
@@ -97,13 +88,14 @@ def normalise_urls(urls: pl.Series | pa.Array | pa.ChunkedArray,
     return out.to_series()
 
 
-class UrlDedup(GlobalStage):
+class UrlDedup(KeyedDedup):
     """Keeps one document per normalised ``url`` (see the module docstring): ``keep`` picks it
     (``"newest"`` ``created``, missing dates oldest, ties to the smallest ``id``; ``"oldest"``;
     ``"smallest_id"``), ``mode`` drops the others or marks them (``url_dup_of``),
     ``tracking_params`` lists the query parameters that never tell pages apart."""
 
     requires = ("id", "url", "created")
+    dup_of, reason = DUP_OF, "url_duplicate"
 
     def __init__(
         self,
@@ -113,43 +105,15 @@ class UrlDedup(GlobalStage):
         partitions: int = 16,
         name: str | None = None,
     ):
-        check_keep(keep)
-        if mode not in ("drop", "mark"):
-            raise ValueError(f"mode must be 'drop' or 'mark', not {mode!r}")
-        if partitions < 1:
-            raise ValueError("partitions must be >= 1")
+        super().__init__(keep, mode, partitions, name)
         bad = [p for p in tracking_params if not _PARAM_NAME.fullmatch(p)]
         if bad:
             raise ValueError(f"tracking parameter names {bad} are not letters, digits, '_', "
                              "'.', '-' with an optional trailing '*'")
-        self.keep, self.mode, self.partitions, self.name = keep, mode, partitions, name
         self.tracking_params = list(tracking_params)
 
-    def output_columns(self) -> dict[str, pa.DataType]:
-        return {DUP_OF: pa.string()} if self.mode == "mark" else {}
-
-    def scan(self, shard: int, batches: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
-        pieces, offset = [], 0
-        for batch in batches:
-            normal = normalise_urls(batch.column("url"), self.tracking_params).to_arrow()
-            has_url = pc.is_valid(normal)
-            h = xxh3_128_column(normal.filter(has_url))
-            rows = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
-            pieces.append(pa.table({
-                "h_hi": h[:, 0],
-                "h_lo": h[:, 1],
-                "shard": pa.array(np.full(len(h), shard, np.int32)),
-                "row": pa.array(rows).filter(has_url),
-                "created": batch.column("created").filter(has_url),
-                "id": batch.column("id").filter(has_url),
-            }))
-            offset += batch.num_rows
-        yield from by_partition(pieces, lambda t: t.column("h_lo").to_numpy(), self.partitions)
-
-    def reduce(self, partition: int, tables: Iterator[pa.Table]) -> Iterator[tuple[int, pa.Table]]:
-        df = partition_frame(tables)
-        if df is not None:
-            yield from duplicate_decisions(df, ["h_hi", "h_lo"], self.keep, DUP_OF)
+    def keys(self, batch: pa.Table) -> pa.Array:
+        return normalise_urls(batch.column("url"), self.tracking_params).to_arrow()
 
     def apply(
         self, batch: pa.Table, offset: int, decisions: pa.Table | None, ctx: BatchContext
@@ -158,5 +122,4 @@ class UrlDedup(GlobalStage):
         no_url = (url.str.strip_chars().fill_null("") == "").sum()
         if no_url:
             ctx.count("no_url", int(no_url))
-        return apply_duplicates(batch, offset, decisions, ctx, DUP_OF, self.mode,
-                                "url_duplicate")
+        return super().apply(batch, offset, decisions, ctx)
