@@ -92,8 +92,36 @@ def documents(language: str) -> tuple[dict[str, str], ...]:
     return tuple(out)
 
 
-def sample(language: str, n: int) -> list[str]:
-    """``n`` texts of ``language`` spread over its documents (every k-th, in order)."""
+def spread(language: str, n: int) -> tuple[dict[str, str], ...]:
+    """``n`` documents of ``language`` spread over all of them (every k-th, in order)."""
     docs = documents(language)
     step = max(1, len(docs) // n) if n else 1
-    return [d["text"] for d in docs[::step][:n]]
+    return docs[::step][:n]
+
+
+def sample(language: str, n: int) -> list[str]:
+    """The texts of ``spread(language, n)``."""
+    return [d["text"] for d in spread(language, n)]
+
+
+def build_multilingual_corpus(out_dir: str, per_language: int = 300) -> list[str]:
+    """Write ``multilingual-<lang>.jsonl.zst`` to ``out_dir``, ``per_language`` documents of
+    each language (``sample``'s spread; ``id``, ``text``, and ``source_lang``, the catalog's
+    language, for checking language ID); returns the paths. Complete files are kept."""
+    import json
+
+    import zstandard
+
+    paths = []
+    for language in LOCALES:
+        path = os.path.join(out_dir, f"multilingual-{language}.jsonl.zst")
+        paths.append(path)
+        if os.path.exists(path):
+            continue
+        lines = [json.dumps({"id": d["id"], "text": d["text"], "source_lang": language},
+                            ensure_ascii=False) + "\n" for d in spread(language, per_language)]
+        os.makedirs(out_dir, exist_ok=True)
+        with open(path + ".tmp", "wb") as f:
+            f.write(zstandard.ZstdCompressor(level=10).compress("".join(lines).encode()))
+        os.replace(path + ".tmp", path)
+    return paths

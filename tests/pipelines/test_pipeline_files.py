@@ -33,6 +33,7 @@ def samples(tmp_path_factory) -> dict[str, str]:
     ("midtrain", ["midtrain_sources=math=m/*.parquet", "midtrain_weights=web=0.5,math=0.5"]),
     ("microanneal", []),
     ("dedup", ["scope=corpus", "protect_first=true"]),
+    ("multilingual", ["languages=de,ja"]),
 ])
 def test_plan_shows_the_pipeline_and_builds_nothing(name, settings, tmp_path):
     """``curate plan`` of each ready pipeline with each documented kind of input: a valid DAG,
@@ -45,7 +46,7 @@ def test_plan_shows_the_pipeline_and_builds_nothing(name, settings, tmp_path):
     assert "parameters (curate run FILE --set NAME=VALUE):" in run.stdout
     assert f"workdir = '{work}'" in run.stdout and "=>" in run.stdout
     assert not samples.exists() and not work.exists()
-    if name not in ("microanneal", "dedup"):
+    if name not in ("microanneal", "dedup", "multilingual"):
         assert "Decontaminate" in run.stdout
     if any(s.startswith("warc=") for s in settings):
         assert "synthetic-web" not in run.stdout and "DatatroveStep" in run.stdout
@@ -135,3 +136,29 @@ def test_microanneal_data_step_splits_and_tokenizes_both_sources(samples, small_
         share = tokens[f"{source}-heldout"] / (tokens[f"{source}-train"] +
                                                tokens[f"{source}-heldout"])
         assert 0.02 < share < 0.3, (source, share)
+
+
+def test_multilingual_recipe_judges_each_language_by_its_rules(samples, tmp_path):
+    """The multilingual recipe on 60 documents of each of seven languages' message catalogs:
+    language ID agrees with the catalogs' language, and the languages keep documents through
+    their own filters (English rules would drop nearly every Chinese and Japanese one)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curation.samples.multilingual import documents
+
+    if not all(documents(lang) for lang in ("en", "de", "fr", "es", "ru", "zh", "ja")):
+        pytest.skip("this machine ships no message catalogs for some of the languages")
+    run = curate("run", os.path.join(ROOT, "pipelines", "multilingual.py"), "--set",
+                 f"workdir={tmp_path}", "--set", "per_language=60", env=samples)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = pa.concat_tables(pq.read_table(f, columns=["lang", "source_lang"])
+                           for f in sorted((tmp_path / "out").glob("*.parquet")))
+    kept = out.group_by("lang").aggregate([("lang", "count")]).to_pydict()
+    assert {"en", "de", "fr", "es", "ru", "ja"} <= set(kept["lang"])
+    agree = sum(a == b for a, b in zip(out["lang"].to_pylist(), out["source_lang"].to_pylist(),
+                                       strict=True))
+    assert agree >= 0.95 * out.num_rows
+    stages = json.loads((tmp_path / "work" / "stats.json").read_text())["stages"]
+    assert stages["web"]["docs_out"] == 7 * 60
+    assert stages["mask_pii"]["counts"]["masked_email"] > 0  # the catalogs' bug-report addresses
