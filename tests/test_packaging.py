@@ -23,7 +23,8 @@ PIPELINE = textwrap.dedent("""
     from curation.synthetic import GeneratorConfig, generate
 
     assert all(importlib.util.find_spec(m) is None
-               for m in ("torch", "triton", "sentence_transformers")), "an extra got installed"
+               for m in ("torch", "triton", "sentence_transformers", "lm_eval", "jieba",
+                         "sudachipy")), "an extra got installed"
     root = sys.argv[1]
     generate(root + "/in", GeneratorConfig(docs=1000, seed=0))
     p = Pipeline("core", root + "/w")

@@ -57,7 +57,9 @@ def stages_frame(run: RunView) -> pl.DataFrame:
         "kept %": round(100 * s["docs_out"] / s["docs_in"], 1) if s["docs_in"] else 0.0,
         "MB out": round(s["bytes_out"] / 1e6, 2), "tokens out": s.get("tokens_out", 0),
         "seconds": round(s["seconds"], 2),
+        "MB/s": round(s["bytes_in"] / 1e6 / s["seconds"], 2) if s["seconds"] else None,
         "dropped": ", ".join(f"{k}={v}" for k, v in s["dropped"].items()),
+        "counts": ", ".join(f"{k}={v}" for k, v in s.get("counts", {}).items()),
     } for s in run.stages])
 
 

@@ -120,8 +120,14 @@ class Tokenize(MapStage):
 
     def _load(self) -> Tokenizer:
         loaded = load_tokenizer(self.artifact("tokenizer"))
-        self._info = describe(loaded, os.path.basename(self.tokenizer), self.eos, self.bos)
+        if self._info is None:
+            self._info = describe(loaded, os.path.basename(self.tokenizer), self.eos, self.bos)
         return loaded
+
+    def ship(self, directory: str) -> None:
+        super().ship(directory)
+        if self._info is None:  # described once, on the driver: tasks get it with the stage
+            self._load()
 
     @property
     def tokenizer_info(self) -> TokenizerInfo:

@@ -199,7 +199,8 @@ def test_html_escapes_every_text():
     data = DatasetView(evil, {"shards": 1, "docs": 3, "tokens": 30, "text_bytes": 90}, None,
                        pl.DataFrame({"source": [evil], "docs": [3], "tokens": [30],
                                      "text_bytes": [90]}))
-    run = RunView(evil, evil, 1.0, [{"name": evil, "docs_in": 5, "docs_out": 3, "bytes_out": 90,
+    run = RunView(evil, evil, 1.0, [{"name": evil, "docs_in": 5, "docs_out": 3, "bytes_in": 150,
+                                     "bytes_out": 90, "counts": {evil: 1},
                                      "seconds": 0.1, "dropped": {evil: 2}}],
                   {evil: {evil: [evil]}}, {evil: data})
     page = html_report(run)
