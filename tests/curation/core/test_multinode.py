@@ -221,14 +221,14 @@ def hide_driver_files() -> str:
     """A shell script for the worker node, run in its own mount namespace before it execs
     ``ray start``: /tmp (every file of the driver's: inputs, models, eval set, tokenizer,
     caches) and HOME become empty tmpfs mounts; only the installation (Python, the venv, this
-    checkout) is bound back where it lay under HOME."""
+    checkout) is bound back where it lay under either (staged meanwhile on a tmpfs at /mnt)."""
     keep = sorted({d for d in (sys.base_prefix, sys.prefix, REPO)
-                   if d.startswith(HOME + os.sep)})
-    lines = ["set -e", "mount -t tmpfs tmpfs /tmp"]
-    lines += [f"mkdir -p /tmp/.keep{i} && mount --bind {d} /tmp/.keep{i}"
+                   if d.startswith((HOME + os.sep, "/tmp/"))})
+    lines = ["set -e", "mount -t tmpfs tmpfs /mnt"]
+    lines += [f"mkdir -p /mnt/keep{i} && mount --bind {d} /mnt/keep{i}"
               for i, d in enumerate(keep)]
-    lines += [f"mount -t tmpfs tmpfs {HOME}"]
-    lines += [f"mkdir -p {d} && mount --move /tmp/.keep{i} {d}" for i, d in enumerate(keep)]
+    lines += ["mount -t tmpfs tmpfs /tmp", f"mount -t tmpfs tmpfs {HOME}"]
+    lines += [f"mkdir -p {d} && mount --move /mnt/keep{i} {d}" for i, d in enumerate(keep)]
     return "\n".join([*lines, 'exec "$0" "$@"'])
 
 
