@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.errors import CurationError
-from curation.core.hashing import file_checksum
 from curation.core.stage import Filter
 from curation.fasttext import FastTextModel, load_cached
 
@@ -86,8 +85,7 @@ class LanguageID(Filter):
         super().__init__(**options)
         self.keep = sorted(keep) if keep is not None else None
         self.min_score = min_score
-        self.model = model or default_model()
-        self.model_checksum = file_checksum(self.model)
+        self.model = model or default_model()  # its content digest is in identity()
 
     def artifacts(self) -> dict[str, str]:
         return {"model": self.model}

@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -209,9 +210,11 @@ class LanguageAware:
         """Each row's language (``"auto"``: its ``lang``, the fallback where none of ours)."""
         if self.language != AUTO:
             return np.full(batch.num_rows, self.language, dtype=object)
-        labels = batch.column("lang").to_pylist()
-        known = {label: normalise(label) for label in set(labels)}
-        return np.array([known[label] or self.fallback for label in labels], dtype=object)
+        labels = pl.Series(batch.column("lang").combine_chunks()).cast(pl.String)
+        known = {label: normalise(label) or self.fallback
+                 for label in labels.drop_nulls().unique().to_list()}
+        return labels.replace_strict(known, default=self.fallback,
+                                     return_dtype=pl.String).to_numpy()
 
     def per_language(self, batch: pa.Table, judge: Callable[[Any, pa.Table], Any]):
         """``judge(filter_for_language, rows)`` over the rows of each language of ``batch``,

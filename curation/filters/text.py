@@ -152,8 +152,7 @@ class _FastWords:
         from curation.filters.words import tokenize
 
         n = len(texts)
-        split = (tokenize if self.language not in SEGMENTED
-                 else lambda t, lang: segment(t, lang))
+        split = segment if self.language in SEGMENTED else tokenize
         keyed = pl.DataFrame({"doc": pl.arange(0, n, dtype=pl.UInt32, eager=True),
                               "key": texts.hash(seed=0), "len": texts.str.len_bytes()})
         keyed = keyed.join(self._texts, on=["key", "len"], how="left", maintain_order="left")
