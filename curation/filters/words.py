@@ -31,6 +31,12 @@ more (runs of punctuation such as ``=====``) finish one at a time in ``_peel_one
 transcription of spaCy's loop on Python's ``re`` and spaCy's own patterns (look-around
 included; the token match through the Rust regex, French's taking Python seconds to compile).
 
+That column-wise path is the fallback. Where a language's rules compile
+(``curation.filters.affixes``: every language here but French), ``split_chunks`` runs spaCy's
+loop itself, compiled, with look-around exact, and sends column-wise only the chunks with
+more special-case runs than it tracks; ``tokenize`` then reads each chunk's tokens from a
+compiled table of the run's chunks (``curation.filters.chunk_table``).
+
 The agreement with spaCy (tokens, and each filter's decisions on real text) is measured in
 ``tests/curation/filters/test_words.py`` (English), ``test_languages.py`` (the others, on the
 machine's translated message catalogs) and ``curate bench filters``.
@@ -46,6 +52,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
+from curation.filters import affixes
+from curation.filters.chunk_table import ChunkTable
 
 LANGUAGES = ("en", "de", "fr", "es", "ru", "xx")  # spaCy blank languages with frozen rules
 
@@ -451,7 +460,22 @@ def _split_unplain(chunks: pl.Series, language: str = "en") -> pl.DataFrame:
 
 def split_chunks(chunks: pl.Series, language: str = "en") -> pl.DataFrame:
     """Every chunk (a string without whitespace) as spaCy's tokenizer for ``language`` splits
-    it: rows ``id`` (the chunk's index), ``token``, in text order."""
+    it: rows ``id`` (the chunk's index), ``token``, in text order. The compiled loop of
+    ``curation.filters.affixes`` decides the chunks it can; the rest go column-wise."""
+    compiled = affixes.compile_rules(language)
+    if compiled is None:
+        return split_chunks_columnwise(chunks, language)
+    tokens, fallback = affixes.split(chunks, compiled)
+    if not fallback.any():
+        return tokens
+    ids = pl.Series(np.flatnonzero(fallback).astype(np.uint32))
+    rest = split_chunks_columnwise(chunks.filter(pl.Series(fallback)), language)
+    return (pl.concat([tokens, rest.with_columns(ids.gather(rest["id"]).alias("id"))])
+            .sort("id", maintain_order=True))
+
+
+def split_chunks_columnwise(chunks: pl.Series, language: str = "en") -> pl.DataFrame:
+    """``split_chunks`` by column-wise regex passes alone."""
     ids = pl.arange(0, len(chunks), dtype=pl.UInt32, eager=True)
     # letters only, or ASCII digits only: no rule but a special case can split these
     plain = chunks.str.contains(PLAIN) & ~chunks.is_in(rules(language).special_keys)
@@ -490,15 +514,17 @@ class ChunkCache:
         return pl.concat([found, new])
 
 
-_CACHES: dict[str, ChunkCache] = {}
+_CACHES: dict[str, ChunkCache | ChunkTable] = {}
 
 
-def cache(language: str = "en") -> ChunkCache:
-    """The chunk cache of ``language``'s tokenizer."""
+def cache(language: str = "en") -> ChunkCache | ChunkTable:
+    """The chunk cache of ``language``'s tokenizer: a compiled ``ChunkTable`` where the
+    language's rules compile (``curation.filters.affixes``), else a ``ChunkCache``."""
     if language not in _CACHES:
         rules_file(language)  # a clear error for a language without rules
-        _CACHES[language] = ChunkCache(
-            split=functools.partial(split_chunks, language=language))
+        split = functools.partial(split_chunks, language=language)
+        _CACHES[language] = (ChunkTable(split) if affixes.compile_rules(language) is not None
+                             else ChunkCache(split=split))
     return _CACHES[language]
 
 
@@ -530,8 +556,11 @@ def tokenize_pieces(chunks: pl.DataFrame, chunk_cache: ChunkCache) -> pl.DataFra
 
 def tokenize(texts: pl.Series, language: str = "en") -> pl.DataFrame:
     """Every non-whitespace spaCy token of every text as rows ``doc, token`` in text order
-    (``doc`` the text's index). Each distinct chunk is split once per run (``ChunkCache``)."""
-    return tokenize_chunks(texts, CHUNK, cache(language))
+    (``doc`` the text's index). Each distinct chunk is split once per run."""
+    chunks = cache(language)
+    if isinstance(chunks, ChunkTable):
+        return chunks.tokenize(texts)
+    return tokenize_chunks(texts, CHUNK, chunks)
 
 
 def freeze(path: str | None = None, language: str = "en") -> dict:

@@ -81,6 +81,8 @@ def test_cache_never_changes_a_result():
     words.reset_cache()
     cold = ours(texts)
     assert ours(texts) == cold  # warm
-    words._CACHES["en"] = words.ChunkCache(max_chunks=5)  # restarts on every call
-    assert ours(texts) == cold and ours(texts[::-1]) == cold[::-1]
+    for restarting in (words.ChunkTable(words.split_chunks, max_chunks=5),
+                       words.ChunkCache(max_chunks=5)):  # restart on every call
+        words._CACHES["en"] = restarting
+        assert ours(texts) == cold and ours(texts[::-1]) == cold[::-1]
     words.reset_cache()

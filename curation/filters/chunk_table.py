@@ -1,0 +1,197 @@
+"""A run's distinct chunks and their tokens in flat arrays, and the compiled scan that cuts a
+batch of texts into chunks and reads their tokens back.
+
+A chunk is a maximal run of characters that are not Python whitespace (``str.isspace``, as
+spaCy cuts a text). Each is known by a 64-bit FNV-1a hash of its UTF-8 bytes: two distinct
+chunks of a run share one with probability about ``chunks**2 / 2**65`` (1e-7 at two million).
+The table is open addressing with linear probing (``keys``, 0 for an empty slot, at most
+half full) from a hash to an entry; an entry is a range of the token store (``first``,
+``count``), whose tokens are strings in one byte buffer. Only the chunks a batch has not
+seen before are split (by ``split``, a function of a string series returning ``id, token``
+rows), so over a run each distinct chunk is split once. Past ``max_chunks`` entries the table
+starts again empty: memory stays bounded and results never change.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import polars as pl
+
+from curation.filters.arrow_strings import gather_bytes, string_buffers, strings
+
+SPACE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=np.bool_)  # none above
+
+
+@numba.njit(cache=True)
+def _scan(data, offsets, space, fill, doc, lo, hi, key):
+    """Chunks of every text, in order; counts them only unless ``fill`` (then writes each
+    one's text index, byte range and hash, never 0). Returns the number of chunks."""
+    n = 0
+    for d in range(len(offsets) - 1):
+        p, end = offsets[d], offsets[d + 1]
+        start = -1
+        h = np.uint64(0xCBF29CE484222325)
+        while p < end:
+            b = data[p]
+            if b < 0x80:
+                size, c = 1, np.int64(b)
+            elif b < 0xE0:
+                size, c = 2, np.int64(b & 0x1F) << 6 | np.int64(data[p + 1] & 0x3F)
+            elif b < 0xF0:
+                size = 3
+                c = (np.int64(b & 0x0F) << 12 | np.int64(data[p + 1] & 0x3F) << 6
+                     | np.int64(data[p + 2] & 0x3F))
+            else:
+                size, c = 4, 0x110000  # above every space
+            if c < len(space) and space[c]:
+                if start >= 0:
+                    if fill:
+                        doc[n], lo[n], hi[n] = d, start, p
+                        key[n] = h if h != 0 else np.uint64(1)
+                    n += 1
+                    start = -1
+            else:
+                if start < 0:
+                    start = p
+                    h = np.uint64(0xCBF29CE484222325)
+                if fill:
+                    for k in range(size):
+                        h = (h ^ np.uint64(data[p + k])) * np.uint64(0x100000001B3)
+            p += size
+        if start >= 0:
+            if fill:
+                doc[n], lo[n], hi[n] = d, start, end
+                key[n] = h if h != 0 else np.uint64(1)
+            n += 1
+    return n
+
+
+@numba.njit(cache=True)
+def _slot(keys, h):
+    """The slot of ``h`` in the table, or the empty slot where it would go."""
+    mask = len(keys) - 1
+    x = h ^ (h >> np.uint64(31))
+    x *= np.uint64(0x9E3779B97F4A7C15)
+    i = np.int64(x >> np.uint64(20)) & mask
+    while keys[i] != 0 and keys[i] != h:
+        i = (i + 1) & mask
+    return i
+
+
+@numba.njit(cache=True)
+def _lookup(keys, entries, hashes):
+    """The entry of each hash, -1 where it is not in the table."""
+    out = np.empty(len(hashes), dtype=np.int64)
+    for j in range(len(hashes)):
+        i = _slot(keys, hashes[j])
+        out[j] = entries[i] if keys[i] != 0 else -1
+    return out
+
+
+@numba.njit(cache=True)
+def _insert(keys, entries, hashes, values):
+    """Put ``hashes`` (not in the table) in it, with their entries ``values``."""
+    for j in range(len(hashes)):
+        i = _slot(keys, hashes[j])
+        keys[i] = hashes[j]
+        entries[i] = values[j]
+
+
+@numba.njit(cache=True)
+def _first_of_each(hashes):
+    """Indices of the first occurrence of each distinct hash, in order of appearance."""
+    size = 1 << max(4, int(np.ceil(np.log2(2 * len(hashes) + 1))))
+    keys = np.zeros(size, dtype=np.uint64)
+    out = np.empty(len(hashes), dtype=np.int64)
+    n = 0
+    for j in range(len(hashes)):
+        i = _slot(keys, hashes[j])
+        if keys[i] == 0:
+            keys[i] = hashes[j]
+            out[n] = j
+            n += 1
+    return out[:n]
+
+
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    """``array`` with room for at least ``size`` items (capacity doubles)."""
+    if size <= len(array):
+        return array
+    out = np.empty(max(size, 2 * len(array)), dtype=array.dtype)
+    out[: len(array)] = array
+    return out
+
+
+class ChunkTable:
+    """Tokens of the distinct chunks of a run (see the module docstring)."""
+
+    def __init__(self, split, max_chunks: int = 2_000_000):
+        self.split = split
+        self.max_chunks = max_chunks
+        self.clear()
+
+    def clear(self) -> None:
+        self.keys = np.zeros(1 << 16, dtype=np.uint64)
+        self.entries = np.zeros(1 << 16, dtype=np.int64)
+        self.first = np.zeros(0, dtype=np.int64)  # per entry: its first token
+        self.count = np.zeros(0, dtype=np.int64)  # per entry: its number of tokens
+        self.n_entries = 0
+        self.token_offsets = np.zeros(1, dtype=np.int64)  # n_tokens + 1, into token_bytes
+        self.token_bytes = np.zeros(0, dtype=np.uint8)
+        self.n_tokens = 0
+
+    def _add(self, hashes: np.ndarray, chunks: pl.Series) -> None:
+        """Split ``chunks`` (one per hash, none in the table) and store their tokens."""
+        tokens = self.split(chunks)
+        count = np.bincount(tokens["id"].to_numpy(), minlength=len(chunks)).astype(np.int64)
+        data, offsets = string_buffers(tokens["token"])
+        n, t, used = len(chunks), len(offsets) - 1, self.token_offsets[self.n_tokens]
+        self.first = _grown(self.first, self.n_entries + n)
+        self.count = _grown(self.count, self.n_entries + n)
+        self.first[self.n_entries: self.n_entries + n] = self.n_tokens + np.cumsum(count) - count
+        self.count[self.n_entries: self.n_entries + n] = count
+        self.token_offsets = _grown(self.token_offsets, self.n_tokens + t + 1)
+        self.token_offsets[self.n_tokens + 1: self.n_tokens + t + 1] = used + offsets[1:]
+        self.token_bytes = _grown(self.token_bytes, used + len(data))
+        self.token_bytes[used: used + len(data)] = data
+        while 2 * (self.n_entries + n) > len(self.keys):
+            self._rehash()
+        _insert(self.keys, self.entries, hashes, np.arange(self.n_entries, self.n_entries + n))
+        self.n_entries += n
+        self.n_tokens += t
+
+    def _rehash(self) -> None:
+        full = self.keys != 0
+        keys, entries = self.keys[full], self.entries[full]
+        self.keys = np.zeros(2 * len(self.keys), dtype=np.uint64)
+        self.entries = np.zeros(len(self.keys), dtype=np.int64)
+        _insert(self.keys, self.entries, keys, entries)
+
+    def tokenize(self, texts: pl.Series) -> pl.DataFrame:
+        """Every token of every text as rows ``doc, token`` in text order (``doc`` the text's
+        index)."""
+        data, offsets = string_buffers(texts)
+        empty = np.zeros(0, dtype=np.int64)
+        n = _scan(data, offsets, SPACE, False, empty, empty, empty, np.zeros(0, np.uint64))
+        doc, lo, hi = (np.empty(n, dtype=np.int64) for _ in range(3))
+        key = np.empty(n, dtype=np.uint64)
+        _scan(data, offsets, SPACE, True, doc, lo, hi, key)
+        entry = _lookup(self.keys, self.entries, key)
+        missing = np.flatnonzero(entry < 0)
+        if len(missing):
+            where = missing[_first_of_each(key[missing])]
+            if self.n_entries + len(where) > self.max_chunks:
+                self.clear()
+                missing = np.arange(n)
+                where = _first_of_each(key)
+            self._add(key[where], strings(*gather_bytes(data, lo[where], hi[where])))
+            entry[missing] = _lookup(self.keys, self.entries, key[missing])
+        count = self.count[entry]
+        total = int(count.sum())
+        ends = np.cumsum(count)
+        token = np.repeat(self.first[entry] - (ends - count), count) + np.arange(total)
+        pieces = strings(*gather_bytes(self.token_bytes, self.token_offsets[token],
+                                       self.token_offsets[token + 1]))
+        return pl.DataFrame({"doc": np.repeat(doc, count).astype(np.uint32), "token": pieces})
+

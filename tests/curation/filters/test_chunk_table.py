@@ -1,0 +1,60 @@
+"""The compiled chunk table against the plain path: texts cut at Python's whitespace, each
+chunk split by ``split_chunks``, whatever the batches, the table's growth and its
+restarts."""
+
+from __future__ import annotations
+
+import functools
+
+import polars as pl
+from filter_agreement import read_texts
+
+from curation.filters import words
+from curation.filters.chunk_table import ChunkTable
+from curation.samples.python_docs import build_python_docs_corpus
+
+
+def plain(texts: list[str]) -> list[list[str]]:
+    """Python's ``str.split()`` chunks, each split by ``split_chunks`` one at a time."""
+    out = []
+    for text in texts:
+        chunks = text.split()
+        tokens = words.split_chunks(pl.Series(chunks, dtype=pl.String)) if chunks else None
+        out.append([] if tokens is None else tokens["token"].to_list())
+    return out
+
+
+def table_tokens(table: ChunkTable, texts: list[str]) -> list[list[str]]:
+    got = table.tokenize(pl.Series(texts, dtype=pl.String))
+    grouped = dict(got.group_by("doc", maintain_order=True).agg("token").iter_rows())
+    return [grouped.get(i, []) for i in range(len(texts))]
+
+
+def test_whitespace_is_pythons():
+    texts = ["", "   ", "a b", "a\u3000b\x1cc\x85d\u00a0e\u2029f", "x\ty\r\nz ", "😀😀 中文",
+             "tab\u200bzero-width-space-is-not-whitespace"]
+    table = ChunkTable(functools.partial(words.split_chunks, language="en"))
+    assert table_tokens(table, texts) == plain(texts)
+
+
+def test_batches_growth_and_restarts_never_change_tokens(tmp_path):
+    texts = read_texts(build_python_docs_corpus(str(tmp_path)))[:600]
+    want = plain(texts)
+    split = functools.partial(words.split_chunks, language="en")
+    grown = ChunkTable(split)
+    got = [t for i in range(0, len(texts), 200) for t in table_tokens(grown, texts[i:i + 200])]
+    assert got == want
+    again = [t for i in range(0, len(texts), 200) for t in table_tokens(grown, texts[i:i + 200])]
+    assert again == want  # every chunk known now
+    small = ChunkTable(split, max_chunks=500)  # restarts within every batch
+    assert [t for i in range(0, len(texts), 100)
+            for t in table_tokens(small, texts[i:i + 100])] == want
+    assert small.n_entries < len({c for t in texts for c in t.split()})  # it restarted
+
+
+def test_the_table_grows_past_its_first_size():
+    table = ChunkTable(functools.partial(words.split_chunks, language="en"))
+    chunks = [f"w{i}," for i in range(50_000)]
+    got = table_tokens(table, [" ".join(chunks)])[0]
+    assert got == [t for c in chunks for t in (c[:-1], ",")]
+    assert len(table.keys) >= 2 * table.n_entries > 1 << 16
