@@ -1,0 +1,143 @@
+"""Repeated lines and paragraphs of each text, compiled: datatrove's ``find_duplicates`` over
+``re.split(r"\\n{k,}", text)`` for every text of a batch in one pass over its bytes.
+
+A piece is compared with the earlier pieces of its text through a 64-bit FNV hash and then
+byte by byte, so the counts are exact. Lengths are in characters.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import polars as pl
+
+from curation.filters.arrow_strings import string_buffers
+from curation.filters.chunk_table import SPACE
+
+
+@numba.njit(cache=True, inline="always")
+def _chars(data, lo, hi):
+    n = 0
+    for p in range(lo, hi):
+        n += (data[p] & 0xC0) != 0x80
+    return n
+
+
+@numba.njit(cache=True, inline="always")
+def _char_at(data, p):
+    """The code point starting at byte ``p``."""
+    b = data[p]
+    if b < 0x80:
+        return np.int64(b)
+    if b < 0xE0:
+        c, size = np.int64(b & 0x1F), 2
+    elif b < 0xF0:
+        c, size = np.int64(b & 0x0F), 3
+    else:
+        c, size = np.int64(b & 0x07), 4
+    for k in range(1, size):
+        c = (c << 6) | np.int64(data[p + k] & 0x3F)
+    return c
+
+
+@numba.njit(cache=True)
+def _stripped(data, lo, hi, space):
+    """``[lo, hi)`` without Python whitespace at either end (``space``: per code point)."""
+    while lo < hi:
+        c = _char_at(data, lo)
+        if c >= len(space) or not space[c]:
+            break
+        lo += 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
+    while hi > lo:
+        p = hi - 1
+        while (data[p] & 0xC0) == 0x80:
+            p -= 1
+        c = _char_at(data, p)
+        if c >= len(space) or not space[c]:
+            break
+        hi = p
+    return lo, hi
+
+
+@numba.njit(cache=True)
+def _repeats(data, offsets, space, min_breaks, strip):
+    n_docs = len(offsets) - 1
+    out = np.zeros((n_docs, 3), dtype=np.int64)  # see repeated_pieces
+    size = 16
+    keys = np.zeros(size, dtype=np.uint64)
+    starts = np.zeros(size, dtype=np.int64)
+    ends = np.zeros(size, dtype=np.int64)
+    piece_lo = np.empty(0, dtype=np.int64)
+    piece_hi = np.empty(0, dtype=np.int64)
+    for d in range(n_docs):
+        lo, hi = offsets[d], offsets[d + 1]
+        if strip:
+            lo, hi = _stripped(data, lo, hi, space)
+        # the pieces: cut at runs of at least min_breaks newlines
+        n = 0
+        bound = (hi - lo) // 2 + 2
+        if len(piece_lo) < bound:
+            piece_lo = np.empty(2 * bound, dtype=np.int64)
+            piece_hi = np.empty(2 * bound, dtype=np.int64)
+        start, p = lo, lo
+        while p < hi:
+            if data[p] != 10:
+                p += 1
+                continue
+            q = p
+            while q < hi and data[q] == 10:
+                q += 1
+            if q - p >= min_breaks:
+                piece_lo[n], piece_hi[n] = start, p
+                n += 1
+                start = q
+            p = q
+        piece_lo[n], piece_hi[n] = start, hi
+        n += 1
+        out[d, 0] = n
+        while size < 2 * n:
+            size *= 2
+            keys = np.zeros(size, dtype=np.uint64)
+            starts = np.zeros(size, dtype=np.int64)
+            ends = np.zeros(size, dtype=np.int64)
+        used = np.empty(n, dtype=np.int64)
+        n_used = 0
+        mask = size - 1
+        for k in range(n):
+            a, b = piece_lo[k], piece_hi[k]
+            h = np.uint64(0xCBF29CE484222325)
+            for j in range(a, b):
+                h = (h ^ np.uint64(data[j])) * np.uint64(0x100000001B3)
+            h = h if h != 0 else np.uint64(1)
+            i = np.int64((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
+            found = False
+            while keys[i] != 0:
+                if keys[i] == h and ends[i] - starts[i] == b - a:
+                    same = True
+                    for j in range(b - a):
+                        if data[starts[i] + j] != data[a + j]:
+                            same = False
+                            break
+                    if same:
+                        found = True
+                        break
+                i = (i + 1) & mask
+            if found:
+                out[d, 1] += 1
+                out[d, 2] += _chars(data, a, b)
+            else:
+                keys[i], starts[i], ends[i] = h, a, b
+                used[n_used] = i
+                n_used += 1
+        for k in range(n_used):
+            keys[used[k]] = 0
+    return out
+
+
+def repeated_pieces(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Gopher's lines and paragraphs: per text, int64 columns pieces, pieces equal to an
+    earlier piece of the text and their total length, for the lines
+    (``re.split(r"\\n+", text)``) and for the paragraphs (``re.split(r"\\n{2,}",
+    text.strip())``). An empty text is one empty piece."""
+    data, offsets = string_buffers(texts)
+    return (_repeats(data, offsets, SPACE, 1, False), _repeats(data, offsets, SPACE, 2, True))

@@ -1,0 +1,28 @@
+"""Repeated lines and paragraphs against datatrove's ``find_duplicates`` over Python's
+``re.split``."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
+from filter_agreement import read_texts
+
+from curation.filters.repeats import repeated_pieces
+from curation.samples.python_docs import build_python_docs_corpus
+
+EDGES = ["", "\n", "\n\n\n", "a\n\na", "x\n\n\ny\n\nx\n", "é\né\n\né", " \u3000x\n\nx\u2029 ",
+         "\x1c\n\n\x1c", "same\nsame\nsame", "a\r\nb\r\na\r\n"]
+
+
+def reference(text: str, pattern: str) -> tuple[int, int, int]:
+    pieces = re.split(pattern, text)
+    return (len(pieces), *find_duplicates(pieces))
+
+
+def test_equals_datatrove_on_real_pages_and_edges(tmp_path):
+    texts = read_texts(build_python_docs_corpus(str(tmp_path)))[:400] + EDGES
+    lines, paragraphs = repeated_pieces(pl.Series(texts))
+    assert lines.tolist() == [list(reference(t, r"\n+")) for t in texts]
+    assert paragraphs.tolist() == [list(reference(t.strip(), r"\n{2,}")) for t in texts]
