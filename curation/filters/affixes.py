@@ -82,6 +82,7 @@ class CompiledRules:
     special_char_offsets: np.ndarray  # int64 (n + 1)
     special_token_offsets: np.ndarray  # int64 (n + 1) into special_token_lengths
     special_token_lengths: np.ndarray  # int64: each special token's length in characters
+    special_filter: np.ndarray  # uint64 (1024): bit ``hash & 0xFFFF`` set for every special
     window_hash: np.ndarray  # uint64, sorted: tokens of re-merged special cases, joined
     window_special: np.ndarray  # int64: the special case each window spells
     window_sizes: np.ndarray  # bool, indexed by window length in tokens
@@ -267,7 +268,12 @@ def compile_rules(language: str = "en") -> CompiledRules | None:
     sizes = np.zeros(max((len(v) for v in merging.values()), default=0) + 1, dtype=bool)
     for v in merging.values():
         sizes[len(v)] = True
+    low_bits = (hashes & np.uint64(0xFFFF)).astype(np.int64)
+    special_filter = np.zeros(1024, dtype=np.uint64)
+    np.bitwise_or.at(special_filter, low_bits >> 6,
+                     np.uint64(1) << (low_bits & 63).astype(np.uint64))
     return CompiledRules(
+        special_filter=special_filter,
         classes=classes, atoms=np.array(atoms.rows, dtype=np.int64).reshape(-1, 4),
         prefix=prefix, suffix=suffix, infix=infix,
         special_hash=hashes[order], special_index=order.astype(np.int64),
@@ -414,9 +420,15 @@ def _suffix(program, atoms, chars, lo, hi, classes):
 
 
 @numba.njit(cache=True, inline="always")
-def _special(chars, lo, hi, s_hash, s_index, s_chars, s_offsets):
+def _special(chars, lo, hi, specials):
     """The index of the special case spelled by ``chars[lo:hi]``, or -1."""
+    s_hash, s_index, s_chars, s_offsets, _, _, s_filter, s_longest = specials
+    if hi - lo > s_longest:
+        return -1
     h = _fnv(np.uint64(0xCBF29CE484222325), chars, lo, hi)
+    bit = h & np.uint64(0xFFFF)
+    if not (s_filter[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1):
+        return -1
     k = np.searchsorted(s_hash, h)
     while k < len(s_hash) and s_hash[k] == h:
         s = s_index[k]
@@ -485,7 +497,7 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
     (-1). Returns the tokens as (chunk, byte start, byte end), in order, and per chunk
     whether it needs the URL answer (then the byte range of its core) or goes column-wise
     (more than ``MAX_MERGES`` special-case runs); such chunks give no tokens."""
-    s_hash, s_index, s_chars, s_offsets, s_tok_offsets, s_tok_lengths = specials
+    s_tok_offsets, s_tok_lengths = specials[4], specials[5]
     w_hash, w_special, w_sizes = windows
     n = len(offsets) - 1
     longest = 0
@@ -536,14 +548,13 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
         n_tok, n_suf = 0, 0
         last_size = -1
         while hi > lo and hi - lo != last_size:
-            if _special(chars, lo, hi, s_hash, s_index, s_chars, s_offsets) >= 0:
+            if _special(chars, lo, hi, specials) >= 0:
                 break
             last_size = hi - lo
             pre = 0
             if (classes[chars[lo]] >> np.uint64(63)) & np.uint64(1):
                 pre = max(_first(prefix, atoms, chars, lo, hi, lo, classes) - lo, 0)
-            if pre and hi - lo - pre > 0 and _special(chars, lo + pre, hi, s_hash, s_index,
-                                                      s_chars, s_offsets) >= 0:
+            if pre and hi - lo - pre > 0 and _special(chars, lo + pre, hi, specials) >= 0:
                 tok_lo[n_tok], tok_hi[n_tok] = lo, lo + pre
                 n_tok += 1
                 lo += pre
@@ -551,8 +562,7 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
             suf = 0
             if lo + pre < hi and (classes[chars[hi - 1]] >> np.uint64(62)) & np.uint64(1):
                 suf = _suffix(suffix, atoms, chars, lo + pre, hi, classes)
-            if suf and hi - suf - lo > 0 and _special(chars, lo, hi - suf, s_hash, s_index,
-                                                      s_chars, s_offsets) >= 0:
+            if suf and hi - suf - lo > 0 and _special(chars, lo, hi - suf, specials) >= 0:
                 suf_lo[n_suf], suf_hi[n_suf] = hi - suf, hi
                 n_suf += 1
                 hi -= suf
@@ -574,7 +584,7 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
                 hi -= suf
         # _attach_tokens
         if hi > lo:
-            s = _special(chars, lo, hi, s_hash, s_index, s_chars, s_offsets)
+            s = _special(chars, lo, hi, specials)
             if s >= 0:
                 at = lo
                 for k in range(s_tok_offsets[s], s_tok_offsets[s + 1]):
@@ -691,7 +701,8 @@ def _tokens(data: np.ndarray, offsets: np.ndarray, url_answer: np.ndarray,
     return _split(data, offsets, url_answer, r.classes, r.atoms, r.prefix.arrays(),
                   r.suffix.arrays(), r.infix.arrays(),
                   (r.special_hash, r.special_index, r.special_chars, r.special_char_offsets,
-                   r.special_token_offsets, r.special_token_lengths),
+                   r.special_token_offsets, r.special_token_lengths, r.special_filter,
+                   len(r.special_chars) and int(np.diff(r.special_char_offsets).max())),
                   (r.window_hash, r.window_special, r.window_sizes), r.has_url)
 
 

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @numba.njit(cache=True)
@@ -28,18 +29,30 @@ def gather_bytes(data, lo, hi):
     return out, offsets
 
 
-def string_buffers(strings: pl.Series | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A string column's UTF-8 bytes and int64 offsets (``n + 1``), as numpy arrays."""
-    array = strings.to_arrow() if isinstance(strings, pl.Series) else strings
+def string_buffers(array: pl.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes (``uint8``) and the offsets (``int64``, ``len(array) + 1`` of them, the
+    first not necessarily 0) of a string column (polars, or Arrow ``string``,
+    ``large_string`` or ``string_view``, chunked or not, sliced or not): string ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]``, a null is empty. Read-only numpy views of the
+    array's buffers where it is a ``large_string`` array without nulls (else of a converted
+    copy); zero strings give one offset and no bytes."""
+    if isinstance(array, pl.Series):
+        array = array.to_arrow()
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    array = array.cast(pa.large_string())
-    _, offsets, data = array.buffers()
-    if offsets is None:
-        return np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64)
-    offsets = np.frombuffer(offsets, dtype=np.int64, count=len(array) + 1,
-                            offset=array.offset * 8)
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    if array.null_count:  # a null's slot may hold bytes
+        array = pc.fill_null(array, "")
+    _, offsets_buf, data_buf = array.buffers()
+    if offsets_buf is None:  # zero strings may come without buffers
+        offsets = np.zeros(1, dtype=np.int64)
+    else:
+        offsets = np.frombuffer(offsets_buf, dtype=np.int64, count=array.offset + len(array) + 1)
+        offsets = offsets[array.offset:]
+    data = (np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None and data_buf.size
+            else np.zeros(0, dtype=np.uint8))
+    offsets.flags.writeable = data.flags.writeable = False  # one kernel signature
     return data, offsets
 
 

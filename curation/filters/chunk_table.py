@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from curation.filters.arrow_strings import gather_bytes, string_buffers, strings
+from curation.filters.batch_words import BatchWords
 
 SPACE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=np.bool_)  # none above
 
@@ -132,6 +133,7 @@ class ChunkTable:
         self.clear()
 
     def clear(self) -> None:
+        self.generation = getattr(self, "generation", -1) + 1  # ranges of words stay valid
         self.keys = np.zeros(1 << 16, dtype=np.uint64)
         self.entries = np.zeros(1 << 16, dtype=np.int64)
         self.first = np.zeros(0, dtype=np.int64)  # per entry: its first token
@@ -168,9 +170,8 @@ class ChunkTable:
         self.entries = np.zeros(len(self.keys), dtype=np.int64)
         _insert(self.keys, self.entries, keys, entries)
 
-    def tokenize(self, texts: pl.Series) -> pl.DataFrame:
-        """Every token of every text as rows ``doc, token`` in text order (``doc`` the text's
-        index)."""
+    def words(self, texts: pl.Series) -> BatchWords:
+        """Every token of every text, in text order, as ranges of the token store."""
         data, offsets = string_buffers(texts)
         empty = np.zeros(0, dtype=np.int64)
         n = _scan(data, offsets, SPACE, False, empty, empty, empty, np.zeros(0, np.uint64))
@@ -187,11 +188,30 @@ class ChunkTable:
                 where = _first_of_each(key)
             self._add(key[where], strings(*gather_bytes(data, lo[where], hi[where])))
             entry[missing] = _lookup(self.keys, self.entries, key[missing])
-        count = self.count[entry]
-        total = int(count.sum())
-        ends = np.cumsum(count)
-        token = np.repeat(self.first[entry] - (ends - count), count) + np.arange(total)
-        pieces = strings(*gather_bytes(self.token_bytes, self.token_offsets[token],
-                                       self.token_offsets[token + 1]))
-        return pl.DataFrame({"doc": np.repeat(doc, count).astype(np.uint32), "token": pieces})
+        word_doc, word_lo, word_hi = _emit(entry, doc, self.first, self.count, self.token_offsets)
+        return BatchWords(self.token_bytes, word_lo, word_hi, word_doc,
+                          source=(id(self), self.generation))
 
+    def tokenize(self, texts: pl.Series) -> pl.DataFrame:
+        """Every token of every text as rows ``doc, token`` in text order (``doc`` the text's
+        index)."""
+        words = self.words(texts)
+        return pl.DataFrame({"doc": words.doc, "token": words.pieces()})
+
+
+@numba.njit(cache=True)
+def _emit(entry, doc, first, count, token_offsets):
+    """The tokens of chunks ``entry`` (of texts ``doc``), in order: text, byte range."""
+    total = 0
+    for j in range(len(entry)):
+        total += count[entry[j]]
+    word_doc = np.empty(total, dtype=np.uint32)
+    lo = np.empty(total, dtype=np.int64)
+    hi = np.empty(total, dtype=np.int64)
+    k = 0
+    for j in range(len(entry)):
+        e = entry[j]
+        for t in range(first[e], first[e] + count[e]):
+            word_doc[k], lo[k], hi[k] = doc[j], token_offsets[t], token_offsets[t + 1]
+            k += 1
+    return word_doc, lo, hi

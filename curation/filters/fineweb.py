@@ -20,7 +20,7 @@ from curation.filters.text import (
     ratio,
     split_literal,
     texts_of,
-    words,
+    word_buffers,
 )
 
 
@@ -100,8 +100,8 @@ class FineWebQuality(LanguageAware, Filter):
         ]
         alive = first_reason(n, checks).is_null().to_numpy(zero_copy_only=False).nonzero()[0]
         n_words = np.zeros(n, dtype=np.int64)
-        w = words(texts.gather(alive.astype(np.uint32)), self.tokenizer, self.language)
-        n_words[alive] = np.bincount(w["doc"].to_numpy(), minlength=len(alive))
+        w = word_buffers(texts.gather(alive.astype(np.uint32)), self.tokenizer, self.language)
+        n_words[alive] = np.bincount(w.doc, minlength=len(alive))
         newlines = texts.str.count_matches("\n", literal=True)
         checks.append(("list_ratio", ratio(newlines, n_words) > self.new_line_ratio))
         return first_reason(n, checks)

@@ -16,19 +16,19 @@ import pyarrow as pa
 
 from curation.core.stage import Filter
 from curation.filters.languages import LanguageAware, records_explicit
+from curation.filters.ngrams import repeated_chars
+from curation.filters.repeats import repeated_pieces
 from curation.filters.text import (
-    NOT_PUNCTUATION,
     PY_SPACE,
     check_tokenizer,
-    duplicates,
     first_reason,
     per_doc,
     ratio,
     split_lines,
-    split_regex,
     texts_of,
-    words,
+    word_buffers,
 )
+from curation.filters.word_stats import word_stats
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
@@ -88,21 +88,11 @@ class GopherQuality(LanguageAware, Filter):
     def _reasons(self, batch: pa.Table) -> pa.Array:
         texts = texts_of(batch)
         n = len(texts)
-        w = words(texts, self.tokenizer, self.language)
-        stats = per_doc(
-            w.with_columns(pl.col("piece").str.contains(NOT_PUNCTUATION).alias("word"),
-                           pl.col("piece").str.len_chars().alias("len")),
-            n,
-            pl.len().alias("n_words"),
-            pl.col("word").sum().alias("n_non_symbol"),
-            pl.col("len").filter(pl.col("word")).mean().alias("avg_len"),
-            pl.col("piece").str.contains(r"\p{L}").sum().alias("n_alpha"),
-            pl.col("piece").filter(pl.col("piece").is_in(self.stop_words)).n_unique()
-            .alias("n_stop"),
-        )
-        n_words = stats["n_words"].fill_null(0).to_numpy()
-        n_non_symbol = stats["n_non_symbol"].fill_null(0).to_numpy()
-        avg_len = stats["avg_len"].fill_null(float("nan")).to_numpy()
+        w = word_buffers(texts, self.tokenizer, self.language)
+        n_words, n_non_symbol, non_symbol_chars, n_alpha, n_stop = word_stats(
+            w, n, self.stop_words).T
+        with np.errstate(invalid="ignore", divide="ignore"):  # no words: NaN, no drop
+            avg_len = non_symbol_chars / n_non_symbol
         hashes = texts.str.count_matches("#", literal=True).to_numpy()
         ellipses = (texts.str.count_matches("...", literal=True)
                     + texts.str.count_matches("…", literal=True)).to_numpy()
@@ -112,8 +102,6 @@ class GopherQuality(LanguageAware, Filter):
         line_stats = per_doc(lines, n, pl.len().alias("n"), pl.col("bullet").sum().alias("b"),
                              pl.col("ell").sum().alias("e")).fill_null(0)
         n_lines = line_stats["n"].to_numpy()
-        n_alpha = stats["n_alpha"].fill_null(0)
-        n_stop = stats["n_stop"].fill_null(0).to_numpy()
         rules = [  # (reason, threshold, test); a falsy threshold disables the rule
             ("gopher_short_doc", self.min_doc_words, lambda t: n_non_symbol < t),
             ("gopher_long_doc", self.max_doc_words, lambda t: n_non_symbol > t),
@@ -135,145 +123,6 @@ class GopherQuality(LanguageAware, Filter):
             return first_reason(n, [(name, test(t)) for name, t, test in rules if t])
 
 
-def _extend(key: np.ndarray, word_hash: np.ndarray) -> np.ndarray:
-    """Window keys one word longer: ``key`` of windows of j words mixed with the hash of
-    each window's next word (a key depends on the words only, not on which rows are kept)."""
-    key = (key ^ word_hash) * np.uint64(0x100000001B3)
-    return key ^ (key >> np.uint64(29))
-
-
-def _greedy_duplicates(doc: np.ndarray, pos: np.ndarray, key: np.ndarray, chars: np.ndarray,
-                       n: int, n_docs: int) -> np.ndarray:
-    """datatrove's ``find_all_duplicate``, one window at a time, over the candidate windows
-    (those whose key occurs more than once in their document) sorted by (doc, pos): a window
-    seen before counts its characters and skips the next ``n - 1`` windows. Windows that occur
-    once never count and never matter to the others, so they are left out. Returns repeated
-    characters per doc. The reference for ``_NgramGroups.greedy_repeats``, and its fallback."""
-    out = np.zeros(n_docs, dtype=np.int64)
-    current, next_allowed, seen = -1, 0, set()
-    for d, p, k, c in zip(doc.tolist(), pos.tolist(), key.tolist(), chars.tolist(), strict=True):
-        if d != current:
-            current, next_allowed, seen = d, 0, set()
-        if p < next_allowed:
-            continue
-        if k in seen:
-            out[d] += c
-            next_allowed = p + n
-        else:
-            seen.add(k)
-    return out
-
-
-class _NgramGroups:
-    """The windows ``rows`` (global word indices of window starts, ascending, documents
-    contiguous) grouped by their 64-bit ``key`` (``doc << 40 | hash40``) with one sort:
-    ``count`` and ``first`` (smallest row) per group, ``group`` per window. Sorted keys are
-    document-major, so a document's groups are contiguous."""
-
-    def __init__(self, key: np.ndarray, rows: np.ndarray):
-        self.rows = rows
-        self.order = np.argsort(key)
-        sorted_key = key[self.order]
-        new = np.ones(len(key), dtype=bool)
-        new[1:] = sorted_key[1:] != sorted_key[:-1]
-        self.starts = np.flatnonzero(new)
-        self.count = np.diff(np.append(self.starts, len(key)))
-        self.first = np.minimum.reduceat(rows[self.order], self.starts)
-        self.group_doc = sorted_key[self.starts] >> np.uint64(40)
-        self.group = np.empty(len(key), dtype=np.int64)
-        self.group[self.order] = np.cumsum(new) - 1
-
-    def top(self, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per document: the count of its most frequent window key and that key's first row
-        (the earliest on ties, as ``Counter.most_common``); count 0 for documents without
-        windows."""
-        score = (self.count.astype(np.uint64) << np.uint64(32)) | (
-            np.uint64(2**32 - 1) - self.first.astype(np.uint64))
-        doc_new = np.ones(len(score), dtype=bool)
-        doc_new[1:] = self.group_doc[1:] != self.group_doc[:-1]
-        doc_starts = np.flatnonzero(doc_new)
-        best = np.zeros(n_docs, dtype=np.uint64)
-        best[self.group_doc[doc_starts].astype(np.int64)] = np.maximum.reduceat(score, doc_starts)
-        count = (best >> np.uint64(32)).astype(np.int64)
-        first = (np.uint64(2**32 - 1) - (best & np.uint64(2**32 - 1))).astype(np.int64)
-        return count, np.where(count > 0, first, 0)
-
-    def duplicated(self) -> np.ndarray:
-        """Per window: does its key occur again in its document?"""
-        return self.count[self.group] > 1
-
-    def greedy_repeats(self, doc: np.ndarray, chars: np.ndarray, n: int,
-                       n_docs: int) -> np.ndarray:
-        """``_greedy_duplicates`` for windows of ``n`` words, vectorised: repeated characters
-        per document (``doc`` and ``chars`` per window). Every window of a repeated key must
-        be among the rows.
-
-        The scan's hits are first computed as if every window after the first of its key
-        counted (a hit is the first such window at or past the previous hit + ``n``; runs of
-        consecutive such windows are taken whole). That equals the scan wherever each hit has
-        an earlier occurrence the scan did not skip; documents where one does not are redone
-        by ``_greedy_duplicates``."""
-        rows = self.rows
-        repeated = self.duplicated()
-        later = np.flatnonzero(repeated & (rows != self.first[self.group]))
-        hits = later[_chain_hits(rows[later], doc[later], n)]  # window indices
-        out = np.bincount(doc[hits], weights=chars[hits], minlength=n_docs).astype(np.int64)
-        skipped = np.zeros(rows[-1] + n + 1, dtype=bool)
-        for j in range(1, n):
-            skipped[rows[hits] + j] = True
-        unskipped = np.where(skipped[rows], np.iinfo(np.int64).max, rows)
-        first_unskipped = np.minimum.reduceat(unskipped[self.order], self.starts)
-        redo = np.unique(doc[hits[first_unskipped[self.group[hits]] >= rows[hits]]])
-        if len(redo):
-            c = np.flatnonzero(repeated & np.isin(doc, redo))
-            out[redo] = _greedy_duplicates(doc[c], rows[c], self.group[c], chars[c], n,
-                                           n_docs)[redo]
-        return out
-
-
-def _chain_hits(later: np.ndarray, doc: np.ndarray, n: int) -> np.ndarray:
-    """Indices (into ``later``, ascending rows) of the greedy scan's hits if every row in
-    ``later`` counted: per document, the first row, then the first row at or past the
-    previous hit + ``n``, and so on. A run of consecutive rows is crossed in one step, so the
-    loop turns once per run visited (all documents at once)."""
-    if len(later) == 0:
-        return np.zeros(0, dtype=np.int64)
-    run_new = np.ones(len(later), dtype=bool)
-    run_new[1:] = (later[1:] != later[:-1] + 1) | (doc[1:] != doc[:-1])
-    run_last = (np.append(np.flatnonzero(run_new)[1:], len(later)) - 1)[np.cumsum(run_new) - 1]
-    doc_new = np.ones(len(later), dtype=bool)
-    doc_new[1:] = doc[1:] != doc[:-1]
-    current = np.flatnonzero(doc_new)
-    starts, counts = [], []
-    while len(current):
-        steps = (later[run_last[current]] - later[current]) // n + 1
-        starts.append(current)
-        counts.append(steps)
-        following = np.searchsorted(later, later[current] + steps * n)
-        inside = following < len(later)
-        inside[inside] = doc[following[inside]] == doc[current[inside]]
-        current = following[inside]
-    start, count = np.concatenate(starts), np.concatenate(counts)
-    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    return np.repeat(start, count) + offsets * n  # consecutive rows: index steps = row steps
-
-
-def _top_chars(groups: _NgramGroups, cum: np.ndarray, word_doc: np.ndarray, k: int,
-               n_docs: int) -> np.ndarray:
-    """datatrove's ``find_top_duplicate`` per document: the characters of its most frequent
-    k-gram, joining spaces included, times its count (the earliest on ties). ``groups`` holds
-    every repeated window; a document with k words and no repeated window counts its first
-    window once. ``cum``: cumulative word lengths; ``word_doc``: document of each word."""
-    count, first = groups.top(n_docs)
-    doc_start = np.searchsorted(word_doc, np.arange(n_docs))
-    n_words = np.bincount(word_doc, minlength=n_docs)
-    single = (count == 0) & (n_words >= k)
-    count, first = np.where(single, 1, count), np.where(single, doc_start, first)
-    out, some = np.zeros(n_docs, dtype=np.int64), count > 0
-    out[some] = count[some] * (cum[first[some] + k] - cum[first[some]] + k - 1)
-    return out
-
-
 class GopherRepetition(LanguageAware, Filter):
     """Fractions of duplicated paragraphs (split on 2+ newlines) and lines (split on 1+
     newlines), by count and by characters of the text; the character fraction of the most
@@ -284,7 +133,10 @@ class GopherRepetition(LanguageAware, Filter):
     ``thresholds`` and ``fallback`` the language of the words and the thresholds per language
     (see ``curation.filters.languages``)."""
 
-    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer; 4: duplicated
+    # n-grams compared as datatrove does, words joined without separator (("ab", "c") now
+    # equals ("a", "bc")), which changes the decision on rare documents
+    version = 4
     table_parameters = ("dup_line_frac", "top_n_grams", "dup_n_grams")
     _convert = {"top_n_grams": lambda v: tuple((int(k), float(f)) for k, f in v),
                 "dup_n_grams": lambda v: tuple((int(k), float(f)) for k, f in v)}
@@ -312,6 +164,8 @@ class GopherRepetition(LanguageAware, Filter):
         self.dup_line_char_frac, self.dup_para_char_frac = dup_line_char_frac, dup_para_char_frac
         self.top_n_grams = tuple((int(k), float(f)) for k, f in top_n_grams)
         self.dup_n_grams = tuple((int(k), float(f)) for k, f in dup_n_grams)
+        if any(k < 1 for k, _ in self.top_n_grams + self.dup_n_grams):
+            raise ValueError("n-gram sizes must be at least 1")
 
     def reasons(self, batch: pa.Table) -> pa.Array:
         return self.per_language(batch, lambda stage, rows: stage._reasons(rows))
@@ -320,74 +174,52 @@ class GopherRepetition(LanguageAware, Filter):
         texts = texts_of(batch)
         n = len(texts)
         length = texts.str.len_chars().to_numpy()
-        para_df = split_regex(texts.str.strip_chars(PY_SPACE), r"\n{2,}")
-        paras = duplicates(para_df, n)
-        n_paras = per_doc(para_df, n, pl.len().alias("n"))["n"].fill_null(1)
-        line_df = split_regex(texts, r"\n+")
-        lines = duplicates(line_df, n)
-        n_lines = per_doc(line_df, n, pl.len().alias("n"))["n"].fill_null(1)
+        lines, paras = repeated_pieces(texts)  # columns: pieces, repeated, their characters
         checks: list[tuple[str, np.ndarray]] = [("empty", length == 0)]
         if self.dup_para_frac:
             checks.append(("dup_para_frac",
-                           ratio(paras["dup_count"], n_paras) > self.dup_para_frac))
+                           ratio(paras[:, 1], paras[:, 0]) > self.dup_para_frac))
         if self.dup_para_char_frac:
             checks.append(("dup_para_char_frac",
-                           ratio(paras["dup_chars"], length) > self.dup_para_char_frac))
+                           ratio(paras[:, 2], length) > self.dup_para_char_frac))
         if self.dup_line_frac:
             checks.append(("dup_line_frac",
-                           ratio(lines["dup_count"], n_lines) > self.dup_line_frac))
+                           ratio(lines[:, 1], lines[:, 0]) > self.dup_line_frac))
         if self.dup_line_char_frac:
             checks.append(("dup_line_char_frac",
-                           ratio(lines["dup_chars"], length) > self.dup_line_char_frac))
+                           ratio(lines[:, 2], length) > self.dup_line_char_frac))
         alive = first_reason(n, checks).is_null().to_numpy(zero_copy_only=False)
         checks += self._ngram_checks(texts, length, alive)
         return first_reason(n, checks)
 
     def _ngram_checks(self, texts: pl.Series, length: np.ndarray,
                       alive: np.ndarray) -> list[tuple[str, np.ndarray]]:
-        """The n-gram rules, computed only for documents that passed the line rules.
-
-        Each n-gram gets a key ``doc << 40 | hash40(words)``; one sort of the keys
-        (``_NgramGroups``) gives the counts, the first occurrence of each n-gram and the
-        greedy duplicate scan without any per-document loop. Limits: fewer than 2**24 rows
-        and 2**32 words a batch; two different n-grams of one document share a 40-bit hash with
-        probability about ``windows**2 / 2**41`` (1e-6 for a 1,500-word document)."""
+        """The n-gram rules (the top rules, then the duplicated rules, each in its configured
+        order) for the documents that passed the line and paragraph rules, as datatrove
+        computes them (``find_top_duplicate`` on ``" ".join`` n-grams, ``find_all_duplicate``
+        on ``"".join`` n-grams), by ``curation.filters.ngrams.repeated_chars``: one numba
+        loop per document over the words' UTF-8 bytes (the Arrow buffers of the word column,
+        no Python per word). It stops at a document's first failed rule (its later rules are
+        false here, which ``first_reason`` never reads) and skips a top rule that a bound
+        from the word counts shows the document passes. Repeated characters and text
+        lengths in characters, tested as ``ratio(repeated, length) > frac``. N-grams are
+        compared by 61-bit polynomial hashes: a document of ``w`` windows of at most ``L``
+        bytes merges two different n-grams with probability about ``w**2 * L / 2**62``.
+        No limit on rows or words a batch; the kernel's scratch memory is about 200 bytes
+        per word of the longest document."""
         n = len(texts)
-        if n >= 2**24:
-            raise ValueError(f"GopherRepetition takes batches of fewer than 2**24 rows, not {n}")
-        idx = np.flatnonzero(alive).astype(np.uint32)
-        w = words(texts.gather(idx), self.tokenizer, self.language)
-        word_doc = idx[w["doc"].to_numpy()].astype(np.int64)
-        word_hash = w["piece"].hash(seed=0).to_numpy()
-        cum = np.concatenate([[0], np.cumsum(w["piece"].str.len_chars().to_numpy())])
-        words_left = np.bincount(word_doc, minlength=n)[word_doc] - w["pos"].to_numpy()
+        idx = np.flatnonzero(alive)
+        w = word_buffers(texts.gather(idx), self.tokenizer, self.language)
+        rules = [(k, True, f) for k, f in self.top_n_grams]
+        rules += [(k, False, f) for k, f in self.dup_n_grams]
+        live_length = np.asarray(length, dtype=np.int64)[idx]
+        counts = repeated_chars(w.data, w.lo, w.hi, w.doc_offsets(len(idx)), live_length,
+                                np.array([k for k, _, _ in rules], dtype=np.int64),
+                                np.array([top for _, top, _ in rules], dtype=np.bool_),
+                                np.array([f for _, _, f in rules], dtype=np.float64), False)
         checks: list[tuple[str, np.ndarray]] = []
-        failed = np.zeros(n, dtype=bool)
-        rules = [(True, k, f) for k, f in self.top_n_grams]
-        rules += [(False, k, f) for k, f in self.dup_n_grams]
-        # windows still worth looking at: row (first word), key of its first `size` words
-        rows, key, size = np.arange(len(word_doc)), np.zeros(len(word_doc), np.uint64), 0
-        for top, k, frac in rules:  # a document that already failed is not looked at again
-            if k < size:  # rules out of increasing order: start again from every window
-                rows, key, size = np.arange(len(word_doc)), np.zeros(len(word_doc), np.uint64), 0
-            while size < k:
-                fits = words_left[rows] > size
-                rows, key = rows[fits], _extend(key[fits], word_hash[rows[fits] + size])
-                size += 1
-            live = ~failed[word_doc[rows]]
-            rows, key = rows[live], key[live]
-            doc = word_doc[rows]
-            groups = _NgramGroups((doc.astype(np.uint64) << np.uint64(40))
-                                  | (key >> np.uint64(24)), rows)
-            chars = cum[rows + k] - cum[rows]  # without the k - 1 joining spaces
-            if top:
-                repeated = _top_chars(groups, cum, word_doc, k, n)
-            else:
-                repeated = groups.greedy_repeats(doc, chars, k, n) if len(rows) else 0
-            hit = ratio(repeated, length) > frac
-            failed |= hit
+        for r, (k, top, frac) in enumerate(rules):
+            hit = np.zeros(n, dtype=bool)
+            hit[idx] = (counts[:, r] >= 0) & (ratio(counts[:, r], live_length) > frac)
             checks.append((f"top_{k}_gram" if top else f"duplicated_{k}_n_grams", hit))
-            # a window of k + 1 words can only repeat where its first k words do
-            repeats = groups.duplicated()
-            rows, key = rows[repeats], key[repeats]
         return checks

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
+from curation.filters.batch_words import BatchWords
 from curation.filters.segment import SEGMENTED, segment, spacy_pipeline
 
 # Python's str.splitlines() separators; \r\n first so that it counts as one break.
@@ -138,31 +139,48 @@ class _Tokenizer:
 
 
 class _FastWords:
-    """``curation.filters.words.tokenize`` (or ``segment.segment``) for ``language`` with the
-    words of the latest call's texts kept: ``_texts`` (a 64-bit hash and the byte length of
-    each distinct text, with its words' ``start`` and ``count`` in ``_pieces``)."""
+    """The fast tokenizer of ``language`` (``words.batch_words`` or ``segment.segment``) with
+    the words of the latest call's texts kept: ``_texts`` (a 64-bit hash and the byte length
+    of each distinct text, with its words' ``start`` and ``count`` in ``_lo``/``_hi``, byte
+    ranges of ``_data``)."""
 
     def __init__(self, language: str = "en") -> None:
         self.language = language
         self._texts = pl.DataFrame(schema={"key": pl.UInt64, "len": pl.UInt32,
                                            "start": pl.Int64, "count": pl.Int64})
-        self._pieces = pl.Series("piece", [], pl.String)
+        self._data = np.zeros(0, dtype=np.uint8)
+        self._lo = self._hi = np.zeros(0, dtype=np.int64)
+        self._source = None
 
-    def __call__(self, texts: pl.Series) -> pl.DataFrame:
-        from curation.filters.words import tokenize
+    def _split(self, texts: pl.Series) -> BatchWords:
+        from curation.filters.words import batch_words
 
+        if self.language in SEGMENTED:
+            made = segment(texts, self.language)
+            return BatchWords.of(made["doc"], made["token"])
+        return batch_words(texts, self.language)
+
+    def __call__(self, texts: pl.Series) -> BatchWords:
         n = len(texts)
-        split = segment if self.language in SEGMENTED else tokenize
         keyed = pl.DataFrame({"doc": pl.arange(0, n, dtype=pl.UInt32, eager=True),
                               "key": texts.hash(seed=0), "len": texts.str.len_bytes()})
         keyed = keyed.join(self._texts, on=["key", "len"], how="left", maintain_order="left")
         missing = keyed.filter(pl.col("start").is_null())
         fresh = missing.unique(["key", "len"], keep="first", maintain_order=True)
-        made = split(texts.gather(fresh["doc"]), self.language) if fresh.height else pl.DataFrame(
-            schema={"doc": pl.UInt32, "token": pl.String})
-        made_count = np.bincount(made["doc"].to_numpy(), minlength=fresh.height)
+        if fresh.height:
+            made = self._split(texts.gather(fresh["doc"]))
+        else:
+            made = BatchWords(self._data, self._lo[:0], self._hi[:0],
+                              np.zeros(0, np.uint32), self._source)
+        made_count = np.bincount(made.doc, minlength=fresh.height)
+        if made.source is not None and (made.source == self._source or not len(self._lo)):
+            data, shift = made.data, 0  # one store: the newest holds every earlier range
+        else:
+            data, shift = np.concatenate([self._data, made.data]), len(self._data)
+        all_lo = np.concatenate([self._lo, made.lo + shift])
+        all_hi = np.concatenate([self._hi, made.hi + shift])
         fresh = fresh.with_columns(
-            pl.Series("start", np.cumsum(made_count) - made_count + len(self._pieces)),
+            pl.Series("start", np.cumsum(made_count) - made_count + len(self._lo)),
             pl.Series("count", made_count))
         located = keyed.update(missing.select("doc", "key", "len").join(
             fresh.select("key", "len", "start", "count"), on=["key", "len"], how="left"),
@@ -170,16 +188,12 @@ class _FastWords:
         start, count = located["start"].to_numpy(), located["count"].to_numpy()
         ends = np.cumsum(count)
         index = np.repeat(start - (ends - count), count) + np.arange(ends[-1] if n else 0)
-        pieces = pl.concat([self._pieces, made["token"].rename("piece")])
-        if len(index) != len(pieces) or (index != np.arange(len(index))).any():
-            pieces = pieces.gather(index)  # not the latest call's texts, in the same order
-        self._pieces = pieces
+        self._data, self._lo, self._hi = data, all_lo[index], all_hi[index]
+        self._source = made.source if shift == 0 else None
         self._texts = located.select("key", "len", pl.Series("start", ends - count),
                                      "count").unique(["key", "len"], keep="first")
-        doc = np.repeat(np.arange(n, dtype=np.uint32), count)
-        return pl.DataFrame({"doc": doc, "piece": pieces,
-                             "pos": (np.arange(len(doc)) - np.repeat(ends - count, count))
-                             .astype(np.uint32)})
+        return BatchWords(data, self._lo, self._hi, np.repeat(np.arange(n, dtype=np.uint32),
+                                                              count), self._source)
 
 
 _FAST_WORDS: dict[str, _FastWords] = {}
@@ -204,7 +218,7 @@ def tokens(texts: pl.Series, tokenizer: str = "fast", language: str = "en") -> p
     """Every token of ``language`` as rows ``doc, pos, piece`` (with ``"spacy"``, whitespace
     tokens included; the fast tokenizer makes none)."""
     if check_tokenizer(tokenizer) == "fast":
-        return _fast(language)(texts)
+        return _fast(language)(texts).frame()
     if language not in _TOKENIZERS:
         _TOKENIZERS[language] = _Tokenizer(language)
     docs, start, length = _TOKENIZERS[language].spans(texts.to_list())
@@ -217,12 +231,20 @@ def tokens(texts: pl.Series, tokenizer: str = "fast", language: str = "en") -> p
 
 def words(texts: pl.Series, tokenizer: str = "fast", language: str = "en") -> pl.DataFrame:
     """datatrove's ``split_into_words`` for ``language``: its tokens, stripped, empty ones
-    dropped."""
+    dropped, as rows ``doc, piece, pos``."""
     if check_tokenizer(tokenizer) == "fast":  # its tokens hold no whitespace
-        return _fast(language)(texts)
+        return _fast(language)(texts).frame()
     df = tokens(texts, tokenizer, language).with_columns(pl.col("piece").str.strip_chars(PY_SPACE))
     df = df.filter(pl.col("piece").str.len_chars() > 0)
     return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("doc").alias("pos"))
+
+
+def word_buffers(texts: pl.Series, tokenizer: str = "fast", language: str = "en") -> BatchWords:
+    """``words`` as byte ranges (what the compiled statistics read)."""
+    if check_tokenizer(tokenizer) == "fast":
+        return _fast(language)(texts)
+    df = words(texts, tokenizer, language)
+    return BatchWords.of(df["doc"], df["piece"])
 
 
 def per_doc(df: pl.DataFrame, n_docs: int, *aggs: pl.Expr) -> pl.DataFrame:

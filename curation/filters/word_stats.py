@@ -15,6 +15,7 @@ import polars as pl
 from datatrove.utils.text import PUNCTUATION_SET
 
 from curation.filters.arrow_strings import string_buffers
+from curation.filters.batch_words import BatchWords
 
 UNICODE = 0x110000
 PUNCTUATION, LETTER = 1, 2  # bits of the character table
@@ -30,7 +31,7 @@ def char_table() -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _stats(data, offsets, doc_offsets, table, stop_data, stop_offsets):
+def _stats(data, word_lo, word_hi, doc_offsets, table, stop_data, stop_offsets):
     n_docs = len(doc_offsets) - 1
     n_stop = len(stop_offsets) - 1
     out = np.zeros((n_docs, 5), dtype=np.int64)  # see word_stats
@@ -38,7 +39,7 @@ def _stats(data, offsets, doc_offsets, table, stop_data, stop_offsets):
     for d in range(n_docs):
         seen[:] = False
         for w in range(doc_offsets[d], doc_offsets[d + 1]):
-            lo, hi = offsets[w], offsets[w + 1]
+            lo, hi = word_lo[w], word_hi[w]
             length, symbols_only, letters = 0, True, False
             p = lo
             while p < hi:
@@ -78,12 +79,10 @@ def _stats(data, offsets, doc_offsets, table, stop_data, stop_offsets):
     return out
 
 
-def word_stats(words: pl.DataFrame, n_docs: int, stop_words: tuple[str, ...]) -> np.ndarray:
-    """Per document ``0..n_docs-1`` of ``words`` (rows ``doc, piece``, documents in
-    ascending order): int64 columns words, words with a character outside datatrove's
-    punctuation, those words' total length, words with a letter, distinct ``stop_words``."""
-    data, offsets = string_buffers(words["piece"])
-    doc_offsets = np.searchsorted(words["doc"].to_numpy(), np.arange(n_docs + 1))
+def word_stats(words: BatchWords, n_docs: int, stop_words: tuple[str, ...]) -> np.ndarray:
+    """Per document ``0..n_docs-1`` of ``words``: int64 columns words, words with a character
+    outside datatrove's punctuation, those words' total length, words with a letter,
+    distinct ``stop_words``."""
     stop_data, stop_offsets = string_buffers(pl.Series(sorted(set(stop_words)), dtype=pl.String))
-    return _stats(data, offsets, doc_offsets.astype(np.int64), char_table(), stop_data,
-                  stop_offsets)
+    return _stats(words.data, words.lo, words.hi, words.doc_offsets(n_docs), char_table(),
+                  stop_data, stop_offsets)

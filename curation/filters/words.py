@@ -54,6 +54,7 @@ import numpy as np
 import polars as pl
 
 from curation.filters import affixes
+from curation.filters.batch_words import BatchWords
 from curation.filters.chunk_table import ChunkTable
 
 LANGUAGES = ("en", "de", "fr", "es", "ru", "xx")  # spaCy blank languages with frozen rules
@@ -552,6 +553,16 @@ def tokenize_pieces(chunks: pl.DataFrame, chunk_cache: ChunkCache) -> pl.DataFra
                                               maintain_order="left")
             .select("doc", pl.col("tokens").alias("token")).explode("token")
             .filter(pl.col("token").is_not_null()))
+
+
+def batch_words(texts: pl.Series, language: str = "en") -> BatchWords:
+    """``tokenize``'s tokens as byte ranges (straight from the chunk table where there is
+    one)."""
+    chunks = cache(language)
+    if isinstance(chunks, ChunkTable):
+        return chunks.words(texts)
+    made = tokenize_chunks(texts, CHUNK, chunks)
+    return BatchWords.of(made["doc"], made["token"])
 
 
 def tokenize(texts: pl.Series, language: str = "en") -> pl.DataFrame:

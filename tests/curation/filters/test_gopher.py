@@ -3,9 +3,9 @@ datatrove 0.10.1's GopherQualityFilter / GopherRepetitionFilter at the same para
 
 Agreement: both use spaCy's blank English tokenizer for words, the same line and paragraph
 splits and the same rule order, so decisions and reasons are identical on the synthetic corpus
-and the python-docs sample. The one known disagreement class, which neither corpus hits:
-datatrove compares duplicated 5..10-grams as the words concatenated without separator, so
-("ab", "c") equals ("a", "bc") there; we compare word tuples (by 64-bit hashes).
+and the python-docs sample. The n-gram rules follow datatrove to the letter, duplicated
+5..10-grams compared as the words concatenated without separator (("ab", "c") equals ("a",
+"bc")); the kernel itself is tested against datatrove's functions in ``test_ngrams.py``.
 """
 
 from __future__ import annotations
@@ -142,40 +142,24 @@ def test_degenerate_batches(stage, texts):
     assert len(reasons) == len(texts) and all(r is not None for r in reasons)
 
 
-@pytest.mark.parametrize("n", [2, 3, 5, 10])
-def test_ngram_rules_match_datatrove_functions_on_repetitive_words(n):
-    """The vectorised greedy scan and top n-gram (one sort per n, runs crossed whole, the
-    documents where a skipped first occurrence matters redone one window at a time) equal
-    datatrove's find_all_duplicate / find_top_duplicate on word sequences from tiny
-    vocabularies, where skipped first occurrences are common."""
-    import numpy as np
-    from datatrove.pipeline.filters.gopher_repetition_filter import (
-        find_all_duplicate,
-        find_top_duplicate,
-        get_n_grams,
-    )
+def test_duplicated_ngrams_joined_without_separator():
+    """The text's second run of five words splits "riverstonecloudmapleharbor" elsewhere: no
+    word n-gram repeats, but datatrove's duplicated 5-grams join the words without separator,
+    so it repeats there (26 of 148 characters > 0.15). Repeated word for word, the run fails
+    an earlier rule; its pieces in another order repeat nothing."""
+    words = ("river stone cloud maple harbor violet summit lantern meadow falcon orchard "
+             "copper willow tundra canyon ember glacier prairie thistle beacon").split()
+    joined = "".join(words[:5])
+    cuts = [0, 3, 8, 13, 18, len(joined)]
+    split_elsewhere = [joined[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+    texts = [" ".join(words[:5] + words[5:17] + split_elsewhere) + ".",
+             " ".join(words[:5] + words[5:17] + words[:5]) + ".",
+             " ".join(words[:17] + split_elsewhere[::-1]) + "."]
+    ours = GopherRepetition().reasons(pa.table({"text": texts})).to_pylist()
+    assert ours == datatrove_reasons(GopherRepetitionFilter(), texts)
+    assert ours == ["duplicated_5_n_grams", "top_3_gram", None]
 
-    from curation.filters.gopher import _extend, _NgramGroups, _top_chars
 
-    rng = np.random.default_rng(n)
-    # words that never concatenate alike ("w1x" "w2"), as datatrove joins them without spaces
-    docs = [[f"w{w}" + "x" * int(rng.integers(0, 3))
-             for w in rng.integers(0, rng.integers(1, 6), size)]
-            for size in rng.integers(0, 80, 400)]
-    vocab = {w: i for i, w in enumerate(sorted({w for d in docs for w in d}))}
-    word_doc = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
-    flat = [w for d in docs for w in d]
-    word_hash = np.array([vocab[w] for w in flat], dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    cum = np.concatenate([[0], np.cumsum([len(w) for w in flat])]).astype(np.int64)
-    pos = np.concatenate([np.arange(len(d)) for d in docs])
-    rows = np.flatnonzero(pos + n <= np.array([len(d) for d in docs])[word_doc])
-    key = np.zeros(len(rows), np.uint64)
-    for j in range(n):
-        key = _extend(key, word_hash[rows + j])
-    groups = _NgramGroups((word_doc[rows].astype(np.uint64) << np.uint64(40))
-                          | (key >> np.uint64(24)), rows)
-    repeated = groups.greedy_repeats(word_doc[rows], cum[rows + n] - cum[rows], n, len(docs))
-    assert repeated.tolist() == [find_all_duplicate(d, n) for d in docs]
-    top = _top_chars(groups, cum, word_doc, n, len(docs))
-    assert top.tolist() == [find_top_duplicate(get_n_grams(d, n)) if len(d) >= n else 0
-                            for d in docs]
+def test_ngram_sizes_are_checked():
+    with pytest.raises(ValueError, match="at least 1"):
+        GopherRepetition(dup_n_grams=((0, 0.1),))

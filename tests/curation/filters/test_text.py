@@ -9,7 +9,7 @@ import re
 import polars as pl
 import pytest
 
-from curation.filters.text import split_lines, split_regex
+from curation.filters.text import split_lines, split_regex, word_buffers
 
 ALPHABET = ["a", "b", " ", "\n", "\n", "\r", "\r\n", "\x0b", "\x1c", "\x85", "\u2028", "\x00"]
 
@@ -38,3 +38,25 @@ def test_split_regex_is_re_split(pattern):
     texts = _texts(1)
     got = _pieces(split_regex(pl.Series(texts), pattern), len(texts))
     assert got == [re.split(pattern, t) for t in texts]
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "zh"])
+def test_words_kept_between_calls_never_change_a_result(language):
+    """The latest call's words are reused for the texts seen again (a subset, the same texts
+    in another order, new texts beside old ones, the chunk table restarting between calls):
+    always the words of a first call on those texts alone."""
+    from curation.filters import text, words
+
+    texts = ["alpha beta, gamma.", "", "x y z", "don't (stop)", "中文 words 😀", "new one here"]
+    words.reset_cache()
+    text._FAST_WORDS.clear()
+    fresh = {t: word_buffers(pl.Series([t]), language=language).frame()["piece"].to_list()
+             for t in texts}
+    calls = [[0, 2, 3], [1, 0], [3, 2, 0, 5], [4], [4, 1, 0]]
+    text._FAST_WORDS.clear()
+    for k, call in enumerate(calls):
+        if k == 3 and language == "en":
+            words._CACHES["en"].clear()  # the chunk table restarts
+        got = word_buffers(pl.Series([texts[i] for i in call]), language=language).frame()
+        assert [got.filter(pl.col("doc") == j)["piece"].to_list() for j in range(len(call))] \
+            == [fresh[texts[i]] for i in call]

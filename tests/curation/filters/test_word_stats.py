@@ -7,7 +7,8 @@ import polars as pl
 from datatrove.utils.text import PUNCTUATION_SET
 from filter_agreement import read_texts
 
-from curation.filters.text import words
+from curation.filters.batch_words import BatchWords
+from curation.filters.text import word_buffers
 from curation.filters.word_stats import word_stats
 from curation.samples.python_docs import build_python_docs_corpus
 
@@ -26,14 +27,13 @@ def plain(doc_words: list[list[str]], stop: tuple[str, ...]) -> np.ndarray:
 def test_equals_a_plain_count_on_real_pages(tmp_path):
     texts = read_texts(build_python_docs_corpus(str(tmp_path)))[:400]
     texts += ["", "...", "the the THE to", "naïve café 中文 ٣ — «»", "#### !!! ?"]
-    w = words(pl.Series(texts))
+    w = word_buffers(pl.Series(texts))
     doc_words = [[] for _ in texts]
-    for d, piece in w.select("doc", "piece").iter_rows():
+    for d, piece in w.frame().select("doc", "piece").iter_rows():
         doc_words[d].append(piece)
     assert (word_stats(w, len(texts), STOP) == plain(doc_words, STOP)).all()
 
 
 def test_no_words_and_no_stop_words():
-    w = pl.DataFrame({"doc": pl.Series([], dtype=pl.UInt32),
-                      "piece": pl.Series([], dtype=pl.String)})
+    w = BatchWords.of(np.zeros(0, np.uint32), pl.Series([], dtype=pl.String))
     assert word_stats(w, 3, ()).tolist() == [[0] * 5] * 3
