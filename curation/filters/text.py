@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
+from curation.filters.arrow_strings import gather_bytes
 from curation.filters.batch_words import BatchWords
 from curation.filters.segment import SEGMENTED, segment, spacy_pipeline
 
@@ -173,12 +174,6 @@ class _FastWords:
             made = BatchWords(self._data, self._lo[:0], self._hi[:0],
                               np.zeros(0, np.uint32), self._source)
         made_count = np.bincount(made.doc, minlength=fresh.height)
-        if made.source is not None and (made.source == self._source or not len(self._lo)):
-            data, shift = made.data, 0  # one store: the newest holds every earlier range
-        else:
-            data, shift = np.concatenate([self._data, made.data]), len(self._data)
-        all_lo = np.concatenate([self._lo, made.lo + shift])
-        all_hi = np.concatenate([self._hi, made.hi + shift])
         fresh = fresh.with_columns(
             pl.Series("start", np.cumsum(made_count) - made_count + len(self._lo)),
             pl.Series("count", made_count))
@@ -188,12 +183,29 @@ class _FastWords:
         start, count = located["start"].to_numpy(), located["count"].to_numpy()
         ends = np.cumsum(count)
         index = np.repeat(start - (ends - count), count) + np.arange(ends[-1] if n else 0)
-        self._data, self._lo, self._hi = data, all_lo[index], all_hi[index]
-        self._source = made.source if shift == 0 else None
+        old = index < len(self._lo)  # words kept from the previous call
+        if not old.any():
+            data, source = made.data, made.source
+            lo, hi = made.lo[index - len(self._lo)], made.hi[index - len(self._lo)]
+        elif old.all() or (made.source is not None and made.source == self._source):
+            # one store: the newest holds every earlier range
+            data, source = (self._data if old.all() else made.data), self._source
+            lo = np.concatenate([self._lo, made.lo])[index]
+            hi = np.concatenate([self._hi, made.hi])[index]
+        else:  # two stores: this call's words copied into one buffer, the kept ones first
+            lo = np.concatenate([self._lo, made.lo])[index]
+            hi = np.concatenate([self._hi, made.hi])[index]
+            data = np.concatenate([gather_bytes(self._data, lo[old], hi[old])[0],
+                                   gather_bytes(made.data, lo[~old], hi[~old])[0]])
+            order = np.concatenate([np.flatnonzero(old), np.flatnonzero(~old)])
+            sizes = hi - lo
+            lo = np.empty_like(lo)
+            lo[order] = np.cumsum(sizes[order]) - sizes[order]
+            hi, source = lo + sizes, None
+        self._data, self._lo, self._hi, self._source = data, lo, hi, source
         self._texts = located.select("key", "len", pl.Series("start", ends - count),
                                      "count").unique(["key", "len"], keep="first")
-        return BatchWords(data, self._lo, self._hi, np.repeat(np.arange(n, dtype=np.uint32),
-                                                              count), self._source)
+        return BatchWords(data, lo, hi, np.repeat(np.arange(n, dtype=np.uint32), count), source)
 
 
 _FAST_WORDS: dict[str, _FastWords] = {}

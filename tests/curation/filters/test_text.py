@@ -60,3 +60,14 @@ def test_words_kept_between_calls_never_change_a_result(language):
         got = word_buffers(pl.Series([texts[i] for i in call]), language=language).frame()
         assert [got.filter(pl.col("doc") == j)["piece"].to_list() for j in range(len(call))] \
             == [fresh[texts[i]] for i in call]
+
+
+def test_words_kept_between_calls_stay_bounded():
+    """Where a call's words come from two stores, only that call's bytes are kept."""
+    from curation.filters import text
+
+    text._FAST_WORDS.clear()
+    page = "some words that repeat, in a page of text. " * 50
+    for k in range(30):
+        word_buffers(pl.Series([page, f"new text number {k}"]), language="fr")
+    assert len(text._FAST_WORDS["fr"]._data) <= 2 * len(page.encode())
