@@ -489,9 +489,9 @@ def _keep_merges(n, m_start, m_len, seen, keep):
 
 
 @numba.njit(cache=True)
-def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, specials, windows,
-           has_url):
-    """spaCy's tokens of each chunk ``offsets[c]:offsets[c + 1]`` of ``data`` (UTF-8).
+def _split(data, chunk_lo, chunk_hi, url_answer, classes, atoms, prefix, suffix, infix,
+           specials, windows, has_url):
+    """spaCy's tokens of each chunk ``data[chunk_lo[c]:chunk_hi[c]]`` (UTF-8).
 
     ``url_answer[c]``: does the chunk's core match spaCy's URL pattern (1, 0), or unknown
     (-1). Returns the tokens as (chunk, byte start, byte end), in order, and per chunk
@@ -499,10 +499,10 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
     (more than ``MAX_MERGES`` special-case runs); such chunks give no tokens."""
     s_tok_offsets, s_tok_lengths = specials[4], specials[5]
     w_hash, w_special, w_sizes = windows
-    n = len(offsets) - 1
+    n = len(chunk_lo)
     longest = 0
     for c in range(n):
-        longest = max(longest, offsets[c + 1] - offsets[c])
+        longest = max(longest, chunk_hi[c] - chunk_lo[c])
     chars = np.empty(longest + 1, dtype=np.int32)
     byte_at = np.empty(longest + 2, dtype=np.int64)
     tok_lo = np.empty(longest + 1, dtype=np.int64)  # per chunk, in characters
@@ -514,9 +514,12 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
     m_len = np.empty(MAX_MERGES, dtype=np.int64)
     m_special = np.empty(MAX_MERGES, dtype=np.int64)
     keep = np.zeros(MAX_MERGES, dtype=np.bool_)
-    out_chunk = np.empty(len(data), dtype=np.int64)
-    out_lo = np.empty(len(data), dtype=np.int64)  # bytes into data
-    out_hi = np.empty(len(data), dtype=np.int64)
+    total = 0
+    for c in range(n):
+        total += chunk_hi[c] - chunk_lo[c]
+    out_chunk = np.empty(total, dtype=np.int64)  # at most a token per byte
+    out_lo = np.empty(total, dtype=np.int64)  # bytes into data
+    out_hi = np.empty(total, dtype=np.int64)
     need_url = np.zeros(n, dtype=np.bool_)
     core_lo = np.zeros(n, dtype=np.int64)
     core_hi = np.zeros(n, dtype=np.int64)
@@ -524,8 +527,8 @@ def _split(data, offsets, url_answer, classes, atoms, prefix, suffix, infix, spe
     n_out = 0
     for c in range(n):
         m = 0  # decode the chunk
-        p = offsets[c]
-        end = offsets[c + 1]
+        p = chunk_lo[c]
+        end = chunk_hi[c]
         while p < end:
             b = data[p]
             byte_at[m] = p
@@ -695,10 +698,10 @@ def matches(text: str, rules: CompiledRules) -> tuple[int, int, list[tuple[int, 
     return int(pre), int(suf), [(int(a), int(b)) for a, b in found]
 
 
-def _tokens(data: np.ndarray, offsets: np.ndarray, url_answer: np.ndarray,
+def _tokens(data: np.ndarray, lo: np.ndarray, hi: np.ndarray, url_answer: np.ndarray,
             rules: CompiledRules) -> tuple:
     r = rules
-    return _split(data, offsets, url_answer, r.classes, r.atoms, r.prefix.arrays(),
+    return _split(data, lo, hi, url_answer, r.classes, r.atoms, r.prefix.arrays(),
                   r.suffix.arrays(), r.infix.arrays(),
                   (r.special_hash, r.special_index, r.special_chars, r.special_char_offsets,
                    r.special_token_offsets, r.special_token_lengths, r.special_filter,
@@ -706,34 +709,62 @@ def _tokens(data: np.ndarray, offsets: np.ndarray, url_answer: np.ndarray,
                   (r.window_hash, r.window_special, r.window_sizes), r.has_url)
 
 
-def split(chunks: pl.Series, rules: CompiledRules) -> tuple[pl.DataFrame, np.ndarray]:
-    """spaCy's tokens of every chunk: rows ``id, token`` in order for the chunks decided
-    here, and a boolean mask of the chunks left to the column-wise path. Cores that need
-    spaCy's URL pattern are tested with it (Python's ``re``, spaCy's own pattern) and their
-    chunks split again with the answer."""
-    data, offsets = string_buffers(chunks)
-    chunk, lo, hi, need_url, core_lo, core_hi, columnwise = _tokens(
-        data, offsets, np.full(len(offsets) - 1, -1, dtype=np.int8), rules)
-    parts = [pl.DataFrame({"id": chunk.astype(np.uint32),
-                           "token": strings(*gather_bytes(data, lo, hi))})]
+@numba.njit(cache=True)
+def _merge(a_chunk, a_lo, a_hi, b_chunk, b_lo, b_hi):
+    """Two token lists, each in chunk order and of distinct chunks, as one in chunk order."""
+    n = len(a_chunk) + len(b_chunk)
+    chunk = np.empty(n, dtype=np.int64)
+    lo = np.empty(n, dtype=np.int64)
+    hi = np.empty(n, dtype=np.int64)
+    i = j = 0
+    for k in range(n):
+        if j == len(b_chunk) or (i < len(a_chunk) and a_chunk[i] < b_chunk[j]):
+            chunk[k], lo[k], hi[k] = a_chunk[i], a_lo[i], a_hi[i]
+            i += 1
+        else:
+            chunk[k], lo[k], hi[k] = b_chunk[j], b_lo[j], b_hi[j]
+            j += 1
+    return chunk, lo, hi
+
+
+def split_ranges(data: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                 rules: CompiledRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """spaCy's tokens of every chunk ``data[lo[c]:hi[c]]``: (chunk, token start, token end),
+    byte ranges of ``data`` in chunk order, for the chunks decided here, and a boolean mask
+    of the chunks left to the column-wise path. Cores that need spaCy's URL pattern are
+    tested with it (Python's ``re``, spaCy's own pattern) and their chunks split again with
+    the answer."""
+    chunk, tok_lo, tok_hi, need_url, core_lo, core_hi, columnwise = _tokens(
+        data, lo, hi, np.full(len(lo), -1, dtype=np.int8), rules)
     if need_url.any():
         which = np.flatnonzero(need_url)
-        url = url_match(rules.language)
-        answer = np.array([url(bytes(data[a:b]).decode()) is not None
-                           for a, b in zip(core_lo[which], core_hi[which], strict=True)],
-                          dtype=np.int8)
-        sub_data, sub_offsets = gather_bytes(data, offsets[which], offsets[which + 1])
-        chunk, lo, hi, _, _, _, sub_columnwise = _tokens(sub_data, sub_offsets, answer, rules)
-        columnwise[which] = sub_columnwise
-        parts.append(pl.DataFrame({"id": which[chunk].astype(np.uint32),
-                                   "token": strings(*gather_bytes(sub_data, lo, hi))}))
-        return pl.concat(parts).sort("id", maintain_order=True), columnwise
-    return parts[0], columnwise
+        answer = url_answers(strings(*gather_bytes(data, core_lo[which], core_hi[which])),
+                             rules.language)
+        again, again_lo, again_hi, _, _, _, still = _tokens(data, lo[which], hi[which], answer,
+                                                            rules)
+        columnwise[which] = still
+        chunk, tok_lo, tok_hi = _merge(chunk, tok_lo, tok_hi, which[again], again_lo, again_hi)
+    return chunk, tok_lo, tok_hi, columnwise
 
 
-@functools.cache
-def url_match(language: str):
-    """spaCy's URL match of ``language`` (Python's ``re``, as spaCy runs it)."""
-    from curation.filters.words import _raw
+def split(chunks: pl.Series, rules: CompiledRules) -> tuple[pl.DataFrame, np.ndarray]:
+    """``split_ranges`` of a string series: rows ``id, token`` in order, and the mask of the
+    chunks left to the column-wise path."""
+    data, offsets = string_buffers(chunks)
+    chunk, lo, hi, columnwise = split_ranges(data, offsets[:-1], offsets[1:], rules)
+    return (pl.DataFrame({"id": chunk.astype(np.uint32),
+                          "token": strings(*gather_bytes(data, lo, hi))}), columnwise)
 
-    return re.compile(_raw(language)["url"]).match
+
+def url_answers(cores: pl.Series, language: str) -> np.ndarray:
+    """Does spaCy's URL pattern of ``language`` match each core (int8 1 or 0)? Python's
+    ``re`` decides, as spaCy runs it, but only for the cores that the pattern without its
+    look-aheads (a Rust regex, which accepts more) matches too."""
+    from curation.filters.words import _raw, rules
+
+    wider = rules(language).url.replace(r"\w", r"[\w\p{N}]")  # Python's \w: numerics too
+    answer = cores.str.contains(wider).to_numpy().astype(np.int8)
+    match = re.compile(_raw(language)["url"]).match
+    for i in np.flatnonzero(answer):
+        answer[i] = match(cores[int(i)]) is not None
+    return answer

@@ -127,8 +127,9 @@ def _grown(array: np.ndarray, size: int) -> np.ndarray:
 class ChunkTable:
     """Tokens of the distinct chunks of a run (see the module docstring)."""
 
-    def __init__(self, split, max_chunks: int = 2_000_000):
+    def __init__(self, split, max_chunks: int = 2_000_000, split_ranges=None):
         self.split = split
+        self.split_ranges = split_ranges  # (data, lo, hi) -> chunk, token lo, hi, undecided
         self.max_chunks = max_chunks
         self.clear()
 
@@ -143,12 +144,22 @@ class ChunkTable:
         self.token_bytes = np.zeros(0, dtype=np.uint8)
         self.n_tokens = 0
 
-    def _add(self, hashes: np.ndarray, chunks: pl.Series) -> None:
-        """Split ``chunks`` (one per hash, none in the table) and store their tokens."""
-        tokens = self.split(chunks)
-        count = np.bincount(tokens["id"].to_numpy(), minlength=len(chunks)).astype(np.int64)
-        data, offsets = string_buffers(tokens["token"])
-        n, t, used = len(chunks), len(offsets) - 1, self.token_offsets[self.n_tokens]
+    def _add(self, hashes: np.ndarray, data: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Split the chunks ``data[lo[k]:hi[k]]`` (one per hash, none in the table) and store
+        their tokens: by ``split_ranges`` where it decides every chunk, else by ``split``."""
+        n = len(lo)
+        decided = None
+        if self.split_ranges is not None:
+            chunk, tok_lo, tok_hi, undecided = self.split_ranges(data, lo, hi)
+            if not undecided.any():
+                decided = np.bincount(chunk, minlength=n), *gather_bytes(data, tok_lo, tok_hi)
+        if decided is None:
+            tokens = self.split(strings(*gather_bytes(data, lo, hi)))
+            decided = (np.bincount(tokens["id"].to_numpy(), minlength=n),
+                       *string_buffers(tokens["token"]))
+        count, data, offsets = decided
+        count = count.astype(np.int64)
+        t, used = len(offsets) - 1, self.token_offsets[self.n_tokens]
         self.first = _grown(self.first, self.n_entries + n)
         self.count = _grown(self.count, self.n_entries + n)
         self.first[self.n_entries: self.n_entries + n] = self.n_tokens + np.cumsum(count) - count
@@ -186,7 +197,7 @@ class ChunkTable:
                 self.clear()
                 missing = np.arange(n)
                 where = _first_of_each(key)
-            self._add(key[where], strings(*gather_bytes(data, lo[where], hi[where])))
+            self._add(key[where], data, lo[where], hi[where])
             entry[missing] = _lookup(self.keys, self.entries, key[missing])
         word_doc, word_lo, word_hi = _emit(entry, doc, self.first, self.count, self.token_offsets)
         return BatchWords(self.token_bytes, word_lo, word_hi, word_doc,

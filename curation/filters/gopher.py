@@ -17,14 +17,11 @@ import pyarrow as pa
 from curation.core.stage import Filter
 from curation.filters.languages import LanguageAware, records_explicit
 from curation.filters.ngrams import repeated_chars
-from curation.filters.repeats import repeated_pieces
+from curation.filters.repeats import marked_lines, repeated_pieces
 from curation.filters.text import (
-    PY_SPACE,
     check_tokenizer,
     first_reason,
-    per_doc,
     ratio,
-    split_lines,
     texts_of,
     word_buffers,
 )
@@ -96,12 +93,7 @@ class GopherQuality(LanguageAware, Filter):
         hashes = texts.str.count_matches("#", literal=True).to_numpy()
         ellipses = (texts.str.count_matches("...", literal=True)
                     + texts.str.count_matches("…", literal=True)).to_numpy()
-        lines = split_lines(texts).with_columns(
-            pl.col("piece").str.strip_chars_start(PY_SPACE).str.contains(r"^[•\-]").alias("bullet"),
-            pl.col("piece").str.strip_chars_end(PY_SPACE).str.contains(r"(?:\.\.\.|…)$").alias("ell"))
-        line_stats = per_doc(lines, n, pl.len().alias("n"), pl.col("bullet").sum().alias("b"),
-                             pl.col("ell").sum().alias("e")).fill_null(0)
-        n_lines = line_stats["n"].to_numpy()
+        n_lines, bullets, ellipsis_lines = marked_lines(texts).T
         rules = [  # (reason, threshold, test); a falsy threshold disables the rule
             ("gopher_short_doc", self.min_doc_words, lambda t: n_non_symbol < t),
             ("gopher_long_doc", self.max_doc_words, lambda t: n_non_symbol > t),
@@ -112,9 +104,9 @@ class GopherQuality(LanguageAware, Filter):
             ("gopher_too_many_ellipsis", self.max_symbol_word_ratio,
              lambda t: ratio(ellipses, n_words) > t),
             ("gopher_too_many_bullets", self.max_bullet_lines_ratio,
-             lambda t: ratio(line_stats["b"], n_lines) > t),
+             lambda t: ratio(bullets, n_lines) > t),
             ("gopher_too_many_end_ellipsis", self.max_ellipsis_lines_ratio,
-             lambda t: ratio(line_stats["e"], n_lines) > t),
+             lambda t: ratio(ellipsis_lines, n_lines) > t),
             ("gopher_below_alpha_threshold", self.max_non_alpha_words_ratio,
              lambda t: ratio(n_alpha, n_words) < t),
             ("gopher_enough_stop_words", self.min_stop_words, lambda t: n_stop < t),

@@ -1,5 +1,6 @@
-"""Repeated lines and paragraphs of each text, compiled: datatrove's ``find_duplicates`` over
-``re.split(r"\\n{k,}", text)`` for every text of a batch in one pass over its bytes.
+"""Gopher's line statistics of each text, compiled: repeated lines and paragraphs
+(datatrove's ``find_duplicates`` over ``re.split(r"\\n{k,}", text)``) and bullet and
+ellipsis lines, for every text of a batch in one pass over its bytes.
 
 A piece is compared with the earlier pieces of its text through a 64-bit FNV hash and then
 byte by byte, so the counts are exact. Lengths are in characters.
@@ -141,3 +142,43 @@ def repeated_pieces(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     text.strip())``). An empty text is one empty piece."""
     data, offsets = string_buffers(texts)
     return (_repeats(data, offsets, SPACE, 1, False), _repeats(data, offsets, SPACE, 2, True))
+
+
+@numba.njit(cache=True)
+def _marked_lines(data, offsets, space):
+    n_docs = len(offsets) - 1
+    out = np.zeros((n_docs, 3), dtype=np.int64)  # see marked_lines
+    for d in range(n_docs):
+        p, end = offsets[d], offsets[d + 1]
+        while p < end:
+            start = p  # one line: up to its break (\r\n counts as one)
+            brk, after = end, end
+            while p < end:
+                c = _char_at(data, p)
+                size = 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
+                if (c == 0x0A or c == 0x0B or c == 0x0C or c == 0x0D or c == 0x1C or c == 0x1D
+                        or c == 0x1E or c == 0x85 or c == 0x2028 or c == 0x2029):
+                    brk = p
+                    after = p + size
+                    if c == 0x0D and after < end and data[after] == 0x0A:
+                        after += 1
+                    break
+                p += size
+            out[d, 0] += 1
+            lo, hi = _stripped(data, start, brk, space)
+            if hi > lo:
+                first = _char_at(data, lo)
+                out[d, 1] += first == 0x2022 or first == 0x2D  # "•" or "-"
+                if hi - lo >= 3:  # "..." or "…" (E2 80 A6)
+                    a, b, c = data[hi - 3], data[hi - 2], data[hi - 1]
+                    out[d, 2] += (a == b == c == 0x2E) or (a == 0xE2 and b == 0x80 and c == 0xA6)
+            p = after
+    return out
+
+
+def marked_lines(texts: pl.Series) -> np.ndarray:
+    """Gopher's bullet and ellipsis lines: per text, int64 columns lines (``splitlines()``),
+    lines starting with ``•`` or ``-`` and lines ending with ``...`` or ``…`` (Python's
+    whitespace stripped)."""
+    data, offsets = string_buffers(texts)
+    return _marked_lines(data, offsets, SPACE)

@@ -524,8 +524,9 @@ def cache(language: str = "en") -> ChunkCache | ChunkTable:
     if language not in _CACHES:
         rules_file(language)  # a clear error for a language without rules
         split = functools.partial(split_chunks, language=language)
-        _CACHES[language] = (ChunkTable(split) if affixes.compile_rules(language) is not None
-                             else ChunkCache(split=split))
+        compiled = affixes.compile_rules(language)
+        _CACHES[language] = (ChunkCache(split=split) if compiled is None else ChunkTable(
+            split, split_ranges=functools.partial(affixes.split_ranges, rules=compiled)))
     return _CACHES[language]
 
 

@@ -94,3 +94,12 @@ def test_special_cases_are_compared_not_only_hashed():
     tokens, _ = affixes.split(pl.Series(["zzz", "don't"]), collision)
     assert tokens["token"].to_list() == ["zzz", "don't"]
     assert split(["don't", "dont'"]) == [["do", "n't"], ["do", "nt", "'"]]
+
+
+def test_url_cores_are_decided_by_spacys_pattern():
+    """The Rust regex only screens cores for Python's ``re``: private addresses (look-aheads
+    it lacks) and numeric word characters (Python's ``\\w``) are decided as spaCy does."""
+    chunks = ["x.Y/a-b", "http://10.0.0.1/a-b", "http://8.8.8.8/a-b", "ab\u00b2://example.com/a-b",
+              "www.example.com/a=b", "e.g.x-y", "foo.bar=Baz"]
+    tokenizer = spacy.blank("en").tokenizer
+    assert split(chunks) == [[t.text for t in tokenizer(c)] for c in chunks]
