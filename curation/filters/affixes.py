@@ -32,7 +32,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import gather_bytes, string_buffers, strings
+from curation.filters.arrow_strings import gather_bytes, string_buffers, strings, utf8_at
 
 UNICODE = 0x110000
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -530,18 +530,8 @@ def _split(data, chunk_lo, chunk_hi, url_answer, classes, atoms, prefix, suffix,
         p = chunk_lo[c]
         end = chunk_hi[c]
         while p < end:
-            b = data[p]
             byte_at[m] = p
-            if b < 0x80:
-                cp, size = np.int32(b), 1
-            elif b < 0xE0:
-                cp, size = np.int32(b & 0x1F), 2
-            elif b < 0xF0:
-                cp, size = np.int32(b & 0x0F), 3
-            else:
-                cp, size = np.int32(b & 0x07), 4
-            for k in range(1, size):
-                cp = (cp << 6) | np.int32(data[p + k] & 0x3F)
+            cp, size = utf8_at(data, p)
             chars[m] = cp
             m += 1
             p += size

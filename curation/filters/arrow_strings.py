@@ -13,6 +13,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+@numba.njit(cache=True, inline="always")
+def utf8_at(data, p):
+    """The code point whose UTF-8 encoding starts at ``data[p]``, and its length in bytes."""
+    b = data[p]
+    if b < 0x80:
+        return np.int64(b), 1
+    if b < 0xE0:
+        c, size = np.int64(b & 0x1F), 2
+    elif b < 0xF0:
+        c, size = np.int64(b & 0x0F), 3
+    else:
+        c, size = np.int64(b & 0x07), 4
+    for k in range(1, size):
+        c = (c << 6) | np.int64(data[p + k] & 0x3F)
+    return c, size
+
+
 @numba.njit(cache=True)
 def gather_bytes(data, lo, hi):
     """The byte ranges ``[lo, hi)`` of ``data`` concatenated: (bytes, int64 offsets)."""

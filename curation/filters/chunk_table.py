@@ -18,7 +18,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import gather_bytes, string_buffers, strings
+from curation.filters.arrow_strings import gather_bytes, string_buffers, strings, utf8_at
 from curation.filters.batch_words import BatchWords
 
 SPACE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=np.bool_)  # none above
@@ -34,17 +34,7 @@ def _scan(data, offsets, space, fill, doc, lo, hi, key):
         start = -1
         h = np.uint64(0xCBF29CE484222325)
         while p < end:
-            b = data[p]
-            if b < 0x80:
-                size, c = 1, np.int64(b)
-            elif b < 0xE0:
-                size, c = 2, np.int64(b & 0x1F) << 6 | np.int64(data[p + 1] & 0x3F)
-            elif b < 0xF0:
-                size = 3
-                c = (np.int64(b & 0x0F) << 12 | np.int64(data[p + 1] & 0x3F) << 6
-                     | np.int64(data[p + 2] & 0x3F))
-            else:
-                size, c = 4, 0x110000  # above every space
+            c, size = utf8_at(data, p)
             if c < len(space) and space[c]:
                 if start >= 0:
                     if fill:

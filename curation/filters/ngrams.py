@@ -91,6 +91,15 @@ def _table(entries):
     return (1 << bits) - 1, np.uint64(64 - bits)
 
 
+@numba.njit(cache=True, inline="always")
+def _probe(keys, key, mask, shift):
+    """The slot of ``key`` in the table ``keys``, or the free slot where it goes."""
+    slot = np.int64((key * _GOLD) >> shift)
+    while keys[slot] != key and keys[slot] != 0:
+        slot = (slot + 1) & mask
+    return slot
+
+
 @numba.njit(cache=True)
 def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, rule_frac, exact):
     """Repeated characters per document and rule, as datatrove 0.10.1's
@@ -232,9 +241,7 @@ def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, 
             most_chars, most_count = 0, 0
             for k in range(m):
                 key = word_h[k] + _U1
-                slot = np.int64((key * _GOLD) >> shift)
-                while keys[slot] != key and keys[slot] != 0:
-                    slot = (slot + 1) & mask
+                slot = _probe(keys, key, mask, shift)
                 new = keys[slot] == 0
                 keys[slot] = key
                 c = (0 if new else slot_count[slot]) + 1
@@ -290,9 +297,7 @@ def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, 
                 count, f = 1, 0  # no repeated n-gram: the first window, once
                 for t in range(n_sp):
                     key = sp_key[t] + _U1
-                    slot = np.int64((key * _GOLD) >> shift)
-                    while keys[slot] != key and keys[slot] != 0:
-                        slot = (slot + 1) & mask
+                    slot = _probe(keys, key, mask, shift)
                     new = keys[slot] == 0
                     keys[slot] = key
                     c = (0 if new else slot_count[slot]) + 1
@@ -328,9 +333,7 @@ def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, 
                 i = 0
                 while i < windows:
                     key = pl_key[i] + _U1
-                    slot = np.int64((key * _GOLD) >> shift)
-                    while keys[slot] != key and keys[slot] != 0:
-                        slot = (slot + 1) & mask
+                    slot = _probe(keys, key, mask, shift)
                     if keys[slot] == 0:
                         keys[slot] = key
                         i += 1

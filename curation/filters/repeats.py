@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import string_buffers
+from curation.filters.arrow_strings import string_buffers, utf8_at
 from curation.filters.chunk_table import SPACE
 
 
@@ -24,36 +24,19 @@ def _chars(data, lo, hi):
     return n
 
 
-@numba.njit(cache=True, inline="always")
-def _char_at(data, p):
-    """The code point starting at byte ``p``."""
-    b = data[p]
-    if b < 0x80:
-        return np.int64(b)
-    if b < 0xE0:
-        c, size = np.int64(b & 0x1F), 2
-    elif b < 0xF0:
-        c, size = np.int64(b & 0x0F), 3
-    else:
-        c, size = np.int64(b & 0x07), 4
-    for k in range(1, size):
-        c = (c << 6) | np.int64(data[p + k] & 0x3F)
-    return c
-
-
 @numba.njit(cache=True)
 def _stripped(data, lo, hi, space):
     """``[lo, hi)`` without Python whitespace at either end (``space``: per code point)."""
     while lo < hi:
-        c = _char_at(data, lo)
+        c, size = utf8_at(data, lo)
         if c >= len(space) or not space[c]:
             break
-        lo += 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
+        lo += size
     while hi > lo:
         p = hi - 1
         while (data[p] & 0xC0) == 0x80:
             p -= 1
-        c = _char_at(data, p)
+        c, _ = utf8_at(data, p)
         if c >= len(space) or not space[c]:
             break
         hi = p
@@ -154,8 +137,7 @@ def _marked_lines(data, offsets, space):
             start = p  # one line: up to its break (\r\n counts as one)
             brk, after = end, end
             while p < end:
-                c = _char_at(data, p)
-                size = 1 if c < 0x80 else (2 if c < 0x800 else (3 if c < 0x10000 else 4))
+                c, size = utf8_at(data, p)
                 if (c == 0x0A or c == 0x0B or c == 0x0C or c == 0x0D or c == 0x1C or c == 0x1D
                         or c == 0x1E or c == 0x85 or c == 0x2028 or c == 0x2029):
                     brk = p
@@ -167,7 +149,7 @@ def _marked_lines(data, offsets, space):
             out[d, 0] += 1
             lo, hi = _stripped(data, start, brk, space)
             if hi > lo:
-                first = _char_at(data, lo)
+                first, _ = utf8_at(data, lo)
                 out[d, 1] += first == 0x2022 or first == 0x2D  # "•" or "-"
                 if hi - lo >= 3:  # "..." or "…" (E2 80 A6)
                     a, b, c = data[hi - 3], data[hi - 2], data[hi - 1]

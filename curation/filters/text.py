@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
+from datatrove.utils.text import TERMINAL_PUNCTUATION
 
 from curation.filters.arrow_strings import gather_bytes
 from curation.filters.batch_words import BatchWords
@@ -33,7 +33,7 @@ from curation.filters.segment import SEGMENTED, segment, spacy_pipeline
 
 # Python's str.splitlines() separators; \r\n first so that it counts as one break.
 LINE_BREAK = r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\x{2028}\x{2029}]"
-_SPLIT_MARK = "\x00"  # what split_regex turns separators into
+_SPLIT_MARK = "\x00"  # what _split_parts turns separators into
 PY_WORD = r"[^\s\x1c-\x1f]+"  # one item of Python's str.split()
 # Python's whitespace (str.isspace, what str.strip removes): Unicode's White_Space, which
 # polars' strip_chars() uses by default, plus the separators \x1c-\x1f.
@@ -48,7 +48,6 @@ def char_class(chars: set[str] | str, negate: bool = False) -> str:
     return f"[{'^' if negate else ''}{body}]"
 
 
-NOT_PUNCTUATION = char_class(PUNCTUATION_SET, negate=True)
 TERMINAL = char_class(TERMINAL_PUNCTUATION)
 
 
@@ -75,12 +74,6 @@ def split_lines(texts: pl.Series) -> pl.DataFrame:
     parts = pl.select(pl.when(texts.str.len_chars() > 0).then(parts)
                       .otherwise(pl.lit([], pl.List(pl.String)))).to_series()
     return explode(parts, len(texts))
-
-
-def split_regex(texts: pl.Series, pattern: str) -> pl.DataFrame:
-    """Python ``re.split(pattern, text)`` of every text (an empty text gives one empty piece),
-    for a ``pattern`` that never matches the empty string."""
-    return explode(_split_parts(texts, pattern), len(texts))
 
 
 def _split_parts(texts: pl.Series, pattern: str) -> pl.Series:

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from datatrove.utils.text import PUNCTUATION_SET
 
-from curation.filters.arrow_strings import string_buffers
+from curation.filters.arrow_strings import string_buffers, utf8_at
 from curation.filters.batch_words import BatchWords
 
 UNICODE = 0x110000
@@ -43,17 +43,7 @@ def _stats(data, word_lo, word_hi, doc_offsets, table, stop_data, stop_offsets):
             length, symbols_only, letters = 0, True, False
             p = lo
             while p < hi:
-                b = data[p]
-                if b < 0x80:
-                    c, size = np.int64(b), 1
-                elif b < 0xE0:
-                    c, size = np.int64(b & 0x1F), 2
-                elif b < 0xF0:
-                    c, size = np.int64(b & 0x0F), 3
-                else:
-                    c, size = np.int64(b & 0x07), 4
-                for k in range(1, size):
-                    c = (c << 6) | np.int64(data[p + k] & 0x3F)
+                c, size = utf8_at(data, p)
                 kind = table[c]
                 symbols_only &= (kind & 1) == 1
                 letters |= (kind & 2) == 2

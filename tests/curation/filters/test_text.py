@@ -1,15 +1,14 @@
 """Text pieces of a batch against Python's own splits on random texts built from separators,
-NULs (split_regex's mark) and letters."""
+NULs (the split's mark) and letters, and the words kept between calls."""
 
 from __future__ import annotations
 
 import random
-import re
 
 import polars as pl
 import pytest
 
-from curation.filters.text import split_lines, split_regex, word_buffers
+from curation.filters.text import split_lines, word_buffers
 
 ALPHABET = ["a", "b", " ", "\n", "\n", "\r", "\r\n", "\x0b", "\x1c", "\x85", "\u2028", "\x00"]
 
@@ -31,13 +30,6 @@ def _pieces(df: pl.DataFrame, n: int) -> list[list[str]]:
 def test_split_lines_is_splitlines():
     texts = _texts(0)
     assert _pieces(split_lines(pl.Series(texts)), len(texts)) == [t.splitlines() for t in texts]
-
-
-@pytest.mark.parametrize("pattern", [r"\n+", r"\n{2,}"])
-def test_split_regex_is_re_split(pattern):
-    texts = _texts(1)
-    got = _pieces(split_regex(pl.Series(texts), pattern), len(texts))
-    assert got == [re.split(pattern, t) for t in texts]
 
 
 @pytest.mark.parametrize("language", ["en", "fr", "zh"])
