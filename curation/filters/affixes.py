@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from curation.filters.arrow_strings import gather_bytes, string_buffers, strings, utf8_at
+from curation.filters.spacy_rules import drop_negative_lookaheads, raw_rules, rust_pattern
 
 UNICODE = 0x110000
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -230,9 +231,7 @@ def _codes(text: str) -> np.ndarray:
 def compile_rules(language: str = "en") -> CompiledRules | None:
     """``language``'s frozen spaCy rules as tables for ``split``, or ``None`` where a rule
     has a shape the loop does not decide (the language then keeps the column-wise path)."""
-    from curation.filters.words import _raw
-
-    raw = _raw(language)
+    raw = raw_rules(language)
     if raw.get("token_match"):
         return None
     atoms = _Atoms()
@@ -750,11 +749,10 @@ def url_answers(cores: pl.Series, language: str) -> np.ndarray:
     """Does spaCy's URL pattern of ``language`` match each core (int8 1 or 0)? Python's
     ``re`` decides, as spaCy runs it, but only for the cores that the pattern without its
     look-aheads (a Rust regex, which accepts more) matches too."""
-    from curation.filters.words import _raw, rules
-
-    wider = rules(language).url.replace(r"\w", r"[\w\p{N}]")  # Python's \w: numerics too
+    url = raw_rules(language)["url"]
+    wider = rust_pattern(drop_negative_lookaheads(url)).replace(r"\w", r"[\w\p{N}]")
     answer = cores.str.contains(wider).to_numpy().astype(np.int8)
-    match = re.compile(_raw(language)["url"]).match
+    match = re.compile(url).match  # Python's \w: numerics too, hence the wider class above
     for i in np.flatnonzero(answer):
         answer[i] = match(cores[int(i)]) is not None
     return answer

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 from dataclasses import dataclass
 
@@ -56,31 +55,20 @@ import polars as pl
 from curation.filters import affixes
 from curation.filters.batch_words import BatchWords
 from curation.filters.chunk_table import ChunkTable
+from curation.filters.spacy_rules import (
+    LANGUAGES,
+    drop_negative_lookaheads,
+    raw_rules,
+    rules_file,
+    rust_pattern,
+)
 
-LANGUAGES = ("en", "de", "fr", "es", "ru", "xx")  # spaCy blank languages with frozen rules
-
-
-def rules_file(language: str = "en") -> str:
-    """Where the frozen rules of ``language`` (one of ``LANGUAGES``) are."""
-    if language not in LANGUAGES:
-        raise ValueError(f"no frozen spaCy rules for {language!r}; languages: {LANGUAGES}")
-    return os.path.join(os.path.dirname(__file__), f"spacy_{language}_rules.json")
-
-
-RULES_FILE = rules_file("en")
 CHUNK = r"[^\s\x1c-\x1f]+"  # a maximal run of characters that are not Python whitespace
 PLAIN = r"^(?:[\p{L}\p{M}]+|[0-9]+)$"
 VECTOR_ROUNDS = 8  # peeling rounds done column-wise; the rare chunks left go one at a time
 _MARK = "\x00"  # separates infixes from their neighbours inside a chunk
 _SUFFIX_END = 1 << 20  # sort key of the first suffix peeled; later ones sort before it
 _CORE = 1 << 19  # sort key of a chunk's first core token: after prefixes, before suffixes
-
-
-def _rust(pattern: str) -> str:
-    """A Python ``re`` pattern written for Rust's ``regex``: ``\\u`` escapes (4 hex digits)
-    and ``\\U`` escapes (8 hex digits) become ``\\x{...}``."""
-    return re.sub(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})",
-                  lambda m: f"\\x{{{(m.group(1) or m.group(2)).lstrip('0') or '0'}}}", pattern)
 
 
 def _split_lookaround(entry: str) -> tuple[str, str, str]:
@@ -110,23 +98,6 @@ def _split_lookaround(entry: str) -> tuple[str, str, str]:
     return behind, entry, ahead
 
 
-def _drop_negative_lookaheads(pattern: str) -> str:
-    """``pattern`` without its ``(?!...)`` groups (Rust's regex has no look-around)."""
-    while (start := pattern.find("(?!")) >= 0:
-        depth, i = 0, start
-        while True:
-            c = pattern[i]
-            if c == "\\":
-                i += 2
-                continue
-            depth += (c == "(") - (c == ")")
-            i += 1
-            if depth == 0:
-                break
-        pattern = pattern[:start] + pattern[i:]
-    return pattern
-
-
 @dataclass(frozen=True)
 class Rules:
     """One language's spaCy rules as Rust regexes (see the module docstring)."""
@@ -145,12 +116,6 @@ class Rules:
     matched: dict[int, pl.DataFrame]  # k -> plain tokens of a special joined by _MARK, key
     matched_keys: list[str]  # those special cases
     matched_vocabulary: pl.Series  # one list: every plain token of those special cases
-
-
-@functools.cache
-def _raw(language: str) -> dict:
-    with open(rules_file(language), encoding="utf-8") as f:
-        return json.load(f)
 
 
 def _prefix_regex(entries: list[str]) -> tuple[str, tuple[str, ...]]:
@@ -176,12 +141,12 @@ def _prefix_regex(entries: list[str]) -> tuple[str, tuple[str, ...]]:
         names.append(f"p{len(names)}")
         branches.append(f"(?P<{names[-1]}>{entry[: m.start()]}){m.group(1)}")
     close_plain()
-    return _rust("^(?:" + "|".join(branches) + ")"), tuple(names)
+    return rust_pattern("^(?:" + "|".join(branches) + ")"), tuple(names)
 
 
 @functools.cache
 def rules(language: str = "en") -> Rules:
-    raw = _raw(language)
+    raw = raw_rules(language)
     nonblank = {k: [e for e in raw[k] if e.strip()] for k in ("prefixes", "suffixes", "infixes")}
     prefixes = [p for p in nonblank["prefixes"] if p != r"\+(?![0-9])"] + [r"\+"]
     prefix, prefix_groups = _prefix_regex(prefixes)
@@ -214,14 +179,14 @@ def rules(language: str = "en") -> Rules:
     return Rules(
         prefix=prefix,
         prefix_groups=prefix_groups,
-        suffix=_rust("(" + "|".join(b for _, b in plain) + ")$"),
-        suffix_behind=_rust("(?:" + "|".join(f"{c}(?P<s{i}>{b})"
+        suffix=rust_pattern("(" + "|".join(b for _, b in plain) + ")$"),
+        suffix_behind=rust_pattern("(?:" + "|".join(f"{c}(?P<s{i}>{b})"
                                              for i, (c, b) in enumerate(behind)) + ")$"),
         suffix_groups=tuple(f"s{i}" for i in range(len(behind))),
-        infix=_rust("|".join(infix_branches)),
+        infix=rust_pattern("|".join(infix_branches)),
         infix_marked="".join(left) + _MARK + "".join(mid) + _MARK + "".join(right),
-        url=None if url is None else _rust(_drop_negative_lookaheads(url)),
-        token_match=None if token_match is None else _rust(token_match),
+        url=None if url is None else rust_pattern(drop_negative_lookaheads(url)),
+        token_match=None if token_match is None else rust_pattern(token_match),
         special_keys=pl.Series(list(raw["specials"]), dtype=pl.String).implode(),
         specials=specials,
         matched={k: pl.DataFrame(v, schema=["window", "key"], orient="row")
@@ -236,14 +201,14 @@ def rules(language: str = "en") -> Rules:
 def sentence_final(language: str = "en") -> tuple[str, ...]:
     """The marks spaCy's default sentencizer ends a sentence on (the same in every language;
     frozen with each language's rules)."""
-    return tuple(_raw(language)["sentence_final"])
+    return tuple(raw_rules(language)["sentence_final"])
 
 
 @functools.cache
 def _python_rules(language: str = "en"):
     """spaCy's prefix and suffix searches, compiled as spaCy compiles them, its special cases
     and its token match (through the Rust regex: Python takes seconds to compile French's)."""
-    raw = _raw(language)
+    raw = raw_rules(language)
     prefix = re.compile("|".join("^" + p for p in raw["prefixes"] if p.strip()))
     suffix = re.compile("|".join(p + "$" for p in raw["suffixes"] if p.strip()))
     pattern = rules(language).token_match

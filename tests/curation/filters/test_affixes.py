@@ -14,7 +14,7 @@ import spacy
 from filter_agreement import read_texts
 from test_words import TRICKY
 
-from curation.filters import affixes, words
+from curation.filters import affixes, spacy_rules, words
 from curation.samples.python_docs import build_python_docs_corpus
 
 COMPILED = ("en", "de", "es", "ru", "xx")
@@ -86,7 +86,7 @@ def test_too_many_special_case_runs_go_columnwise():
 def test_special_cases_are_compared_not_only_hashed():
     """A chunk whose hash equals a special case's but whose characters differ is not it."""
     rules = affixes.compile_rules("en")
-    s = list(words._raw("en")["specials"]).index("don't")
+    s = list(spacy_rules.raw_rules("en")["specials"]).index("don't")
     collision = dataclasses.replace(
         rules, special_hash=np.array([affixes.hash_chars(affixes._codes("zzz"))], np.uint64),
         special_index=np.array([s], dtype=np.int64),

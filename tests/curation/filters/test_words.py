@@ -12,7 +12,7 @@ import pytest
 import spacy
 from filter_agreement import read_texts
 
-from curation.filters import words
+from curation.filters import spacy_rules, words
 from curation.samples.python_docs import build_python_docs_corpus
 
 TRICKY = [
@@ -38,7 +38,7 @@ def ours(texts: list[str]) -> list[list[str]]:
 
 
 def test_rules_file_is_the_installed_spacys(tmp_path):
-    with open(words.RULES_FILE, encoding="utf-8") as f:
+    with open(spacy_rules.RULES_FILE, encoding="utf-8") as f:
         shipped = json.load(f)
     assert words.freeze(str(tmp_path / "rules.json")) == shipped, \
         "run `python -m curation.filters.words` to refresh the frozen rules"
