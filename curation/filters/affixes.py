@@ -1,23 +1,22 @@
 """spaCy's tokenizer loop (``Tokenizer._split_affixes`` and ``_attach_tokens``, spaCy 3.8)
 compiled with numba, over the chunks of a batch at once.
 
-The frozen rules of a language (``curation.filters.words``) are regexes of a narrow shape:
-alternatives made of literal characters and character classes, at most the last one repeated
-(``\\.\\.+``), with a look-behind of fixed length and a one-character look-ahead (positive or
-negative). ``compile_rules`` parses them with Python's own regex parser into flat tables
-(``Program``) and a membership bit table over all code points, so the loop below decides
-matches exactly as Python's ``re`` does (leftmost start, then the first alternative in
-order; greedy repeats that give back characters for a look-ahead). A rule of any other shape
-makes ``compile_rules`` return ``None`` and the language keeps the column-wise path.
+The frozen rules of a language (``curation.filters.spacy_rules``) are regexes of a narrow
+shape: alternatives made of literal characters and character classes, at most the last one
+repeated (``\\.\\.+``), with a look-behind of fixed length and a one-character look-ahead
+(positive or negative). ``compile_rules`` parses them with Python's own regex parser into
+flat tables (``Program``) and a membership bit table over all code points, so the loop below
+decides matches exactly as Python's ``re`` does (leftmost start, then the first alternative
+in order; greedy repeats that give back characters for a look-ahead). A rule of any other
+shape makes ``compile_rules`` return ``None`` and the language keeps the column-wise path of
+``curation.filters.words``; so do languages with a ``token_match`` (French).
 
 Special cases are looked up by a 64-bit FNV hash and then compared character by character.
-Two cases are not decided here and are reported per chunk (``fallback``) for the exact
-column-wise path of ``curation.filters.words``:
-- a core that the infix rules would split and that holds a ``.``: spaCy keeps a URL whole,
-  and every URL its pattern accepts holds a dot;
-- a chunk whose tokens, in a row, spell a special case that spaCy's special-case matcher
-  re-merges (``"):"`` split as ``")" ":"``).
-Languages with a ``token_match`` (French) are not compiled.
+spaCy's special-case matcher (runs of tokens that spell a special case the affix rules split,
+``"):"`` split as ``")" ":"``, merged back) runs within each chunk, as in the column-wise
+path; a chunk with more than ``MAX_MERGES`` such runs is left to that path. A core that the
+infix rules would split and that holds a dot (every URL spaCy's pattern accepts holds one)
+is tested with spaCy's URL pattern by Python's ``re`` between two passes of the loop.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from curation.filters.spacy_rules import drop_negative_lookaheads, raw_rules, ru
 
 UNICODE = 0x110000
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
 _SEPARATOR = 0  # joins the tokens of a window when hashed (never a chunk character's code)
 # atoms: (kind, value, min, max): kind 0 a literal code point, kind 1 the class with bit
 # ``value``; max -1 for no bound. alternatives: (behind start, behind length, body start,

@@ -6,10 +6,13 @@ spaCy cuts a text). Each is known by a 64-bit FNV-1a hash of its UTF-8 bytes: tw
 chunks of a run share one with probability about ``chunks**2 / 2**65`` (1e-7 at two million).
 The table is open addressing with linear probing (``keys``, 0 for an empty slot, at most
 half full) from a hash to an entry; an entry is a range of the token store (``first``,
-``count``), whose tokens are strings in one byte buffer. Only the chunks a batch has not
-seen before are split (by ``split``, a function of a string series returning ``id, token``
-rows), so over a run each distinct chunk is split once. Past ``max_chunks`` entries the table
-starts again empty: memory stays bounded and results never change.
+``count``), whose tokens are strings in one byte buffer (``token_bytes``; a batch's words
+are byte ranges of it, which growth keeps valid, and ``generation`` counts the restarts).
+Only the chunks a batch has not seen before are split, by ``split_ranges`` (byte ranges in,
+token ranges out: the compiled loop) where it decides them all, else by ``split`` (a function
+of a string series returning ``id, token`` rows), so over a run each distinct chunk is split
+once. Past ``max_chunks`` entries the table starts again empty: memory stays bounded and
+results never change.
 """
 
 from __future__ import annotations
