@@ -14,9 +14,11 @@ shape makes ``compile_rules`` return ``None`` and the language keeps the column-
 Special cases are looked up by a 64-bit FNV hash and then compared character by character.
 spaCy's special-case matcher (runs of tokens that spell a special case the affix rules split,
 ``"):"`` split as ``")" ":"``, merged back) runs within each chunk, as in the column-wise
-path; a chunk with more than ``MAX_MERGES`` such runs is left to that path. A core that the
-infix rules would split and that holds a dot (every URL spaCy's pattern accepts holds one)
-is tested with spaCy's URL pattern by Python's ``re`` between two passes of the loop.
+path, finding runs by the FNV hash of their tokens alone (a run is mistaken for one of the
+few hundred re-merged special cases with probability about ``2**-55``); a chunk with more
+than ``MAX_MERGES`` such runs is left to that path. A core that the infix rules would split
+and that holds a dot (every URL spaCy's pattern accepts holds one) is tested with spaCy's URL
+pattern by Python's ``re`` between two passes of the loop.
 """
 
 from __future__ import annotations
@@ -31,11 +33,19 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import gather_bytes, string_buffers, strings, utf8_at
+from curation.filters.arrow_strings import (
+    FNV_OFFSET,
+    fnv,
+    gather_bytes,
+    same_items,
+    string_buffers,
+    strings,
+    utf8_at,
+)
 from curation.filters.spacy_rules import drop_negative_lookaheads, raw_rules, rust_pattern
 
 UNICODE = 0x110000
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_OFFSET = FNV_OFFSET
 _SEPARATOR = 0  # joins the tokens of a window when hashed (never a chunk character's code)
 # atoms: (kind, value, min, max): kind 0 a literal code point, kind 1 the class with bit
 # ``value``; max -1 for no bound. alternatives: (behind start, behind length, body start,
@@ -217,8 +227,8 @@ def _class_members(key: tuple) -> np.ndarray:
 
 
 def hash_chars(chars: np.ndarray) -> np.uint64:
-    """The FNV hash the loop gives a run of code points (``_fnv``), from Python."""
-    return _fnv(_FNV_OFFSET, np.asarray(chars, dtype=np.int32), 0, len(chars))
+    """The FNV hash the loop gives a run of code points, from Python."""
+    return fnv(FNV_OFFSET, np.asarray(chars, dtype=np.int32), 0, len(chars))
 
 
 def _codes(text: str) -> np.ndarray:
@@ -259,7 +269,8 @@ def compile_rules(language: str = "en") -> CompiledRules | None:
     lengths = [[len(t) for t in raw["specials"][k]] for k in keys]
     merging = {k: v for k, v in raw["matched_specials"].items()
                if len(v) > 1 or raw["specials"][k] != v}
-    window = [(hash_chars(_codes(chr(_SEPARATOR).join(v))), keys.index(k))
+    index = {k: i for i, k in enumerate(keys)}
+    window = [(hash_chars(_codes(chr(_SEPARATOR).join(v))), index[k])
               for k, v in merging.items()]
     window.sort()
     sizes = np.zeros(max((len(v) for v in merging.values()), default=0) + 1, dtype=bool)
@@ -281,13 +292,6 @@ def compile_rules(language: str = "en") -> CompiledRules | None:
         window_hash=np.array([h for h, _ in window], dtype=np.uint64),
         window_special=np.array([i for _, i in window], dtype=np.int64), window_sizes=sizes,
         has_url=bool(raw.get("url")), language=language)
-
-
-@numba.njit(cache=True, inline="always")
-def _fnv(h, chars, lo, hi):
-    for i in range(lo, hi):
-        h = (h ^ np.uint64(chars[i])) * np.uint64(0x100000001B3)
-    return h
 
 
 @numba.njit(cache=True, inline="always")
@@ -422,7 +426,7 @@ def _special(chars, lo, hi, specials):
     s_hash, s_index, s_chars, s_offsets, _, _, s_filter, s_longest = specials
     if hi - lo > s_longest:
         return -1
-    h = _fnv(np.uint64(0xCBF29CE484222325), chars, lo, hi)
+    h = fnv(FNV_OFFSET, chars, lo, hi)
     bit = h & np.uint64(0xFFFF)
     if not (s_filter[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1):
         return -1
@@ -430,14 +434,8 @@ def _special(chars, lo, hi, specials):
     while k < len(s_hash) and s_hash[k] == h:
         s = s_index[k]
         a, b = s_offsets[s], s_offsets[s + 1]
-        if b - a == hi - lo:
-            same = True
-            for j in range(hi - lo):
-                if s_chars[a + j] != chars[lo + j]:
-                    same = False
-                    break
-            if same:
-                return s
+        if b - a == hi - lo and same_items(s_chars, a, chars, lo, hi - lo):
+            return s
         k += 1
     return -1
 
@@ -452,11 +450,11 @@ def _find_merges(chars, tok_lo, tok_hi, n_tok, w_hash, w_special, w_sizes, m_sta
     length and special case into ``m_*``. Returns how many, or -1 past ``MAX_MERGES``."""
     n = 0
     for i in range(n_tok):
-        h = np.uint64(0xCBF29CE484222325)
+        h = FNV_OFFSET
         for j in range(min(n_tok - i, len(w_sizes) - 1)):
             if j > 0:
-                h = (h ^ np.uint64(0)) * np.uint64(0x100000001B3)
-            h = _fnv(h, chars, tok_lo[i + j], tok_hi[i + j])
+                h = (h ^ np.uint64(_SEPARATOR)) * np.uint64(0x100000001B3)  # FNV step
+            h = fnv(h, chars, tok_lo[i + j], tok_hi[i + j])
             if w_sizes[j + 1]:
                 k = np.searchsorted(w_hash, h)
                 if k < len(w_hash) and w_hash[k] == h:
@@ -743,14 +741,21 @@ def split(chunks: pl.Series, rules: CompiledRules) -> tuple[pl.DataFrame, np.nda
                           "token": strings(*gather_bytes(data, lo, hi))}), columnwise)
 
 
+@functools.cache
+def _url_patterns(language: str) -> tuple[str, re.Pattern]:
+    """spaCy's URL pattern of ``language``: a wider Rust regex (no look-aheads, Python's
+    ``\\w`` numerics added to Rust's) and the pattern itself, compiled by Python's ``re``."""
+    url = raw_rules(language)["url"]
+    return (rust_pattern(drop_negative_lookaheads(url)).replace(r"\w", r"[\w\p{N}]"),
+            re.compile(url))
+
+
 def url_answers(cores: pl.Series, language: str) -> np.ndarray:
     """Does spaCy's URL pattern of ``language`` match each core (int8 1 or 0)? Python's
-    ``re`` decides, as spaCy runs it, but only for the cores that the pattern without its
-    look-aheads (a Rust regex, which accepts more) matches too."""
-    url = raw_rules(language)["url"]
-    wider = rust_pattern(drop_negative_lookaheads(url)).replace(r"\w", r"[\w\p{N}]")
+    ``re`` decides, as spaCy runs it, but only for the cores that the wider Rust regex
+    matches too."""
+    wider, pattern = _url_patterns(language)
     answer = cores.str.contains(wider).to_numpy().astype(np.int8)
-    match = re.compile(url).match  # Python's \w: numerics too, hence the wider class above
     for i in np.flatnonzero(answer):
-        answer[i] = match(cores[int(i)]) is not None
+        answer[i] = pattern.match(cores[int(i)]) is not None
     return answer

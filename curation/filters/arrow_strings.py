@@ -12,6 +12,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+
 
 @numba.njit(cache=True, inline="always")
 def utf8_at(data, p):
@@ -28,6 +30,24 @@ def utf8_at(data, p):
     for k in range(1, size):
         c = (c << 6) | np.int64(data[p + k] & 0x3F)
     return c, size
+
+
+@numba.njit(cache=True, inline="always")
+def fnv(h, items, lo, hi):
+    """FNV-1a (64 bits) of ``h`` extended by ``items[lo:hi]`` (bytes or code points); start
+    from ``FNV_OFFSET``."""
+    for i in range(lo, hi):
+        h = (h ^ np.uint64(items[i])) * np.uint64(0x100000001B3)
+    return h
+
+
+@numba.njit(cache=True, inline="always")
+def same_items(a, a_lo, b, b_lo, n):
+    """Are ``a[a_lo:a_lo + n]`` and ``b[b_lo:b_lo + n]`` equal?"""
+    for k in range(n):  # noqa: SIM110 (numba compiles the loop, not a generator)
+        if a[a_lo + k] != b[b_lo + k]:
+            return False
+    return True
 
 
 @numba.njit(cache=True)

@@ -21,7 +21,14 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import gather_bytes, string_buffers, strings, utf8_at
+from curation.filters.arrow_strings import (
+    FNV_OFFSET,
+    fnv,
+    gather_bytes,
+    string_buffers,
+    strings,
+    utf8_at,
+)
 from curation.filters.batch_words import BatchWords
 
 SPACE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=np.bool_)  # none above
@@ -35,7 +42,7 @@ def _scan(data, offsets, space, fill, doc, lo, hi, key):
     for d in range(len(offsets) - 1):
         p, end = offsets[d], offsets[d + 1]
         start = -1
-        h = np.uint64(0xCBF29CE484222325)
+        h = FNV_OFFSET
         while p < end:
             c, size = utf8_at(data, p)
             if c < len(space) and space[c]:
@@ -48,10 +55,9 @@ def _scan(data, offsets, space, fill, doc, lo, hi, key):
             else:
                 if start < 0:
                     start = p
-                    h = np.uint64(0xCBF29CE484222325)
+                    h = FNV_OFFSET
                 if fill:
-                    for k in range(size):
-                        h = (h ^ np.uint64(data[p + k])) * np.uint64(0x100000001B3)
+                    h = fnv(h, data, p, p + size)
             p += size
         if start >= 0:
             if fill:
@@ -121,7 +127,7 @@ class ChunkTable:
     """Tokens of the distinct chunks of a run (see the module docstring)."""
 
     def __init__(self, split, max_chunks: int = 2_000_000, split_ranges=None):
-        self.split = split
+        self.split = split  # string series -> id, token rows
         self.split_ranges = split_ranges  # (data, lo, hi) -> chunk, token lo, hi, undecided
         self.max_chunks = max_chunks
         self.clear()
@@ -139,19 +145,26 @@ class ChunkTable:
 
     def _add(self, hashes: np.ndarray, data: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         """Split the chunks ``data[lo[k]:hi[k]]`` (one per hash, none in the table) and store
-        their tokens: by ``split_ranges`` where it decides every chunk, else by ``split``."""
+        their tokens: by ``split_ranges``, and by ``split`` those it leaves undecided (all
+        of them without ``split_ranges``)."""
         n = len(lo)
-        decided = None
-        if self.split_ranges is not None:
+        if self.split_ranges is None:
+            empty = np.zeros(0, dtype=np.int64)
+            chunk, tok_lo, tok_hi, undecided = empty, empty, empty, np.ones(n, dtype=bool)
+        else:
             chunk, tok_lo, tok_hi, undecided = self.split_ranges(data, lo, hi)
-            if not undecided.any():
-                decided = np.bincount(chunk, minlength=n), *gather_bytes(data, tok_lo, tok_hi)
-        if decided is None:
-            tokens = self.split(strings(*gather_bytes(data, lo, hi)))
-            decided = (np.bincount(tokens["id"].to_numpy(), minlength=n),
-                       *string_buffers(tokens["token"]))
-        count, data, offsets = decided
-        count = count.astype(np.int64)
+        if undecided.any():  # their tokens after the decided ones, then all in chunk order
+            rest = np.flatnonzero(undecided)
+            tokens = self.split(strings(*gather_bytes(data, lo[rest], hi[rest])))
+            rest_data, rest_offsets = string_buffers(tokens["token"])
+            data = np.concatenate([data, rest_data])
+            chunk = np.concatenate([chunk, rest[tokens["id"].to_numpy()]])
+            tok_lo = np.concatenate([tok_lo, rest_offsets[:-1] + len(data) - len(rest_data)])
+            tok_hi = np.concatenate([tok_hi, rest_offsets[1:] + len(data) - len(rest_data)])
+            order = np.argsort(chunk, kind="stable")
+            chunk, tok_lo, tok_hi = chunk[order], tok_lo[order], tok_hi[order]
+        count = np.bincount(chunk, minlength=n).astype(np.int64)
+        data, offsets = gather_bytes(data, tok_lo, tok_hi)
         t, used = len(offsets) - 1, self.token_offsets[self.n_tokens]
         self.first = _grown(self.first, self.n_entries + n)
         self.count = _grown(self.count, self.n_entries + n)

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import string_buffers, utf8_at
+from curation.filters.arrow_strings import FNV_OFFSET, fnv, same_items, string_buffers, utf8_at
 from curation.filters.chunk_table import SPACE
 
 
@@ -89,22 +89,15 @@ def _repeats(data, offsets, space, min_breaks, strip):
         mask = size - 1
         for k in range(n):
             a, b = piece_lo[k], piece_hi[k]
-            h = np.uint64(0xCBF29CE484222325)
-            for j in range(a, b):
-                h = (h ^ np.uint64(data[j])) * np.uint64(0x100000001B3)
+            h = fnv(FNV_OFFSET, data, a, b)
             h = h if h != 0 else np.uint64(1)
             i = np.int64((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
             found = False
             while keys[i] != 0:
-                if keys[i] == h and ends[i] - starts[i] == b - a:
-                    same = True
-                    for j in range(b - a):
-                        if data[starts[i] + j] != data[a + j]:
-                            same = False
-                            break
-                    if same:
-                        found = True
-                        break
+                if keys[i] == h and ends[i] - starts[i] == b - a and same_items(
+                        data, starts[i], data, a, b - a):
+                    found = True
+                    break
                 i = (i + 1) & mask
             if found:
                 out[d, 1] += 1

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from datatrove.utils.text import PUNCTUATION_SET
 
-from curation.filters.arrow_strings import string_buffers, utf8_at
+from curation.filters.arrow_strings import same_items, string_buffers, utf8_at
 from curation.filters.batch_words import BatchWords
 
 UNICODE = 0x110000
@@ -57,15 +57,9 @@ def _stats(data, word_lo, word_hi, doc_offsets, table, stop_data, stop_offsets):
                 out[d, 3] += 1
             for s in range(n_stop):
                 a, b = stop_offsets[s], stop_offsets[s + 1]
-                if not seen[s] and b - a == hi - lo:
-                    same = True
-                    for k in range(b - a):
-                        if stop_data[a + k] != data[lo + k]:
-                            same = False
-                            break
-                    if same:
-                        seen[s] = True
-                        out[d, 4] += 1
+                if not seen[s] and b - a == hi - lo and same_items(stop_data, a, data, lo, b - a):
+                    seen[s] = True
+                    out[d, 4] += 1
     return out
 
 

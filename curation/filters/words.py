@@ -488,10 +488,12 @@ def cache(language: str = "en") -> ChunkCache | ChunkTable:
     language's rules compile (``curation.filters.affixes``), else a ``ChunkCache``."""
     if language not in _CACHES:
         rules_file(language)  # a clear error for a language without rules
-        split = functools.partial(split_chunks, language=language)
         compiled = affixes.compile_rules(language)
-        _CACHES[language] = (ChunkCache(split=split) if compiled is None else ChunkTable(
-            split, split_ranges=functools.partial(affixes.split_ranges, rules=compiled)))
+        _CACHES[language] = (
+            ChunkCache(split=functools.partial(split_chunks_columnwise, language=language))
+            if compiled is None else
+            ChunkTable(functools.partial(split_chunks_columnwise, language=language),
+                       split_ranges=functools.partial(affixes.split_ranges, rules=compiled)))
     return _CACHES[language]
 
 

@@ -58,3 +58,15 @@ def test_the_table_grows_past_its_first_size():
     got = table_tokens(table, [" ".join(chunks)])[0]
     assert got == [t for c in chunks for t in (c[:-1], ",")]
     assert len(table.keys) >= 2 * table.n_entries > 1 << 16
+
+
+def test_chunks_the_compiled_loop_leaves_go_columnwise_in_place():
+    """A chunk with more special-case runs than the loop tracks is split column-wise and its
+    tokens stored in chunk order among the others'."""
+    from curation.filters import affixes
+
+    texts = ["before (x) " + ":)" * (affixes.MAX_MERGES + 1) + " after, e.g. this", "more :)"]
+    table = words.cache("en")
+    assert isinstance(table, ChunkTable) and table.split_ranges is not None
+    words.reset_cache()
+    assert table_tokens(words.cache("en"), texts) == plain(texts)
