@@ -33,7 +33,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import (
+from curation.core.arrow_strings import (
     FNV_OFFSET,
     fnv,
     gather_bytes,
@@ -91,10 +91,10 @@ class CompiledRules:
     special_char_offsets: np.ndarray  # int64 (n + 1)
     special_token_offsets: np.ndarray  # int64 (n + 1) into special_token_lengths
     special_token_lengths: np.ndarray  # int64: each special token's length in characters
-    special_filter: np.ndarray  # uint64 (1024): bit ``hash & 0xFFFF`` set for every special
+    special_filter: np.ndarray  # uint64 (1024): ``_bit_filter`` of the specials' hashes
     window_hash: np.ndarray  # uint64, sorted: tokens of re-merged special cases, joined
-    window_special: np.ndarray  # int64: the special case each window spells
     window_sizes: np.ndarray  # bool, indexed by window length in tokens
+    window_filter: np.ndarray  # uint64 (1024): ``_bit_filter`` of every window's first k tokens
     has_url: bool
     language: str
 
@@ -226,6 +226,22 @@ def _class_members(key: tuple) -> np.ndarray:
     return ~members if negate else members
 
 
+def _bit_filter(hashes: list | np.ndarray) -> np.ndarray:
+    """uint64 (1024): bit ``h & 0xFFFF`` set for every hash ``h`` (read by ``_in_filter``)."""
+    low_bits = (np.asarray(hashes, dtype=np.uint64) & np.uint64(0xFFFF)).astype(np.int64)
+    out = np.zeros(1024, dtype=np.uint64)
+    np.bitwise_or.at(out, low_bits >> 6, np.uint64(1) << (low_bits & 63).astype(np.uint64))
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _in_filter(bits, h):
+    """Is bit ``h & 0xFFFF`` of ``_bit_filter``'s ``bits`` set (if not, ``h`` is none of its
+    hashes)?"""
+    low = h & np.uint64(0xFFFF)
+    return (bits[low >> np.uint64(6)] >> (low & np.uint64(63))) & np.uint64(1) == np.uint64(1)
+
+
 def hash_chars(chars: np.ndarray) -> np.uint64:
     """The FNV hash the loop gives a run of code points, from Python."""
     return fnv(FNV_OFFSET, np.asarray(chars, dtype=np.int32), 0, len(chars))
@@ -269,19 +285,14 @@ def compile_rules(language: str = "en") -> CompiledRules | None:
     lengths = [[len(t) for t in raw["specials"][k]] for k in keys]
     merging = {k: v for k, v in raw["matched_specials"].items()
                if len(v) > 1 or raw["specials"][k] != v}
-    index = {k: i for i, k in enumerate(keys)}
-    window = [(hash_chars(_codes(chr(_SEPARATOR).join(v))), index[k])
-              for k, v in merging.items()]
-    window.sort()
+    window = sorted(hash_chars(_codes(chr(_SEPARATOR).join(v))) for v in merging.values())
+    window_starts = [hash_chars(_codes(chr(_SEPARATOR).join(v[:k])))
+                     for v in merging.values() for k in range(1, len(v) + 1)]
     sizes = np.zeros(max((len(v) for v in merging.values()), default=0) + 1, dtype=bool)
     for v in merging.values():
         sizes[len(v)] = True
-    low_bits = (hashes & np.uint64(0xFFFF)).astype(np.int64)
-    special_filter = np.zeros(1024, dtype=np.uint64)
-    np.bitwise_or.at(special_filter, low_bits >> 6,
-                     np.uint64(1) << (low_bits & 63).astype(np.uint64))
     return CompiledRules(
-        special_filter=special_filter,
+        special_filter=_bit_filter(hashes), window_filter=_bit_filter(window_starts),
         classes=classes, atoms=np.array(atoms.rows, dtype=np.int64).reshape(-1, 4),
         prefix=prefix, suffix=suffix, infix=infix,
         special_hash=hashes[order], special_index=order.astype(np.int64),
@@ -289,8 +300,7 @@ def compile_rules(language: str = "en") -> CompiledRules | None:
         special_char_offsets=np.cumsum([0] + [len(c) for c in chars]).astype(np.int64),
         special_token_offsets=np.cumsum([0] + [len(v) for v in lengths]).astype(np.int64),
         special_token_lengths=np.array([x for v in lengths for x in v], dtype=np.int64),
-        window_hash=np.array([h for h, _ in window], dtype=np.uint64),
-        window_special=np.array([i for _, i in window], dtype=np.int64), window_sizes=sizes,
+        window_hash=np.array(window, dtype=np.uint64), window_sizes=sizes,
         has_url=bool(raw.get("url")), language=language)
 
 
@@ -427,8 +437,7 @@ def _special(chars, lo, hi, specials):
     if hi - lo > s_longest:
         return -1
     h = fnv(FNV_OFFSET, chars, lo, hi)
-    bit = h & np.uint64(0xFFFF)
-    if not (s_filter[bit >> np.uint64(6)] >> (bit & np.uint64(63))) & np.uint64(1):
+    if not _in_filter(s_filter, h):
         return -1
     k = np.searchsorted(s_hash, h)
     while k < len(s_hash) and s_hash[k] == h:
@@ -444,10 +453,10 @@ MAX_MERGES = 64  # special-case matches looked at per chunk; a chunk with more g
 
 
 @numba.njit(cache=True, inline="always")
-def _find_merges(chars, tok_lo, tok_hi, n_tok, w_hash, w_special, w_sizes, m_start, m_len,
-                 m_special):
-    """Runs of consecutive tokens that spell a re-merged special case: their first token,
-    length and special case into ``m_*``. Returns how many, or -1 past ``MAX_MERGES``."""
+def _find_merges(chars, tok_lo, tok_hi, n_tok, w_hash, w_sizes, w_filter, m_start, m_len):
+    """Runs of consecutive tokens that spell a re-merged special case's tokens: their first
+    token and length into ``m_*``. Returns how many, or -1 past ``MAX_MERGES``. A run
+    stops growing where its tokens begin no special case's (``w_filter``)."""
     n = 0
     for i in range(n_tok):
         h = FNV_OFFSET
@@ -455,21 +464,24 @@ def _find_merges(chars, tok_lo, tok_hi, n_tok, w_hash, w_special, w_sizes, m_sta
             if j > 0:
                 h = (h ^ np.uint64(_SEPARATOR)) * np.uint64(0x100000001B3)  # FNV step
             h = fnv(h, chars, tok_lo[i + j], tok_hi[i + j])
+            if not _in_filter(w_filter, h):
+                break
             if w_sizes[j + 1]:
                 k = np.searchsorted(w_hash, h)
                 if k < len(w_hash) and w_hash[k] == h:
                     if n == len(m_start):
                         return -1
-                    m_start[n], m_len[n], m_special[n] = i, j + 1, w_special[k]
+                    m_start[n], m_len[n] = i, j + 1
                     n += 1
     return n
 
 
 @numba.njit(cache=True, inline="always")
-def _keep_merges(n, m_start, m_len, seen, keep):
+def _keep_merges(n, m_start, m_len, seen, keep, done):
     """spaCy's ``_filter_special_spans``: longest first, then leftmost; a run is kept unless
-    its first or last token is in a run looked at before (kept or not)."""
-    done = np.zeros(n, dtype=np.bool_)
+    its first or last token is in a run looked at before (kept or not). ``done``: scratch
+    of at least ``n``."""
+    done[:n] = False
     for _ in range(n):
         b = -1
         for j in range(n):
@@ -492,33 +504,45 @@ def _split(data, chunk_lo, chunk_hi, url_answer, classes, atoms, prefix, suffix,
     (-1). Returns the tokens as (chunk, byte start, byte end), in order, and per chunk
     whether it needs the URL answer (then the byte range of its core) or goes column-wise
     (more than ``MAX_MERGES`` special-case runs); such chunks give no tokens."""
-    s_tok_offsets, s_tok_lengths = specials[4], specials[5]
-    w_hash, w_special, w_sizes = windows
     n = len(chunk_lo)
     longest = 0
-    for c in range(n):
-        longest = max(longest, chunk_hi[c] - chunk_lo[c])
-    chars = np.empty(longest + 1, dtype=np.int32)
-    byte_at = np.empty(longest + 2, dtype=np.int64)
-    tok_lo = np.empty(longest + 1, dtype=np.int64)  # per chunk, in characters
-    tok_hi = np.empty(longest + 1, dtype=np.int64)
-    suf_lo = np.empty(longest + 1, dtype=np.int64)
-    suf_hi = np.empty(longest + 1, dtype=np.int64)
-    seen = np.zeros(longest + 1, dtype=np.bool_)
-    m_start = np.empty(MAX_MERGES, dtype=np.int64)
-    m_len = np.empty(MAX_MERGES, dtype=np.int64)
-    m_special = np.empty(MAX_MERGES, dtype=np.int64)
-    keep = np.zeros(MAX_MERGES, dtype=np.bool_)
     total = 0
     for c in range(n):
+        longest = max(longest, chunk_hi[c] - chunk_lo[c])
         total += chunk_hi[c] - chunk_lo[c]
-    out_chunk = np.empty(total, dtype=np.int64)  # at most a token per byte
-    out_lo = np.empty(total, dtype=np.int64)  # bytes into data
-    out_hi = np.empty(total, dtype=np.int64)
-    need_url = np.zeros(n, dtype=np.bool_)
-    core_lo = np.zeros(n, dtype=np.int64)
-    core_hi = np.zeros(n, dtype=np.int64)
-    columnwise = np.zeros(n, dtype=np.bool_)
+    size = longest + 1  # per chunk: chars, byte_at, tok_lo, tok_hi, suf_lo, suf_hi, seen
+    scratch = (np.empty(size, dtype=np.int32), np.empty(size + 1, dtype=np.int64),
+               np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
+               np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
+               np.zeros(size, dtype=np.bool_),
+               # per special-case run: m_start, m_len, keep, done
+               np.empty(MAX_MERGES, dtype=np.int64), np.empty(MAX_MERGES, dtype=np.int64),
+               np.zeros(MAX_MERGES, dtype=np.bool_),
+               np.zeros(MAX_MERGES, dtype=np.bool_))
+    out = (np.empty(total, dtype=np.int64),  # at most a token per byte: chunk, bytes into data
+           np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64),
+           np.zeros(n, dtype=np.bool_), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+           np.zeros(n, dtype=np.bool_))
+    n_out = _split_into(data, chunk_lo, chunk_hi, url_answer, classes, atoms, prefix, suffix,
+                        infix, specials, windows, has_url, scratch, out)
+    return out[0][:n_out], out[1][:n_out], out[2][:n_out], out[3], out[4], out[5], out[6]
+
+
+@numba.njit(cache=True, _nrt=False)
+def _split_into(data, chunk_lo, chunk_hi, url_answer, classes, atoms, prefix, suffix, infix,
+                specials, windows, has_url, scratch, out):
+    """The loop of ``_split``: writes the tokens (chunk, byte start, byte end) and the
+    per-chunk answers (need_url, core_lo, core_hi, columnwise) into ``out``, using
+    ``scratch`` (sized for the longest chunk); returns the number of tokens. Compiled without
+    numba's reference counting (``_nrt=False``; it allocates nothing and its arrays are
+    borrowed from ``_split``): with it, the helpers inlined in the per-chunk loop counted
+    references to their array arguments on every call, most of the loop's time."""
+    s_tok_offsets, s_tok_lengths = specials[4], specials[5]
+    w_hash, w_sizes, w_filter = windows
+    chars, byte_at, tok_lo, tok_hi, suf_lo, suf_hi, seen = scratch[:7]
+    m_start, m_len, keep, done = scratch[7:]
+    out_chunk, out_lo, out_hi, need_url, core_lo, core_hi, columnwise = out
+    n = len(chunk_lo)
     n_out = 0
     for c in range(n):
         m = 0  # decode the chunk
@@ -622,36 +646,35 @@ def _split(data, chunk_lo, chunk_hi, url_answer, classes, atoms, prefix, suffix,
         # spaCy's special-case matcher, within the chunk
         n_m = 0
         if n_tok > 1 and len(w_hash):
-            n_m = _find_merges(chars, tok_lo, tok_hi, n_tok, w_hash, w_special, w_sizes,
-                               m_start, m_len, m_special)
+            n_m = _find_merges(chars, tok_lo, tok_hi, n_tok, w_hash, w_sizes, w_filter,
+                               m_start, m_len)
         if n_m < 0:
             columnwise[c] = True
             continue
         if n_m > 0:
             seen[:n_tok] = False
-            _keep_merges(n_m, m_start, m_len, seen, keep)
+            _keep_merges(n_m, m_start, m_len, seen, keep, done)
         t = 0
         while t < n_tok:
-            merged = -1
+            s, run = -1, 1  # the kept run starting here: spaCy's special case for its text
             for j in range(n_m):
                 if keep[j] and m_start[j] == t:
-                    merged = j
-            if merged < 0:
+                    run = m_len[j]
+                    s = _special(chars, tok_lo[t], tok_hi[t + run - 1], specials)
+            if s < 0:  # no run, or a run whose text is no special case: the tokens stay
                 out_chunk[n_out] = c
                 out_lo[n_out], out_hi[n_out] = byte_at[tok_lo[t]], byte_at[tok_hi[t]]
                 n_out += 1
                 t += 1
                 continue
-            s = m_special[merged]
             at = tok_lo[t]
             for k in range(s_tok_offsets[s], s_tok_offsets[s + 1]):
                 out_chunk[n_out] = c
                 out_lo[n_out], out_hi[n_out] = byte_at[at], byte_at[at + s_tok_lengths[k]]
                 at += s_tok_lengths[k]
                 n_out += 1
-            t += m_len[merged]
-    return (out_chunk[:n_out], out_lo[:n_out], out_hi[:n_out], need_url, core_lo, core_hi,
-            columnwise)
+            t += run
+    return n_out
 
 
 @numba.njit(cache=True)
@@ -691,7 +714,8 @@ def _tokens(data: np.ndarray, lo: np.ndarray, hi: np.ndarray, url_answer: np.nda
                   (r.special_hash, r.special_index, r.special_chars, r.special_char_offsets,
                    r.special_token_offsets, r.special_token_lengths, r.special_filter,
                    len(r.special_chars) and int(np.diff(r.special_char_offsets).max())),
-                  (r.window_hash, r.window_special, r.window_sizes), r.has_url)
+                  (r.window_hash, r.window_sizes, r.window_filter),
+                  r.has_url)
 
 
 @numba.njit(cache=True)

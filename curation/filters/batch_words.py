@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import gather_bytes, string_buffers, strings
+from curation.core.arrow_strings import gather_bytes, string_buffers, strings
 
 
 @dataclass(frozen=True)

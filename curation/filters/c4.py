@@ -69,7 +69,9 @@ class C4Quality(LanguageAware, Filter):
     split (see ``curation.filters.languages``; ``thresholds`` is accepted for symmetry, the
     table sets nothing here)."""
 
-    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer; 4: a special-case
+    # run of tokens takes the special case of its own text, as spaCy (Spanish, Russian)
+    version = 4
 
     @records_explicit
     def __init__(

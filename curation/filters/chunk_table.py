@@ -21,7 +21,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import (
+from curation.core.arrow_strings import (
     FNV_OFFSET,
     fnv,
     gather_bytes,
@@ -35,9 +35,30 @@ SPACE = np.array([chr(c).isspace() for c in range(0x3001)], dtype=np.bool_)  # n
 
 
 @numba.njit(cache=True)
-def _scan(data, offsets, space, fill, doc, lo, hi, key):
-    """Chunks of every text, in order; counts them only unless ``fill`` (then writes each
-    one's text index, byte range and hash, never 0). Returns the number of chunks."""
+def _count(data, offsets, space):
+    """The number of chunks of every text (as ``_scan`` finds them), branching on bytes'
+    kinds only (a continuation byte is as its character's first byte)."""
+    n = 0
+    for d in range(len(offsets) - 1):
+        prev = True  # a space before the text
+        for p in range(offsets[d], offsets[d + 1]):
+            b = data[p]
+            if b < 0x80:
+                sp = space[b]
+            elif b < 0xC0:
+                sp = prev
+            else:
+                c, _ = utf8_at(data, p)
+                sp = c < len(space) and space[c]
+            n += prev and not sp
+            prev = sp
+    return n
+
+
+@numba.njit(cache=True)
+def _scan(data, offsets, space, doc, lo, hi, key):
+    """Chunks of every text, in order: each one's text index, byte range and hash (never 0)
+    into the arrays (``_count`` long)."""
     n = 0
     for d in range(len(offsets) - 1):
         p, end = offsets[d], offsets[d + 1]
@@ -47,24 +68,20 @@ def _scan(data, offsets, space, fill, doc, lo, hi, key):
             c, size = utf8_at(data, p)
             if c < len(space) and space[c]:
                 if start >= 0:
-                    if fill:
-                        doc[n], lo[n], hi[n] = d, start, p
-                        key[n] = h if h != 0 else np.uint64(1)
+                    doc[n], lo[n], hi[n] = d, start, p
+                    key[n] = h if h != 0 else np.uint64(1)
                     n += 1
                     start = -1
             else:
                 if start < 0:
                     start = p
                     h = FNV_OFFSET
-                if fill:
-                    h = fnv(h, data, p, p + size)
+                h = fnv(h, data, p, p + size)
             p += size
         if start >= 0:
-            if fill:
-                doc[n], lo[n], hi[n] = d, start, end
-                key[n] = h if h != 0 else np.uint64(1)
+            doc[n], lo[n], hi[n] = d, start, end
+            key[n] = h if h != 0 else np.uint64(1)
             n += 1
-    return n
 
 
 @numba.njit(cache=True)
@@ -190,11 +207,11 @@ class ChunkTable:
     def words(self, texts: pl.Series) -> BatchWords:
         """Every token of every text, in text order, as ranges of the token store."""
         data, offsets = string_buffers(texts)
-        empty = np.zeros(0, dtype=np.int64)
-        n = _scan(data, offsets, SPACE, False, empty, empty, empty, np.zeros(0, np.uint64))
-        doc, lo, hi = (np.empty(n, dtype=np.int64) for _ in range(3))
+        n = _count(data, offsets, SPACE)
+        doc = np.empty(n, dtype=np.uint32)
+        lo, hi = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
         key = np.empty(n, dtype=np.uint64)
-        _scan(data, offsets, SPACE, True, doc, lo, hi, key)
+        _scan(data, offsets, SPACE, doc, lo, hi, key)
         entry = _lookup(self.keys, self.entries, key)
         missing = np.flatnonzero(entry < 0)
         if len(missing):

@@ -36,7 +36,9 @@ class FineWebQuality(LanguageAware, Filter):
     ``curation.filters.text``); ``language``, ``thresholds`` and ``fallback`` the language of
     the words and the thresholds per language (see ``curation.filters.languages``)."""
 
-    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer; 4: a special-case
+    # run of tokens takes the special case of its own text, as spaCy (Spanish, Russian)
+    version = 4
     table_parameters = ("line_punct_thr", "new_line_ratio")
 
     @records_explicit

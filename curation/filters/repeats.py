@@ -2,8 +2,9 @@
 (datatrove's ``find_duplicates`` over ``re.split(r"\\n{k,}", text)``) and bullet and
 ellipsis lines, for every text of a batch in one pass over its bytes.
 
-A piece is compared with the earlier pieces of its text through a 64-bit FNV hash and then
-byte by byte, so the counts are exact. Lengths are in characters.
+A piece is compared with the earlier pieces of its text through a 64-bit hash of its bytes
+(``hash_bytes``, 8 bytes a step) and then byte by byte, so the counts are exact. Lengths are
+in characters.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from curation.filters.arrow_strings import FNV_OFFSET, fnv, same_items, string_buffers, utf8_at
+from curation.core.arrow_strings import hash_bytes, same_items, string_buffers, utf8_at
 from curation.filters.chunk_table import SPACE
 
 
@@ -89,7 +90,7 @@ def _repeats(data, offsets, space, min_breaks, strip):
         mask = size - 1
         for k in range(n):
             a, b = piece_lo[k], piece_hi[k]
-            h = fnv(FNV_OFFSET, data, a, b)
+            h = hash_bytes(data, a, b)
             h = h if h != 0 else np.uint64(1)
             i = np.int64((h * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) & mask
             found = False

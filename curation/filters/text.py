@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datatrove.utils.text import TERMINAL_PUNCTUATION
 
-from curation.filters.arrow_strings import gather_bytes
+from curation.core.arrow_strings import gather_bytes
 from curation.filters.batch_words import BatchWords
 from curation.filters.segment import SEGMENTED, segment, spacy_pipeline
 
@@ -161,6 +161,13 @@ class _FastWords:
         keyed = keyed.join(self._texts, on=["key", "len"], how="left", maintain_order="left")
         missing = keyed.filter(pl.col("start").is_null())
         fresh = missing.unique(["key", "len"], keep="first", maintain_order=True)
+        if 0 < fresh.height == n:  # every text new and distinct: the words as made, in order
+            made = self._split(texts)
+            count = np.bincount(made.doc, minlength=n)
+            self._data, self._lo, self._hi, self._source = made.data, made.lo, made.hi, made.source
+            self._texts = fresh.select("key", "len", pl.Series("start", np.cumsum(count) - count),
+                                       pl.Series("count", count))
+            return made
         if fresh.height:
             made = self._split(texts.gather(fresh["doc"]))
         else:

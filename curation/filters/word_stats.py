@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from datatrove.utils.text import PUNCTUATION_SET
 
-from curation.filters.arrow_strings import same_items, string_buffers, utf8_at
+from curation.core.arrow_strings import same_items, string_buffers, utf8_at
 from curation.filters.batch_words import BatchWords
 
 UNICODE = 0x110000
@@ -36,8 +36,13 @@ def _stats(data, word_lo, word_hi, doc_offsets, table, stop_data, stop_offsets):
     n_stop = len(stop_offsets) - 1
     out = np.zeros((n_docs, 5), dtype=np.int64)  # see word_stats
     seen = np.zeros(max(n_stop, 1), dtype=np.bool_)
+    may_stop = np.zeros(256, dtype=np.bool_)  # by first byte: can a word be a stop word?
+    for s in range(n_stop):
+        if stop_offsets[s + 1] > stop_offsets[s]:
+            may_stop[stop_data[stop_offsets[s]]] = True
     for d in range(n_docs):
         seen[:] = False
+        n_words, n_non_symbol, non_symbol_chars, n_alpha, n_stop_seen = 0, 0, 0, 0, 0
         for w in range(doc_offsets[d], doc_offsets[d + 1]):
             lo, hi = word_lo[w], word_hi[w]
             length, symbols_only, letters = 0, True, False
@@ -45,21 +50,24 @@ def _stats(data, word_lo, word_hi, doc_offsets, table, stop_data, stop_offsets):
             while p < hi:
                 c, size = utf8_at(data, p)
                 kind = table[c]
-                symbols_only &= (kind & 1) == 1
-                letters |= (kind & 2) == 2
+                symbols_only &= (kind & PUNCTUATION) != 0
+                letters |= (kind & LETTER) != 0
                 length += 1
                 p += size
-            out[d, 0] += 1
+            n_words += 1
             if not symbols_only:
-                out[d, 1] += 1
-                out[d, 2] += length
-            if letters:
-                out[d, 3] += 1
-            for s in range(n_stop):
-                a, b = stop_offsets[s], stop_offsets[s + 1]
-                if not seen[s] and b - a == hi - lo and same_items(stop_data, a, data, lo, b - a):
-                    seen[s] = True
-                    out[d, 4] += 1
+                n_non_symbol += 1
+                non_symbol_chars += length
+            n_alpha += letters
+            if hi > lo and may_stop[data[lo]]:
+                for s in range(n_stop):
+                    a, b = stop_offsets[s], stop_offsets[s + 1]
+                    if not seen[s] and b - a == hi - lo and same_items(stop_data, a, data, lo,
+                                                                       b - a):
+                        seen[s] = True
+                        n_stop_seen += 1
+        out[d, 0], out[d, 1], out[d, 2] = n_words, n_non_symbol, non_symbol_chars
+        out[d, 3], out[d, 4] = n_alpha, n_stop_seen
     return out
 
 

@@ -369,7 +369,9 @@ def _positions(ids: pl.Series) -> pl.Series:
 def _merge_specials(tokens: pl.DataFrame, language: str = "en") -> pl.DataFrame:
     """spaCy's special-case matcher within each chunk: runs of tokens that spell a special
     case the affix rules split (``"):"`` split as ``")" ":"``, ``"e."`` as ``"e" "."``) are
-    replaced by the special case's tokens; longer runs first, then leftmost, no overlaps.
+    chosen longer runs first, then leftmost, no overlaps; each is replaced by the tokens of
+    the special case of its own text, or left as it is where its text is none (a key with a
+    space, or another key split alike: Spanish "Ee. Uu." and "Ee.Uu."), as spaCy does.
     ``tokens``: ``id, token`` in order; returns the same shape."""
     r = rules(language)
     tokens = tokens.with_columns(_positions(tokens["id"]).alias("pos"))
@@ -382,9 +384,9 @@ def _merge_specials(tokens: pl.DataFrame, language: str = "en") -> pl.DataFrame:
             pl.col("pos").shift(-(k - 1)) == pl.col("pos") + (k - 1))
         hits = (cand.with_columns(window.alias("window"), consecutive.alias("ok"))
                 .filter(pl.col("ok") if k > 1 else pl.lit(True))
-                .join(table, on="window", how="inner")
+                .join(table, on="window", how="semi")
                 .select("id", pl.col("pos").alias("start"), pl.lit(k, pl.Int64).alias("k"),
-                        "key"))
+                        pl.col("window").str.replace_all(_MARK, "", literal=True).alias("key")))
         found.append(hits)
     if not found:
         return tokens.select("id", "token")
@@ -399,6 +401,7 @@ def _merge_specials(tokens: pl.DataFrame, language: str = "en") -> pl.DataFrame:
             seen |= span
         hits = pl.concat([hits.filter(pl.len().over("id") == 1),
                           crowded.filter(pl.Series(keep))])
+    hits = hits.join(r.specials.select("key").unique(), on="key", how="semi")
     if hits.height == 0:
         return tokens.select("id", "token")
     covered = (hits.with_columns(pl.int_ranges("start", pl.col("start") + pl.col("k"))

@@ -103,3 +103,23 @@ def test_url_cores_are_decided_by_spacys_pattern():
               "www.example.com/a=b", "e.g.x-y", "foo.bar=Baz"]
     tokenizer = spacy.blank("en").tokenizer
     assert split(chunks) == [[t.text for t in tokenizer(c)] for c in chunks]
+
+
+@pytest.mark.parametrize("language", COMPILED)
+def test_remerged_special_cases_equal_spacys_tokens(language):
+    """Every special case that the affix rules split and spaCy merges back, alone, twice and
+    among affixes: runs are looked for only where their first tokens begin a special case's
+    (``window_filter``), never missing one; a run whose tokens several special cases share
+    (Spanish "Ee.Uu." and "Ee. Uu.") becomes the special case of its own text, as in spaCy.
+    The column-wise path too."""
+    raw = spacy_rules.raw_rules(language)
+    windows = {k: tuple(v) for k, v in raw["matched_specials"].items()
+               if len(v) > 1 or raw["specials"][k] != v}
+    merged = [k for k in windows if not any(c.isspace() for c in k)]  # a chunk has no space
+    assert merged
+    chunks = [c for k in merged for c in (k, k + k, f"({k})", f"{k},", f"x{k}:)")]
+    tokenizer = spacy.blank(language).tokenizer
+    want = [[t.text for t in tokenizer(c)] for c in chunks]
+    assert split(chunks, language) == want
+    columnwise = words.split_chunks_columnwise(pl.Series(chunks), language)
+    assert columnwise.group_by("id", maintain_order=True).agg("token")["token"].to_list() == want

@@ -5,12 +5,15 @@ restarts."""
 from __future__ import annotations
 
 import functools
+import random
 
+import numpy as np
 import polars as pl
 from filter_agreement import read_texts
 
+from curation.core.arrow_strings import string_buffers
 from curation.filters import words
-from curation.filters.chunk_table import ChunkTable
+from curation.filters.chunk_table import SPACE, ChunkTable, _count, _scan
 from curation.samples.python_docs import build_python_docs_corpus
 
 
@@ -35,6 +38,23 @@ def test_whitespace_is_pythons():
              "tab\u200bzero-width-space-is-not-whitespace"]
     table = ChunkTable(functools.partial(words.split_chunks, language="en"))
     assert table_tokens(table, texts) == plain(texts)
+
+
+def test_chunks_are_pythons_split_on_random_unicode():
+    """``_count`` (which sizes ``_scan``'s arrays) and ``_scan`` find ``str.split()``'s items,
+    whatever the mix of one- to four-byte characters and of Python's whitespace."""
+    spaces = [chr(c) for c in range(len(SPACE)) if SPACE[c]]
+    others = ["a", "é", "ß", "€", "中", "😀", "\x00", "\u200b", "\u2030", "\x84", "\xa1"]
+    rng = random.Random(0)
+    texts = ["", " ", "a", "😀"] + ["".join(rng.choices(spaces + others * 3, k=rng.randint(0, 30)))
+                                   for _ in range(2000)]
+    data, offsets = string_buffers(pl.Series(texts, dtype=pl.String))
+    n = _count(data, offsets, SPACE)
+    assert n == sum(len(t.split()) for t in texts)
+    doc, lo, hi = np.empty(n, np.uint32), np.empty(n, np.int64), np.empty(n, np.int64)
+    _scan(data, offsets, SPACE, doc, lo, hi, np.empty(n, np.uint64))
+    got = [(int(d), bytes(data[a:b]).decode()) for d, a, b in zip(doc, lo, hi, strict=True)]
+    assert got == [(d, c) for d, t in enumerate(texts) for c in t.split()]
 
 
 def test_batches_growth_and_restarts_never_change_tokens(tmp_path):

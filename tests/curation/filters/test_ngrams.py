@@ -17,7 +17,7 @@ from datatrove.pipeline.filters.gopher_repetition_filter import (
     get_n_grams,
 )
 
-from curation.filters.arrow_strings import string_buffers
+from curation.core.arrow_strings import string_buffers
 from curation.filters.ngrams import _P, _mulmod, repeated_chars
 from curation.filters.text import ratio
 

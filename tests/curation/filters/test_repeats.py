@@ -13,7 +13,11 @@ from curation.filters.repeats import marked_lines, repeated_pieces
 from curation.samples.python_docs import build_python_docs_corpus
 
 EDGES = ["", "\n", "\n\n\n", "a\n\na", "x\n\n\ny\n\nx\n", "é\né\n\né", " \u3000x\n\nx\u2029 ",
-         "\x1c\n\n\x1c", "same\nsame\nsame", "a\r\nb\r\na\r\n"]
+         "\x1c\n\n\x1c", "same\nsame\nsame", "a\r\nb\r\na\r\n",
+         # pieces hashed 8 bytes a step: lengths about a multiple of 8, trailing NULs
+         "abcdefg\nabcdefgh\nabcdefgh\nabcdefghi\nabcdefg\x00\nabcdefg\nabcdefgh\x00",
+         "0123456789abcdef\n0123456789abcdef\n\n0123456789abcdeF\n\n0123456789abcdef\n0",
+         "a\x00\na\na\x00\n\x00\n\x00"]
 
 
 def reference(text: str, pattern: str) -> tuple[int, int, int]:

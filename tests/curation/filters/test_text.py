@@ -35,16 +35,17 @@ def test_split_lines_is_splitlines():
 @pytest.mark.parametrize("language", ["en", "fr", "zh"])
 def test_words_kept_between_calls_never_change_a_result(language):
     """The latest call's words are reused for the texts seen again (a subset, the same texts
-    in another order, new texts beside old ones, the chunk table restarting between calls):
-    always the words of a first call on those texts alone."""
+    in another order, new texts beside old ones, a new text twice, the chunk table restarting
+    between calls): always the words of a first call on those texts alone."""
     from curation.filters import text, words
 
-    texts = ["alpha beta, gamma.", "", "x y z", "don't (stop)", "中文 words 😀", "new one here"]
+    texts = ["alpha beta, gamma.", "", "x y z", "don't (stop)", "中文 words 😀", "new one here",
+             "twice, twice"]
     words.reset_cache()
     text._FAST_WORDS.clear()
     fresh = {t: word_buffers(pl.Series([t]), language=language).frame()["piece"].to_list()
              for t in texts}
-    calls = [[0, 2, 3], [1, 0], [3, 2, 0, 5], [4], [4, 1, 0]]
+    calls = [[0, 2, 3], [1, 0], [3, 2, 0, 5], [4], [4, 1, 0], [6, 6, 2], [6]]
     text._FAST_WORDS.clear()
     for k, call in enumerate(calls):
         if k == 3 and language == "en":

@@ -37,3 +37,18 @@ def test_equals_a_plain_count_on_real_pages(tmp_path):
 def test_no_words_and_no_stop_words():
     w = BatchWords.of(np.zeros(0, np.uint32), pl.Series([], dtype=pl.String))
     assert word_stats(w, 3, ()).tolist() == [[0] * 5] * 3
+
+
+def test_stop_words_of_any_script_and_sharing_first_bytes():
+    """Stop words are found whatever their first byte (multi-byte ones included), among
+    words that share it or hold them as a prefix."""
+    stop = ("и", "в", "не", "на", "der", "die", "über", "t", "to", "the")
+    texts = ["и в не на нет ив", "der die das dies über übers", "t to the th them toe",
+             "И В Не", "", "не не не в"]
+    w = word_buffers(pl.Series(texts), language="xx")
+    doc_words = [[] for _ in texts]
+    for d, piece in w.frame().select("doc", "piece").iter_rows():
+        doc_words[d].append(piece)
+    got = word_stats(w, len(texts), stop)
+    assert (got == plain(doc_words, stop)).all()
+    assert got[:, 4].tolist() == [4, 3, 3, 0, 0, 2]

@@ -42,6 +42,21 @@ def fnv(h, items, lo, hi):
 
 
 @numba.njit(cache=True, inline="always")
+def hash_bytes(data, lo, hi):
+    """A 64-bit hash of the bytes ``data[lo:hi]``, read 8 at a time (little-endian words, the
+    last one zero-padded, the length mixed in): for hash tables that compare the bytes of
+    keys whose hashes match, not to tell strings apart by their hashes alone."""
+    h = np.uint64(hi - lo) * np.uint64(0x9E3779B97F4A7C15)
+    for p in range(lo, hi, 8):
+        w = np.uint64(0)
+        for k in range(min(8, hi - p)):
+            w |= np.uint64(data[p + k]) << np.uint64(8 * k)
+        h = (h ^ w) * np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(32)
+    return h
+
+
+@numba.njit(cache=True, inline="always")
 def same_items(a, a_lo, b, b_lo, n):
     """Are ``a[a_lo:a_lo + n]`` and ``b[b_lo:b_lo + n]`` equal?"""
     for k in range(n):  # noqa: SIM110 (numba compiles the loop, not a generator)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from curation.filters.arrow_strings import gather_bytes, string_buffers, strings
+from curation.core.arrow_strings import gather_bytes, string_buffers, strings
 
 TEXTS = ["", "héllo", "中文", "😀 x", "plain"]
 
