@@ -48,8 +48,7 @@ class _FastTextStage(MapStage):
     def _proba(self, batch: pa.Table) -> np.ndarray:
         if self._model is None:
             self.setup()
-        texts = batch.column("text").to_pylist()
-        return self._model.predict_proba(texts, self.batch_size)
+        return self._model.predict_proba(batch.column("text"), self.batch_size)
 
 
 class Topic(_FastTextStage):
