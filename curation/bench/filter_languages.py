@@ -7,8 +7,10 @@ language, whatever corpus ``curate bench`` was given. One row a language: the fo
 fused (``GopherRepetition >> GopherQuality >> C4Quality >> FineWebQuality`` on batches of 2048
 documents, ``language=`` the text's, thresholds from ``curation.filters.languages.THRESHOLDS``)
 vs datatrove's four on each document in turn at the parameters ours resolves to, with the
-share of documents on which the keep/drop decisions agree. Ours starts each language with
-empty word caches, as a run does (jieba's dictionary load included for Chinese). Chinese on
+share of documents on which the keep/drop decisions agree. Each side first runs on two
+documents, untimed (datatrove loads its tokenizer; ours loads its compiled code and the
+language's rules), then ours starts with empty word caches, as a run does (jieba's dictionary
+load included for Chinese). Chinese on
 datatrove's side: its spaCy tokenizer with the jieba segmenter it asks for (see
 ``curation.filters.segment``). Per core: run with ``POLARS_MAX_THREADS=1``.
 """
@@ -90,6 +92,7 @@ def run(corpus: Corpus, workdir: str) -> dict:
         batches = _batches(texts)
         theirs = datatrove_filters(language)
         _theirs_chain(texts[:2], theirs)  # load datatrove's tokenizer before timing
+        _cold_chain(_batches(texts[:2]), language)  # and our compiled code and rules
         rows.append(_row(f"four filters fused, language={language!r}, {docs:,} docs "
                          f"({mb:.2f} MB) of message catalogs",
                          "datatrove, same four filters and language per document",
