@@ -174,18 +174,10 @@ def _centroid(m, code, nsubq, dsub, lastdsub):
 
 
 @numba.njit(cache=True)
-def _add_row(hidden, row, dense, codes, centroids, norms, dsub, lastdsub):
-    """``hidden += row`` of the input matrix (``QuantMatrix::addRowToVector`` when quantized)."""
-    if dense.shape[0]:
-        for j in range(len(hidden)):
-            hidden[j] += dense[row, j]
-        return
-    alpha = norms[row] if len(norms) else np.float32(1.0)
-    nsubq = codes.shape[1]
-    for m in range(nsubq):
-        base, d = _centroid(m, codes[row, m], nsubq, dsub, lastdsub)
-        for k in range(d):
-            hidden[m * dsub + k] += alpha * centroids[base + k]
+def _add_row(hidden, row, rows):
+    """``hidden += rows[row]`` (the input matrix, dense)."""
+    for j in range(len(hidden)):
+        hidden[j] += rows[row, j]
 
 
 @numba.njit(cache=True)
@@ -275,21 +267,39 @@ def _softmax(hidden, nlabels, out, mode, labels, probs, doc, scores):
 
 @numba.njit(cache=True)
 def _predict(data, offsets, max_chars, mode, sep, table, word_bytes, word_off, sub_off,
-             sub_rows, params, pruned, no_buckets, inp, out, left, right, labels, probs):
+             sub_rows, params, pruned, no_buckets, input_rows, out, left, right, labels, probs):
     """Every text's prediction into ``labels`` (TOP; -1 where fastText gives none) and
     ``probs``. ``params``: dim, nwords, nlabels, eos, minn, maxn, bucket, word_ngrams, loss."""
     dim, nwords, nlabels, eos, minn, maxn, bucket, word_ngrams, loss = params
-    dense, codes, centroids, norms, dsub, lastdsub = inp
     hidden = np.zeros(dim, np.float32)
     scores = np.zeros(nlabels, np.float32)
     stack_node = np.zeros(2 * nlabels + 2, np.int64)
     stack_score = np.zeros(2 * nlabels + 2, np.float32)
-    longest = 0  # bytes of the longest text read (a character is at most 4 bytes)
+    longest, run, most = 0, 0, 0  # bytes of the longest token and of the longest text read
     for d in range(len(offsets) - 1):
-        longest = max(longest, min(offsets[d + 1] - offsets[d], 4 * max_chars))
+        most = max(most, min(offsets[d + 1] - offsets[d], 4 * max_chars))
+        for p in range(offsets[d], offsets[d + 1]):
+            run = 0 if sep[data[p]] else run + 1
+            longest = max(longest, run)
+        run = 0
+    longest = min(longest, most)
     word = np.empty(longest + 2, np.uint8)
     ngram_rows = np.empty((longest + 2) * max(maxn, 1) + 1, np.int32)
-    token_hashes = np.empty(longest + 2, np.int32)
+    token_hashes = np.empty(most + 2 if word_ngrams > 1 else 0, np.int32)  # <= a token a byte
+    _predict_into(data, offsets, max_chars, mode, sep, table, word_bytes, word_off, sub_off,
+                  sub_rows, params, pruned, no_buckets, input_rows, out, left, right, labels, probs,
+                  (hidden, scores, stack_node, stack_score, word, ngram_rows, token_hashes))
+
+
+@numba.njit(cache=True, _nrt=False)
+def _predict_into(data, offsets, max_chars, mode, sep, table, word_bytes, word_off, sub_off,
+                  sub_rows, params, pruned, no_buckets, input_rows, out, left, right, labels, probs,
+                  scratch):
+    """The loop of ``_predict``, with its ``scratch`` arrays. Compiled without numba's
+    reference counting (``_nrt=False``: it allocates nothing), which otherwise counts
+    references to the arrays passed to the helpers it calls for every token and row."""
+    dim, nwords, nlabels, eos, minn, maxn, bucket, word_ngrams, loss = params
+    hidden, scores, stack_node, stack_score, word, ngram_rows, token_hashes = scratch
     for d in range(len(offsets) - 1):
         lo = offsets[d]
         hi = lo
@@ -321,22 +331,22 @@ def _predict(data, offsets, max_chars, mode, sep, table, word_bytes, word_off, s
             if not is_label:
                 if wid >= 0:
                     for k in range(sub_off[wid], sub_off[wid + 1]):
-                        _add_row(hidden, sub_rows[k], dense, codes, centroids, norms, dsub,
-                                 lastdsub)
+                        _add_row(hidden, sub_rows[k], input_rows)
                         n_rows += 1
                 elif not is_eos and maxn > 0:
                     n = t_hi - t_lo
                     word[0] = 60
-                    word[1:n + 1] = tok_data[t_lo:t_hi]
+                    for k in range(n):
+                        word[k + 1] = tok_data[t_lo + k]
                     word[n + 1] = 62
                     count = _char_ngrams(word, n + 2, minn, maxn, bucket, nwords, pruned,
                                          no_buckets, ngram_rows, 0)
                     for k in range(count):
-                        _add_row(hidden, ngram_rows[k], dense, codes, centroids, norms, dsub,
-                                 lastdsub)
+                        _add_row(hidden, ngram_rows[k], input_rows)
                     n_rows += count
-                token_hashes[n_hashes] = np.int32(h)
-                n_hashes += 1
+                if word_ngrams > 1:
+                    token_hashes[n_hashes] = np.int32(h)
+                    n_hashes += 1
             if is_eos:
                 break
         for i in range(n_hashes):  # fastText's addWordNgrams
@@ -345,7 +355,7 @@ def _predict(data, offsets, max_chars, mode, sep, table, word_bytes, word_off, s
                 g = g * np.uint64(116049371) + np.uint64(np.int64(token_hashes[j]))
                 row = _bucket_row(np.int64(g % np.uint64(bucket)), nwords, pruned, no_buckets)
                 if row >= 0:
-                    _add_row(hidden, row, dense, codes, centroids, norms, dsub, lastdsub)
+                    _add_row(hidden, row, input_rows)
                     n_rows += 1
         if n_rows == 0:  # fastText predicts nothing for an empty input
             continue
@@ -382,6 +392,23 @@ def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return left, right
 
 
+def _dense(m: Matrix) -> np.ndarray:
+    """The matrix's rows as ``float32`` (rows x dim). A quantized row is each sub-vector's
+    centroid times the row's norm: the very products ``QuantMatrix::addRowToVector`` adds."""
+    if not m.quantized:
+        return m.dense
+    rows = np.empty((m.rows, m.dim), np.float32)
+    nsubq = m.codes.shape[1]
+    for sub in range(nsubq):
+        width = m.lastdsub if sub == nsubq - 1 else m.dsub
+        centroids = m.centroids[sub * KSUB * m.dsub:][:KSUB * width].reshape(KSUB, width)
+        part = centroids[m.codes[:, sub]]
+        if len(m.norms):
+            part *= m.norms[:, None]
+        rows[:, sub * m.dsub:sub * m.dsub + width] = part
+    return rows
+
+
 def _matrix_args(m: Matrix) -> tuple:
     return (m.dense, m.codes, m.centroids, m.norms, m.dsub, m.lastdsub)
 
@@ -414,6 +441,7 @@ class CompiledPredictor:
             model.bucket, self._pruned, model.no_buckets)
         self._params = (model.dim, model.nwords, model.nlabels, eos, model.minn, model.maxn,
                         max(model.bucket, 1), model.word_ngrams, model.loss)
+        self._input = _dense(model.input)  # as dense as fastText's .bin: small for an .ftz
         self._left, self._right = (_huffman(model.counts[model.nwords:])
                                    if model.loss == LOSS_HS else (np.zeros(0, np.int64),) * 2)
 
@@ -428,7 +456,7 @@ class CompiledPredictor:
         probs = np.zeros((n, 1 if mode == TOP else self.model.nlabels), np.float32)
         _predict(data, offsets, max_chars, mode, SEPARATORS, self._table, self._word_bytes,
                  self._word_off, self._sub_off, self._sub_rows, self._params, self._pruned,
-                 self.model.no_buckets, _matrix_args(self.model.input),
+                 self.model.no_buckets, self._input,
                  _matrix_args(self.model.output), self._left, self._right, labels, probs)
         return labels, probs
 

@@ -4,15 +4,15 @@ GopherRepetition >> GopherQuality >> C4Quality >> FineWebQuality >> ExactDedup >
 
 Rates are MB/s (10**6 bytes of input text per wall second) and docs/s (input documents per wall
 second). A Ray run is timed with its start-up and without it; its shutdown is recorded apart
-and in neither rate. Start-up is ``ray.init`` until every CPU's worker has warmed up: run the
-chain's map stages over the corpus's first ``WARM_DOCS`` documents, which imports our code and
-loads the compiled kernels and the models, as any worker's first task otherwise does (about 1 s
-a worker here, paid once per worker however long the run). ``warmup_s`` is that part; the
-local run warms its own process up the same way, untimed. The map steps (the
-fused LanguageID..FineWebQuality step and the Tokenize step) are timed phase by phase inside the
-same runs. Peak memory is the RSS increase summed over this process and every process it
-started (Ray's own included); ``cpu_s`` is their CPU time, so ``cpu_s / seconds`` is the cores
-a run really used. Tokenize runs with one thread (``parallel=False``) everywhere. The
+and in neither rate. Start-up is ``ray.init`` until every CPU's worker has warmed up: read the
+first shard's first ``WARM_DOCS`` documents and run the chain's map stages over them, which
+imports our code and loads the compiled kernels and the models, as any worker's first task
+otherwise does (about 1 s a worker here, paid once per worker however long the run).
+``warmup_s`` is that part; the local run warms its own process up the same way, untimed. The
+map steps (the fused LanguageID..FineWebQuality step and the Tokenize step) are timed phase by
+phase inside the same runs. Peak memory is the RSS increase summed over this process and every
+process it started (Ray's own included); ``cpu_s`` is their CPU time, so ``cpu_s / seconds`` is
+the cores a run really used. Tokenize runs with one thread (``parallel=False``) everywhere. The
 language-ID model is the installed lid.176.ftz; the BPE tokenizer is trained, untimed, on the
 corpus's first documents. The three runs' token shards should be byte-identical: ``identical``
 says whether they are.
@@ -68,8 +68,10 @@ def _pipeline(files: list[str], tokenizer: str, scratch: str) -> Pipeline:
     return p
 
 
-def _warm_worker(texts: list[str], tokenizer: str) -> int:
-    """Run the chain's map stages over ``texts`` in this process; returns its pid."""
+def _warm_worker(shard: str, tokenizer: str) -> int:
+    """Read the first ``WARM_DOCS`` documents of ``shard`` with our reader and run the chain's
+    map stages over them, in this process; returns its pid."""
+    texts = list(itertools.islice(iter_texts([shard]), WARM_DOCS))
     batch = pa.table({"id": pa.array(range(len(texts))), "text": pa.array(texts)})
     for stage in [*_filters(), Tokenize(tokenizer, parallel=False)]:
         stage.setup()
@@ -200,7 +202,7 @@ def _run_chain(p: Pipeline, start: Callable[[], tuple[Executor, float]]) -> _Run
                 _sha256(result.outputs["sink"]))
 
 
-def _start_local(warm: list[str], tokenizer: str) -> tuple[LocalExecutor, float]:
+def _start_local(warm: str, tokenizer: str) -> tuple[LocalExecutor, float]:
     """The local executor, this process warmed up (``_warm_worker``), and the warm-up's
     seconds."""
     t0 = time.perf_counter()
@@ -208,7 +210,7 @@ def _start_local(warm: list[str], tokenizer: str) -> tuple[LocalExecutor, float]
     return LocalExecutor(), time.perf_counter() - t0
 
 
-def _start_ray(cpus: int, warm: list[str], tokenizer: str) -> tuple[RayExecutor, float]:
+def _start_ray(cpus: int, warm: str, tokenizer: str) -> tuple[RayExecutor, float]:
     """A local Ray cluster of ``cpus`` CPUs, each worker warmed up (``_warm_worker`` on each
     at once); returns it and the seconds the warm-up took."""
     executor = RayExecutor(num_cpus=cpus)
@@ -223,7 +225,7 @@ def _start_ray(cpus: int, warm: list[str], tokenizer: str) -> tuple[RayExecutor,
 def run(corpus: Corpus, workdir: str) -> dict:
     tokenizer = os.path.join(workdir, "tokenizer.json")
     train_bpe(itertools.islice(iter_texts(corpus.files), TRAIN_DOCS), VOCAB, tokenizer)
-    warm = list(itertools.islice(iter_texts(corpus.files), WARM_DOCS))
+    warm = corpus.files[0]
     runs = {"local": _run_chain(_pipeline(corpus.files, tokenizer, os.path.join(workdir, "local")),
                                 functools.partial(_start_local, warm, tokenizer))}
     for cpus in (1, 2):
