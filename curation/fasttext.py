@@ -83,6 +83,7 @@ class FastTextModel:
             raise ValueError(f"{path}: labels without the {PREFIX!r} prefix: {bad[:5]}")
         self.labels: tuple[str, ...] = tuple(label[len(PREFIX):] for label in raw)
         self.index: dict[str, int] = {label: i for i, label in enumerate(self.labels)}
+        self._names = np.array([*self.labels, ""], dtype=object)
 
     def __repr__(self) -> str:
         return f"FastTextModel({self.path!r}, labels={len(self.labels)})"
@@ -134,7 +135,7 @@ class FastTextModel:
             if self.compiled is not None:
                 data, offsets = string_buffers(chunk)
                 best, probs = self.compiled.predict(data, offsets, _limit(max_chars), TOP)
-                names += [self.labels[i] if i >= 0 else "" for i in best.tolist()]
+                names += self._names[best].tolist()  # -1, no prediction: the last, ""
                 scores.append(probs[:, 0])
                 continue
             labels, probs = self.model.predict(_lines(chunk, max_chars), k=1)

@@ -425,15 +425,14 @@ class CompiledPredictor:
             raise Unsupported(f"{path}: n-grams without buckets")
         self.model = model
         self.labels = [w.decode("utf-8", "replace") for w in model.labels]  # as stored
-        words = model.words
-        self._word_bytes = np.frombuffer(b"".join(words), np.uint8) if words else \
-            np.zeros(0, np.uint8)
-        self._word_off = np.zeros(len(words) + 1, np.int64)
-        np.cumsum([len(w) for w in words], out=self._word_off[1:])
-        self._table = np.full(1 << max(4, (2 * len(words)).bit_length()), -1, np.int64)
+        self._word_bytes, self._word_off = model.word_bytes, model.word_off
+        entries = len(self._word_off) - 1
+        self._table = np.full(1 << max(4, (2 * entries).bit_length()), -1, np.int64)
         _fill_table(self._table, self._word_bytes, self._word_off)
-        eos = words.index(EOS) if EOS in words[:model.nwords] else -1
-        if eos < 0:
+        eos_bytes = np.frombuffer(EOS, np.uint8)
+        eos = _find(eos_bytes, 0, len(eos_bytes), _hash(eos_bytes, 0, len(eos_bytes)),
+                    self._table, self._word_bytes, self._word_off)
+        if not 0 <= eos < model.nwords:
             raise Unsupported(f"{path}: no {EOS!r} in the dictionary")
         self._pruned = model.pruned if model.pruned is not None else np.zeros(0, np.int32)
         self._sub_off, self._sub_rows = _subwords(

@@ -70,7 +70,8 @@ def _pipeline(files: list[str], tokenizer: str, scratch: str) -> Pipeline:
 
 def _warm_worker(shard: str, tokenizer: str) -> int:
     """Read the first ``WARM_DOCS`` documents of ``shard`` with our reader and run the chain's
-    map stages over them, in this process; returns its pid."""
+    map stages over them, in this process; returns its pid. (The benchmark's cluster is local:
+    its workers read the driver's paths, as the pipeline's own tasks never do.)"""
     texts = list(itertools.islice(iter_texts([shard]), WARM_DOCS))
     batch = pa.table({"id": pa.array(range(len(texts))), "text": pa.array(texts)})
     for stage in [*_filters(), Tokenize(tokenizer, parallel=False)]:

@@ -100,6 +100,17 @@ def _probe(keys, key, mask, shift):
     return slot
 
 
+@numba.njit(cache=True, inline="always")
+def _count(keys, counts, key, mask, shift):
+    """One more occurrence of ``key`` in the table ``keys``: its slot, whether it was new
+    there, and its count now (kept in ``counts``)."""
+    slot = _probe(keys, key, mask, shift)
+    new = keys[slot] == 0
+    keys[slot] = key
+    counts[slot] = 1 if new else counts[slot] + 1
+    return slot, new, counts[slot]
+
+
 @numba.njit(cache=True)
 def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, rule_frac, exact):
     """Repeated characters per document and rule, as datatrove 0.10.1's
@@ -240,13 +251,8 @@ def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, 
             keys[:mask + 1] = 0
             most_chars, most_count = 0, 0
             for k in range(m):
-                key = word_h[k] + _U1
-                slot = _probe(keys, key, mask, shift)
-                new = keys[slot] == 0
-                keys[slot] = key
-                c = (0 if new else slot_count[slot]) + 1
+                slot, new, c = _count(keys, slot_count, word_h[k] + _U1, mask, shift)
                 chars = (0 if new else slot_aux[slot]) + pre_ch[k + 1] - pre_ch[k]
-                slot_count[slot] = c
                 slot_aux[slot] = chars  # characters of the slot's words
                 most_count = max(most_count, c)
                 most_chars = max(most_chars, chars)
@@ -296,13 +302,8 @@ def repeated_chars(data, word_lo, word_hi, doc_off, text_len, rule_n, rule_top, 
                 keys[:mask + 1] = 0
                 count, f = 1, 0  # no repeated n-gram: the first window, once
                 for t in range(n_sp):
-                    key = sp_key[t] + _U1
-                    slot = _probe(keys, key, mask, shift)
-                    new = keys[slot] == 0
-                    keys[slot] = key
-                    c = (0 if new else slot_count[slot]) + 1
+                    slot, new, c = _count(keys, slot_count, sp_key[t] + _U1, mask, shift)
                     first = (cands[t] if pruned else t) if new else slot_aux[slot]
-                    slot_count[slot] = c
                     slot_aux[slot] = first  # the n-gram's first window
                     entry_slot[t] = slot
                     if c > count or (c == count and first < f):

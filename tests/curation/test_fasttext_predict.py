@@ -202,3 +202,14 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     (tmp_path / "cut.bin").write_bytes(path.read_bytes()[:5000])
     with pytest.raises(CurationError, match="cut.bin: fastText model file ends early"):
         FastTextModel(tmp_path / "cut.bin")
+
+
+def test_matrices_that_do_not_fit_the_dictionary_are_a_clear_error(tmp_path):
+    """The compiled loop reads rows unchecked: a file whose header disagrees with its
+    matrices (here its dimension, the header's first int) is refused when read."""
+    _train(tmp_path / "m.bin", *MODELS["softmax"])
+    data = bytearray((tmp_path / "m.bin").read_bytes())
+    struct.pack_into("<i", data, 8, MODELS["softmax"][0]["dim"] + 1)
+    (tmp_path / "odd.bin").write_bytes(bytes(data))
+    with pytest.raises(CurationError, match="odd.bin: matrices of .* do not fit"):
+        FastTextModel(tmp_path / "odd.bin")
